@@ -1,0 +1,225 @@
+/* The configuration key table: every key Warden reads, with type, default and description. */
+#include "policy/config_keys.h"
+
+#include "policy/config.h"
+
+#define OFF(field)  offsetof(struct policy_config, field)
+#define UOFF(field) offsetof(struct policy_upstream, field)
+#define ROFF(field) offsetof(struct policy_route, field)
+#define NKEYS(a)    (sizeof(a) / sizeof((a)[0]))
+
+#define DAY_MS (24LL * 3600 * 1000)
+#define GIB    (1024LL * 1024 * 1024)
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+
+static const struct policy_key log_keys[] = {
+    {.name = "level",
+     .type = POLICY_T_ENUM,
+     .def = "info",
+     .offset = OFF(log.level) - OFF(log),
+     .choices = log_levels,
+     .desc = "Least severe level written: error, warn, info or debug."},
+    {.name = "format",
+     .type = POLICY_T_ENUM,
+     .def = "text",
+     .offset = OFF(log.format) - OFF(log),
+     .choices = log_formats,
+     .desc = "text (key=value lines) or json (one JSON object per line). Logs never hold "
+             "message bodies or credentials."},
+};
+static const struct policy_table log_table = {log_keys, NKEYS(log_keys), 0, 0, 0};
+
+#define LOFF(field) (OFF(limits.field) - OFF(limits))
+static const struct policy_key limit_keys[] = {
+    {.name = "max_header_bytes",
+     .type = POLICY_T_SIZE,
+     .def = "32KiB",
+     .offset = LOFF(max_header_bytes),
+     .min = 1024,
+     .max = 1024 * 1024,
+     .desc = "Largest request line plus headers a client may send; more is answered 431."},
+    {.name = "max_body_bytes",
+     .type = POLICY_T_SIZE,
+     .def = "16MiB",
+     .offset = LOFF(max_body_bytes),
+     .min = 1024,
+     .max = GIB,
+     .desc = "Largest request body; more is answered 413."},
+    {.name = "client_header_timeout",
+     .type = POLICY_T_DURATION,
+     .def = "10s",
+     .offset = LOFF(client_header_timeout_ms),
+     .min = 100,
+     .max = DAY_MS,
+     .desc = "Time a client has to send the request line and headers; then 408."},
+    {.name = "client_body_timeout",
+     .type = POLICY_T_DURATION,
+     .def = "60s",
+     .offset = LOFF(client_body_timeout_ms),
+     .min = 100,
+     .max = DAY_MS,
+     .desc = "Longest silence while a client sends the body; then 408."},
+    {.name = "keepalive_timeout",
+     .type = POLICY_T_DURATION,
+     .def = "75s",
+     .offset = LOFF(keepalive_timeout_ms),
+     .min = 0,
+     .max = DAY_MS,
+     .desc = "How long an idle client connection is kept open between requests."},
+    {.name = "drain_timeout",
+     .type = POLICY_T_DURATION,
+     .def = "30s",
+     .offset = LOFF(drain_timeout_ms),
+     .min = 0,
+     .max = DAY_MS,
+     .desc = "On SIGTERM or SIGINT: how long in-flight requests may finish before close."},
+    {.name = "max_connections",
+     .type = POLICY_T_INT,
+     .def = "10000",
+     .offset = LOFF(max_connections),
+     .min = 1,
+     .max = 1000000,
+     .desc = "Client connections open at once per worker; further accepts wait."},
+};
+static const struct policy_table limits_table = {limit_keys, NKEYS(limit_keys), 0, 0, 0};
+
+static const struct policy_key upstream_keys[] = {
+    {.name = "url",
+     .type = POLICY_T_URL,
+     .offset = UOFF(url),
+     .desc = "http:// or https:// base URL of an OpenAI- or Anthropic-compatible server; a "
+             "path is kept as a base path (Azure OpenAI, vLLM behind a prefix)."},
+    {.name = "api_key_env",
+     .type = POLICY_T_STR,
+     .offset = UOFF(api_key_env),
+     .desc = "Name of an environment variable holding the provider key. When set, Warden "
+             "replaces the client's Authorization / x-api-key with it."},
+    {.name = "ca_file",
+     .type = POLICY_T_PATH,
+     .offset = UOFF(ca_file),
+     .desc = "PEM bundle to verify this upstream's certificate (default: the global ca_file)."},
+};
+static const struct policy_table upstream_table = {
+    upstream_keys, NKEYS(upstream_keys), sizeof(struct policy_upstream), UOFF(name), UOFF(loc)};
+
+static const struct policy_key route_keys[] = {
+    {.name = "path",
+     .type = POLICY_T_STR,
+     .offset = ROFF(path),
+     .desc = "Request path to match exactly, or a prefix when it ends with '*'."},
+    {.name = "upstream",
+     .type = POLICY_T_STR,
+     .offset = ROFF(upstream),
+     .desc = "Name of the upstream (a key of `upstreams`) that serves the route."},
+};
+static const struct policy_table route_table = {route_keys, NKEYS(route_keys),
+                                                sizeof(struct policy_route), 0, ROFF(loc)};
+
+#define POFF(field) (OFF(prompt_guard.field) - OFF(prompt_guard))
+static const struct policy_key prompt_keys[] = {
+    {.name = "block_threshold",
+     .type = POLICY_T_FLOAT,
+     .def = "0.7",
+     .offset = POFF(block_threshold),
+     .fmin = 0.0,
+     .fmax = 1.0,
+     .has_loc = true,
+     .loc_offset = POFF(block_threshold_loc),
+     .desc = "Prompt score at or above which the request is blocked (HTTP 400)."},
+    {.name = "warn_threshold",
+     .type = POLICY_T_FLOAT,
+     .def = "0.4",
+     .offset = POFF(warn_threshold),
+     .fmin = 0.0,
+     .fmax = 1.0,
+     .has_loc = true,
+     .loc_offset = POFF(warn_threshold_loc),
+     .desc = "Prompt score at or above which the request is flagged but passed."},
+    {.name = "scan_system",
+     .type = POLICY_T_BOOL,
+     .def = "false",
+     .offset = POFF(scan_system),
+     .desc = "Also score system and developer prompts (off: they are the operator's own)."},
+};
+static const struct policy_table prompt_table = {prompt_keys, NKEYS(prompt_keys), 0, 0, 0};
+
+static const struct policy_key root_keys[] = {
+    {.name = "listen",
+     .type = POLICY_T_ADDR,
+     .def = "127.0.0.1:8080",
+     .offset = OFF(listen),
+     .desc = "Address and port of the HTTP listener (port 0: any free port, logged)."},
+    {.name = "workers",
+     .type = POLICY_T_INT,
+     .def = "0",
+     .offset = OFF(workers),
+     .min = 0,
+     .max = 256,
+     .desc = "Worker threads, one event loop each; 0 means one per core."},
+    {.name = "log",
+     .type = POLICY_T_SECTION,
+     .offset = OFF(log),
+     .sub = &log_table,
+     .desc = "Logging."},
+    {.name = "limits",
+     .type = POLICY_T_SECTION,
+     .offset = OFF(limits),
+     .sub = &limits_table,
+     .desc = "Hard caps and timeouts for client connections."},
+    {.name = "ca_file",
+     .type = POLICY_T_PATH,
+     .offset = OFF(ca_file),
+     .desc = "PEM bundle to verify upstream certificates (default: the system bundle)."},
+    {.name = "default_upstream",
+     .type = POLICY_T_STR,
+     .def = "openai",
+     .offset = OFF(default_upstream),
+     .has_loc = true,
+     .loc_offset = OFF(default_upstream_loc),
+     .desc = "Upstream for requests that match no route; they pass through unchanged."},
+    {.name = "upstreams",
+     .type = POLICY_T_MAP,
+     .offset = OFF(upstreams),
+     .count_offset = OFF(n_upstreams),
+     .sub = &upstream_table,
+     .desc = "Providers by name. Built in: openai (https://api.openai.com) and anthropic "
+             "(https://api.anthropic.com)."},
+    {.name = "routes",
+     .type = POLICY_T_LIST,
+     .offset = OFF(routes),
+     .count_offset = OFF(n_routes),
+     .sub = &route_table,
+     .desc = "Path to upstream. Routes from a file go before the built-in ones; the first "
+             "match wins."},
+    {.name = "prompt_guard",
+     .type = POLICY_T_SECTION,
+     .offset = OFF(prompt_guard),
+     .sub = &prompt_table,
+     .desc = "Prompt-injection guard on requests."},
+};
+
+const struct policy_table policy_config_table = {root_keys, NKEYS(root_keys), 0, 0, 0};
+
+const char *policy_type_name(enum policy_type type)
+{
+    static const char *const names[] = {
+        [POLICY_T_STR] = "string",
+        [POLICY_T_PATH] = "file",
+        [POLICY_T_INT] = "integer",
+        [POLICY_T_BOOL] = "boolean",
+        [POLICY_T_FLOAT] = "number",
+        [POLICY_T_DURATION] = "duration",
+        [POLICY_T_SIZE] = "size",
+        [POLICY_T_ENUM] = "one of",
+        [POLICY_T_ADDR] = "host:port",
+        [POLICY_T_URL] = "URL",
+        [POLICY_T_SECTION] = "mapping",
+        [POLICY_T_MAP] = "mapping of name to mapping",
+        [POLICY_T_LIST] = "list of mappings",
+    };
+    if ((unsigned)type >= sizeof(names) / sizeof(names[0]))
+        return "value";
+    return names[type];
+}

@@ -1,0 +1,13 @@
+/* Warden's own endpoints on the listener: health, readiness and the (later) API paths. */
+#ifndef WARDEN_PROXY_ADMIN_H
+#define WARDEN_PROXY_ADMIN_H
+
+#include <stddef.h>
+
+struct proxy_conn;
+
+/* Answer the request if its path is one of Warden's own. Returns 1 when answered, 0 when
+ * the request belongs to an upstream. */
+int proxy_admin_handle(struct proxy_conn *c, const char *url, size_t len);
+
+#endif

@@ -1,0 +1,417 @@
+/* The `warden` command line: subcommands, usage, exit codes (0 ok, 1 findings, 2 usage). */
+#include "proxy/cli.h"
+
+#include "policy/config.h"
+#include "proxy/server.h"
+#include "telemetry/log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <llhttp.h>
+#include <mbedtls/version.h>
+
+#ifndef WARDEN_VERSION
+#define WARDEN_VERSION "0.1.0"
+#endif
+
+#define CLI_MAX_FLAGS 64
+
+struct cli_cmd {
+    const char *name;
+    const char *summary;
+    const char *usage; /* the full --help text */
+    int (*run)(const struct cli_cmd *cmd, int argc, char **argv);
+    const char *later; /* non-NULL: the capability is not built yet; what it is */
+};
+
+static int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One clear line on stderr, exit code 2. */
+static int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("warden: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return PROXY_EXIT_USAGE;
+}
+
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* ---------------------------------------------------------------- serve */
+
+struct cli_flag {
+    const char *flag; /* "--listen" */
+    const char *key;  /* configuration key, or NULL when `value` is "KEY=VALUE" */
+    const char *value;
+    char buf[160]; /* key built from --upstream NAME=URL */
+};
+
+struct serve_opts {
+    const char *config;
+    const char *audit;
+    struct cli_flag flags[CLI_MAX_FLAGS];
+    size_t n_flags;
+};
+
+static int add_flag(struct serve_opts *o, const char *flag, const char *key, const char *value)
+{
+    if (o->n_flags >= CLI_MAX_FLAGS)
+        return cli_fail("%s: too many flags (at most %d)", flag, CLI_MAX_FLAGS);
+    struct cli_flag *f = &o->flags[o->n_flags++];
+    f->flag = flag;
+    f->key = key;
+    f->value = value;
+    return 0;
+}
+
+/* Split "NAME=VALUE" flags into key and value; --upstream NAME=URL sets upstreams.NAME.url. */
+static int flag_resolve(struct cli_flag *f)
+{
+    const char *eq = strchr(f->value, '=');
+    if (f->key)
+        return 0;
+    if (eq == NULL || eq == f->value)
+        return cli_fail("%s %s: expected %s", f->flag, f->value,
+                        strcmp(f->flag, "--upstream") == 0 ? "NAME=URL" : "KEY=VALUE");
+    if (strcmp(f->flag, "--upstream") == 0)
+        snprintf(f->buf, sizeof(f->buf), "upstreams.%.*s.url", (int)(eq - f->value), f->value);
+    else
+        snprintf(f->buf, sizeof(f->buf), "%.*s", (int)(eq - f->value), f->value);
+    f->key = f->buf;
+    f->value = eq + 1;
+    return 0;
+}
+
+/* Defaults, then the file, then the flags; then the whole-configuration checks. */
+static int load_config(struct serve_opts *o, struct policy_config **out)
+{
+    struct policy_error err;
+    struct policy_config *cfg = policy_config_new();
+    int rc = 0;
+    if (cfg == NULL)
+        return cli_fail("out of memory");
+    if (o->config && policy_config_load_file(cfg, o->config, &err) != 0) {
+        rc = cli_fail("%s", err.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < o->n_flags; i++) {
+        struct cli_flag *f = &o->flags[i];
+        if ((rc = flag_resolve(f)) != 0)
+            goto out;
+        if (policy_config_set(cfg, f->flag, f->key, f->value, &err) != 0) {
+            rc = cli_fail("%s", err.msg);
+            goto out;
+        }
+    }
+    if (policy_config_validate(cfg, &err) != 0) {
+        rc = cli_fail("%s", err.msg);
+        goto out;
+    }
+out:
+    if (rc != 0) {
+        policy_config_unref(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+static int parse_serve_opts(int argc, char **argv, struct serve_opts *o, const char *cmd)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
+        {"upstream", required_argument, NULL, 'u'}, {"ca-file", required_argument, NULL, 'a'},
+        {"workers", required_argument, NULL, 'w'},  {"audit", required_argument, NULL, 'A'},
+        {"set", required_argument, NULL, 's'},      {NULL, 0, NULL, 0},
+    };
+    int ch, rc = 0;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'l':
+            rc = add_flag(o, "--listen", "listen", optarg);
+            break;
+        case 'u':
+            rc = add_flag(o, "--upstream", NULL, optarg);
+            break;
+        case 'a':
+            rc = add_flag(o, "--ca-file", "ca_file", optarg);
+            break;
+        case 'w':
+            rc = add_flag(o, "--workers", "workers", optarg);
+            break;
+        case 's':
+            rc = add_flag(o, "--set", NULL, optarg);
+            break;
+        case 'A':
+            o->audit = optarg;
+            break;
+        case ':':
+            return cli_fail("%s: %s needs a value (see warden %s --help)", cmd, argv[optind - 1],
+                            cmd);
+        default:
+            return cli_fail("%s: unknown option '%s' (see warden %s --help)", cmd, argv[optind - 1],
+                            cmd);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (optind < argc)
+        return cli_fail("%s: unexpected argument '%s' (see warden %s --help)", cmd, argv[optind],
+                        cmd);
+    return 0;
+}
+
+static void setup_logging(const struct policy_config *cfg)
+{
+    tel_log_setup((enum tel_log_level)cfg->log.level,
+                  cfg->log.format == POLICY_LOG_JSON ? TEL_LOG_JSON : TEL_LOG_TEXT, 2);
+}
+
+static int cmd_serve(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    struct serve_opts o = {0};
+    struct policy_config *cfg = NULL;
+    struct proxy_server *srv = NULL;
+    sigset_t sigs;
+    int sig = 0, rc = parse_serve_opts(argc, argv, &o, cmd->name);
+    if (rc != 0)
+        return rc;
+    if (o.audit)
+        return cli_fail("serve: --audit: the tamper-evident audit log is not built in this "
+                        "version yet");
+    if ((rc = load_config(&o, &cfg)) != 0)
+        return rc;
+    setup_logging(cfg);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    rc = proxy_server_start(cfg, &srv);
+    if (rc != 0) {
+        rc = cli_fail("serve: cannot listen on %s: %s", cfg->listen.text, strerror(-rc));
+        policy_config_unref(cfg);
+        return rc;
+    }
+    sigwait(&sigs, &sig);
+    tel_log(TEL_LOG_INFO, "shutdown", TEL_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"),
+            TEL_INT("drain_timeout_ms", cfg->limits.drain_timeout_ms));
+    proxy_server_drain(srv);
+    proxy_server_wait(srv);
+    tel_log(TEL_LOG_INFO, "stopped");
+    policy_config_unref(cfg);
+    return PROXY_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- policy */
+
+static int cmd_policy(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    struct policy_error err;
+    (void)cmd;
+    if (argc >= 2 && strcmp(argv[1], "docs") == 0 && argc == 2) {
+        policy_config_write_docs(stdout);
+        return fflush(stdout) == 0 ? PROXY_EXIT_OK : PROXY_EXIT_USAGE;
+    }
+    if (argc != 3 || strcmp(argv[1], "check") != 0)
+        return cli_fail("policy: expected 'policy check FILE' or 'policy docs' (see warden "
+                        "policy --help)");
+    struct policy_config *cfg = policy_config_new();
+    if (cfg == NULL)
+        return cli_fail("out of memory");
+    int rc = policy_config_load_file(cfg, argv[2], &err);
+    if (rc == 0)
+        rc = policy_config_validate(cfg, &err);
+    policy_config_unref(cfg);
+    if (rc != 0)
+        return cli_fail("%s", err.msg);
+    printf("%s: ok\n", argv[2]);
+    return PROXY_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- version, help */
+
+static int cmd_version(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    (void)argv;
+    if (argc > 1)
+        return cli_fail("version: takes no arguments");
+    printf("warden %s\nlibevent %s\nllhttp %d.%d.%d\nmbedTLS %s\n", WARDEN_VERSION,
+           event_get_version(), LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH,
+           MBEDTLS_VERSION_STRING);
+    return PROXY_EXIT_OK;
+}
+
+/* A subcommand whose capability is not built yet: its usage is documented, its run is not
+ * faked. */
+static int cmd_later(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return cli_fail("%s: %s is not built in this version of Warden yet", cmd->name, cmd->later);
+}
+
+static int cmd_help(const struct cli_cmd *cmd, int argc, char **argv);
+
+static const struct cli_cmd commands[] = {
+    {"serve", "run the proxy and firewall",
+     "usage: warden serve [--config FILE] [--listen ADDR:PORT] [--upstream NAME=URL]...\n"
+     "                    [--ca-file FILE] [--workers N] [--audit FILE] [--set KEY=VALUE]...\n"
+     "\n"
+     "Run the reverse proxy. Applications point their OpenAI or Anthropic base_url at it.\n"
+     "\n"
+     "  --config FILE        YAML configuration merged over the embedded defaults\n"
+     "  --listen ADDR:PORT   listener address (default 127.0.0.1:8080; port 0 picks one)\n"
+     "  --upstream NAME=URL  set or add an upstream (e.g. openai=https://api.openai.com)\n"
+     "  --ca-file FILE       PEM bundle for verifying upstream certificates\n"
+     "  --workers N          worker threads, one event loop each (0: one per core)\n"
+     "  --audit FILE         tamper-evident audit log (HMAC key from WARDEN_AUDIT_KEY)\n"
+     "  --set KEY=VALUE      set any configuration key by its dotted name\n"
+     "\n"
+     "Flags override the configuration file, which overrides the defaults. SIGTERM or\n"
+     "SIGINT stops accepting and lets requests in flight finish (limits.drain_timeout).\n"
+     "Exit status: 0 after a clean stop, 2 on a usage or configuration error.\n",
+     cmd_serve, NULL},
+    {"scan-prompt", "score a prompt for injection and jailbreaks",
+     "usage: warden scan-prompt [--text T | FILE | -] [--json] [--batch]\n"
+     "\n"
+     "Score text with the prompt guard.\n"
+     "\n"
+     "  --text T   the text to scan (otherwise FILE, or - for standard input)\n"
+     "  --json     print the verdict as JSON\n"
+     "  --batch    read JSON lines {\"id\",\"text\"}, write one verdict per line\n"
+     "\n"
+     "Exit status: 0 pass, 1 blocked, 2 usage error.\n",
+     cmd_later, "the prompt guard"},
+    {"scan-output", "check model output for PII, secrets and schema",
+     "usage: warden scan-output [--text T | FILE | -] [--schema FILE] [--json] [--batch]\n"
+     "\n"
+     "Check text with the output guard (PII, credentials, JSON schema).\n"
+     "\n"
+     "  --text T       the text to scan (otherwise FILE, or - for standard input)\n"
+     "  --schema FILE  JSON Schema (draft 2020-12) the output must satisfy\n"
+     "  --json         print the result as JSON\n"
+     "  --batch        read JSON lines {\"id\",\"text\"}, write one result per line\n"
+     "\n"
+     "Exit status: 0 clean, 1 findings or invalid, 2 usage error.\n",
+     cmd_later, "the output guard"},
+    {"scan-deps", "scan an npm/pnpm/yarn project for supply-chain attacks",
+     "usage: warden scan-deps DIR [--format json|table|sarif|cyclonedx|github] [-o FILE]\n"
+     "                        [--fail-on SEV] [--deterministic-output]\n"
+     "                        [--verify-determinism] [--baseline FILE]\n"
+     "\n"
+     "Scan a project's manifests and lockfiles.\n"
+     "\n"
+     "Exit status: 0 no findings at or above --fail-on, 1 findings, 2 usage error.\n",
+     cmd_later, "the supply-chain scanner"},
+    {"rules", "list the detection rules, or test them against their examples",
+     "usage: warden rules [--json]\n"
+     "       warden rules test\n"
+     "\n"
+     "List the prompt, output and supply-chain rules, or check every rule against its\n"
+     "match / no_match examples.\n",
+     cmd_later, "the rule catalogue"},
+    {"policy", "check a configuration file, or print the configuration reference",
+     "usage: warden policy check FILE\n"
+     "       warden policy docs\n"
+     "\n"
+     "check: load FILE over the embedded defaults and run every check that serve runs.\n"
+     "       Prints 'FILE: ok' and exits 0, or prints file:line:column: key: problem and\n"
+     "       exits 2.\n"
+     "docs:  print the reference of every configuration key (Markdown).\n",
+     cmd_policy, NULL},
+    {"audit", "verify or print a tamper-evident audit log",
+     "usage: warden audit verify FILE\n"
+     "       warden audit cat FILE\n"
+     "\n"
+     "verify: check the HMAC chain of FILE (key from WARDEN_AUDIT_KEY); exit 1 if broken.\n"
+     "cat:    print the records of FILE as JSON lines.\n",
+     cmd_later, "the audit log"},
+    {"version", "print the version of Warden and its libraries", "usage: warden version\n",
+     cmd_version, NULL},
+    {"help", "show help for a command", "usage: warden help [COMMAND]\n", cmd_help, NULL},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_overview(FILE *out)
+{
+    fputs("usage: warden COMMAND [OPTIONS]\n\n"
+          "Warden: an inline LLM firewall for OpenAI and Anthropic traffic.\n\n"
+          "Commands:\n",
+          out);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nRun 'warden COMMAND --help' for a command's options.\n"
+          "Exit status: 0 ok, 1 findings or blocked, 2 usage or configuration error.\n",
+          out);
+}
+
+static const struct cli_cmd *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    }
+    return NULL;
+}
+
+static int cmd_help(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    if (argc < 2) {
+        print_overview(stdout);
+        return PROXY_EXIT_OK;
+    }
+    const struct cli_cmd *c = find_command(argv[1]);
+    if (c == NULL)
+        return cli_fail("help: unknown command '%s' (see warden --help)", argv[1]);
+    fputs(c->usage, stdout);
+    return PROXY_EXIT_OK;
+}
+
+int proxy_cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_overview(stderr);
+        return PROXY_EXIT_USAGE;
+    }
+    if (is_help(argv[1])) {
+        print_overview(stdout);
+        return PROXY_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(NULL, 1, argv);
+    const struct cli_cmd *c = find_command(argv[1]);
+    if (c == NULL)
+        return cli_fail("unknown command '%s' (see warden --help)", argv[1]);
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (is_help(argv[i])) {
+            fputs(c->usage, stdout);
+            return PROXY_EXIT_OK;
+        }
+    }
+    return c->run(c, argc - 1, argv + 1);
+}

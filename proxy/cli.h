@@ -1,0 +1,14 @@
+/* The `warden` command line: subcommands, usage, exit codes (0 ok, 1 findings, 2 usage). */
+#ifndef WARDEN_PROXY_CLI_H
+#define WARDEN_PROXY_CLI_H
+
+enum proxy_exit {
+    PROXY_EXIT_OK = 0,
+    PROXY_EXIT_FINDINGS = 1, /* findings, or a request/verdict that was blocked */
+    PROXY_EXIT_USAGE = 2,    /* usage or configuration error, or not available */
+};
+
+/* Run the command line; returns the process exit code. */
+int proxy_cli_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,317 @@
+/* The server: SO_REUSEPORT listeners, one event loop per worker thread, graceful drain. */
+#include "proxy/server.h"
+
+#include "policy/config.h"
+#include "proxy/conn.h"
+#include "telemetry/log.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#define LISTEN_BACKLOG 1024
+
+static void threads_init(void)
+{
+    /* Only event_active from the main thread crosses threads; libevent needs locks for it. */
+    evthread_use_pthreads();
+}
+
+static void worker_stop_if_done(struct proxy_worker *w)
+{
+    if (w->draining && w->conns == NULL)
+        event_base_loopexit(w->base, NULL);
+}
+
+void proxy_worker_conn_gone(struct proxy_worker *w, struct proxy_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->n_conns--;
+    if (w->listener && !w->draining &&
+        w->n_conns == (uint64_t)w->srv->cfg->limits.max_connections - 1)
+        evconnlistener_enable(w->listener);
+    worker_stop_if_done(w);
+}
+
+/* xorshift64*: request ids need to be unique, not secret. Seeded from getrandom. */
+void proxy_worker_request_id(struct proxy_worker *w, char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int half = 0; half < 2; half++) {
+        w->rng ^= w->rng >> 12;
+        w->rng ^= w->rng << 25;
+        w->rng ^= w->rng >> 27;
+        uint64_t v = w->rng * 0x2545F4914F6CDD1Dull;
+        for (int i = 0; i < 16; i++)
+            out[half * 16 + i] = hex[(v >> (i * 4)) & 0xf];
+    }
+    out[32] = '\0';
+}
+
+static void worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                             int salen, void *arg)
+{
+    struct proxy_worker *w = arg;
+    struct proxy_conn *c = proxy_conn_new(w, fd, sa, salen);
+    if (c == NULL) {
+        tel_log(TEL_LOG_ERROR, "accept_failed", TEL_STR("reason", "out of memory"));
+        return;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    /* At the per-worker cap, stop accepting: the kernel queue holds the rest. */
+    if (++w->n_conns >= (uint64_t)w->srv->cfg->limits.max_connections)
+        evconnlistener_disable(l);
+}
+
+static void worker_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    struct proxy_worker *w = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    (void)l;
+    tel_log(TEL_LOG_WARN, "accept_error", TEL_UINT("worker", w->id),
+            TEL_STR("reason", evutil_socket_error_to_string(err)));
+}
+
+static void worker_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy_worker *w = arg;
+    uint64_t n = 0;
+    (void)fd;
+    (void)what;
+    for (struct proxy_conn *c = w->conns; c; c = c->next)
+        n++;
+    if (n > 0)
+        tel_log(TEL_LOG_WARN, "drain_timeout", TEL_UINT("worker", w->id),
+                TEL_UINT("connections_closed", n));
+    event_base_loopexit(w->base, NULL);
+}
+
+static void worker_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy_worker *w = arg;
+    struct timeval tv;
+    int64_t ms = w->srv->cfg->limits.drain_timeout_ms;
+    (void)fd;
+    (void)what;
+    if (w->draining)
+        return;
+    w->draining = true;
+    if (w->listener) {
+        evconnlistener_free(w->listener);
+        w->listener = NULL;
+    }
+    for (struct proxy_conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        proxy_conn_drain(c);
+    }
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    evtimer_add(w->deadline_ev, &tv);
+    worker_stop_if_done(w);
+}
+
+static void *worker_main(void *arg)
+{
+    struct proxy_worker *w = arg;
+    event_base_dispatch(w->base);
+    /* Whatever is still open after the drain deadline is closed here. */
+    while (w->conns) {
+        struct proxy_conn *c = w->conns;
+        proxy_conn_close(c, false);
+        event_base_loop(w->base, EVLOOP_NONBLOCK);
+        if (w->conns == c) /* the deferred free did not run: do not spin */
+            break;
+    }
+    return NULL;
+}
+
+/* One listening socket. With SO_REUSEPORT every worker has its own and the kernel spreads
+ * connections across them. */
+static int listen_socket(const struct addrinfo *ai, uint16_t port, evutil_socket_t *out)
+{
+    struct sockaddr_storage ss;
+    int one = 1;
+    int rc = 0;
+    evutil_socket_t fd =
+        socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0)
+        return -errno;
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    if (ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_port = htons(port);
+    else if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return 0;
+}
+
+static uint16_t bound_port(evutil_socket_t fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static unsigned worker_count(const struct policy_config *cfg)
+{
+    if (cfg->workers > 0)
+        return (unsigned)cfg->workers;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+static void server_free(struct proxy_server *srv)
+{
+    if (srv == NULL)
+        return;
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
+        struct proxy_worker *w = &srv->workers[i];
+        if (w->listener)
+            evconnlistener_free(w->listener);
+        if (w->drain_ev)
+            event_free(w->drain_ev);
+        if (w->deadline_ev)
+            event_free(w->deadline_ev);
+        if (w->base)
+            event_base_free(w->base);
+    }
+    free(srv->workers);
+    policy_config_unref(srv->cfg);
+    free(srv);
+}
+
+int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
+{
+    static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char port_s[8];
+    int rc = 0;
+    unsigned started = 0;
+    struct proxy_server *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        return -ENOMEM;
+    pthread_once(&threads_once, threads_init);
+    srv->cfg = policy_config_ref(cfg);
+    srv->n_workers = worker_count(cfg);
+    srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
+    if (srv->workers == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    snprintf(port_s, sizeof(port_s), "%u", cfg->listen.port);
+    int gai = getaddrinfo(cfg->listen.host[0] ? cfg->listen.host : NULL, port_s, &hints, &ai);
+    if (gai != 0) {
+        rc = gai == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
+        goto fail;
+    }
+    srv->port = cfg->listen.port;
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        struct proxy_worker *w = &srv->workers[i];
+        evutil_socket_t fd = -1;
+        w->srv = srv;
+        w->id = i;
+        if (getrandom(&w->rng, sizeof(w->rng), 0) != (ssize_t)sizeof(w->rng) || w->rng == 0)
+            w->rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)getpid() << 16) ^ i;
+        rc = listen_socket(ai, srv->port, &fd);
+        if (rc != 0)
+            goto fail;
+        if (srv->port == 0)
+            srv->port = bound_port(fd); /* the other workers join the same port */
+        w->base = event_base_new();
+        if (w->base == NULL) {
+            close(fd);
+            rc = -ENOMEM;
+            goto fail;
+        }
+        w->listener = evconnlistener_new(w->base, worker_accept_cb, w,
+                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+        w->drain_ev = event_new(w->base, -1, 0, worker_drain_cb, w);
+        w->deadline_ev = evtimer_new(w->base, worker_deadline_cb, w);
+        if (w->listener == NULL) {
+            close(fd);
+            rc = -ENOMEM;
+            goto fail;
+        }
+        if (w->drain_ev == NULL || w->deadline_ev == NULL) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        evconnlistener_set_error_cb(w->listener, worker_accept_error_cb);
+    }
+    /* Workers never take process signals; the main thread handles them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (; started < srv->n_workers; started++) {
+        rc = -pthread_create(&srv->workers[started].thread, NULL, worker_main,
+                             &srv->workers[started]);
+        if (rc != 0)
+            break;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        srv->n_workers = started;
+        proxy_server_drain(srv);
+        proxy_server_wait(srv);
+        srv = NULL;
+        goto fail;
+    }
+    freeaddrinfo(ai);
+    tel_log(TEL_LOG_INFO, "listening", TEL_STR("host", cfg->listen.host),
+            TEL_UINT("port", srv->port), TEL_UINT("workers", srv->n_workers));
+    *out = srv;
+    return 0;
+fail:
+    if (ai)
+        freeaddrinfo(ai);
+    server_free(srv);
+    return rc;
+}
+
+void proxy_server_drain(struct proxy_server *srv)
+{
+    if (atomic_exchange(&srv->draining, true))
+        return;
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        event_active(srv->workers[i].drain_ev, 0, 0);
+}
+
+void proxy_server_wait(struct proxy_server *srv)
+{
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        pthread_join(srv->workers[i].thread, NULL);
+    server_free(srv);
+}

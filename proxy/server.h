@@ -1,0 +1,60 @@
+/* The server: SO_REUSEPORT listeners, one event loop per worker thread, graceful drain. */
+#ifndef WARDEN_PROXY_SERVER_H
+#define WARDEN_PROXY_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/util.h>
+
+struct policy_config;
+struct proxy_conn;
+struct proxy_server;
+struct event_base;
+struct evconnlistener;
+struct event;
+
+struct proxy_worker {
+    struct proxy_server *srv;
+    unsigned id;
+    pthread_t thread;
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct event *drain_ev;    /* activated from the main thread to start draining */
+    struct event *deadline_ev; /* drain timeout */
+    struct proxy_conn *conns;  /* every open client connection */
+    uint64_t n_conns;
+    bool draining;
+    uint64_t rng; /* request ids */
+};
+
+struct proxy_server {
+    struct policy_config *cfg; /* a reference, held for the server's life */
+    struct proxy_worker *workers;
+    unsigned n_workers;
+    uint16_t port; /* the bound port (useful when configured as 0) */
+    atomic_bool draining;
+};
+
+/* Bind the listeners and start the workers. On success *out runs until
+ * proxy_server_drain + proxy_server_wait. Returns 0, or a negative errno for the caller to
+ * report (-EADDRINUSE, -EACCES, -EADDRNOTAVAIL for an address that does not resolve). */
+int proxy_server_start(struct policy_config *cfg, struct proxy_server **out);
+
+/* Stop accepting and let in-flight requests finish up to the drain timeout. Thread-safe;
+ * may be called more than once. */
+void proxy_server_drain(struct proxy_server *srv);
+
+/* Wait for every worker to finish, then free the server. */
+void proxy_server_wait(struct proxy_server *srv);
+
+/* Remove a connection from its worker (called when it is freed); ends the worker's loop
+ * when draining and it was the last. */
+void proxy_worker_conn_gone(struct proxy_worker *w, struct proxy_conn *c);
+
+/* A fresh request id: 32 lowercase hex digits. */
+void proxy_worker_request_id(struct proxy_worker *w, char out[33]);
+
+#endif

@@ -1,0 +1,360 @@
+/* Tests of the `warden` command line, run as a real process: help, exit codes, errors, serve. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define OUT_MAX 65536
+
+struct proc {
+    pid_t pid;
+    int out_fd, err_fd;
+    char out[OUT_MAX], err[OUT_MAX];
+    size_t out_len, err_len;
+    int status; /* exit code, or 128+signal */
+};
+
+static const char *warden_bin(void)
+{
+    const char *b = getenv("WARDEN_BINARY");
+    return b ? b : "./warden";
+}
+
+static void proc_start(struct proc *p, const char *const *args)
+{
+    int o[2], e[2];
+    posix_spawn_file_actions_t fa;
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = (char *)warden_bin();
+    for (; args[n - 1] && n < 31; n++)
+        argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    memset(p, 0, sizeof(*p));
+    assert_int_equal(pipe2(o, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(e, O_CLOEXEC), 0);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, o[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, e[1], 2);
+    assert_int_equal(posix_spawn(&p->pid, argv[0], &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(o[1]);
+    close(e[1]);
+    p->out_fd = o[0];
+    p->err_fd = e[0];
+}
+
+/* Read whatever is available from stdout/stderr for up to `ms`; returns false at EOF on both. */
+static bool proc_pump(struct proc *p, int ms)
+{
+    struct pollfd pf[2] = {{.fd = p->out_fd, .events = POLLIN}, {.fd = p->err_fd, .events = POLLIN}};
+    if (p->out_fd < 0 && p->err_fd < 0)
+        return false;
+    if (poll(pf, 2, ms) <= 0)
+        return true;
+    for (int i = 0; i < 2; i++) {
+        int *fd = i == 0 ? &p->out_fd : &p->err_fd;
+        char *buf = i == 0 ? p->out : p->err;
+        size_t *len = i == 0 ? &p->out_len : &p->err_len;
+        if (*fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP)))
+            continue;
+        ssize_t r = read(*fd, buf + *len, OUT_MAX - 1 - *len);
+        if (r <= 0) {
+            close(*fd);
+            *fd = -1;
+        } else {
+            *len += (size_t)r;
+            buf[*len] = '\0';
+        }
+    }
+    return true;
+}
+
+static void proc_finish(struct proc *p)
+{
+    int st;
+    for (int i = 0; i < 1000 && proc_pump(p, 20);)
+        i++;
+    if (p->out_fd >= 0)
+        close(p->out_fd);
+    if (p->err_fd >= 0)
+        close(p->err_fd);
+    assert_int_equal(waitpid(p->pid, &st, 0), p->pid);
+    p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void run(struct proc *p, const char *const *args)
+{
+    proc_start(p, args);
+    proc_finish(p);
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char *const subcommands[] = {"serve",  "scan-prompt", "scan-output", "scan-deps",
+                                          "rules",  "policy",      "audit",       "version"};
+#define N_SUB (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static void test_help_lists_every_subcommand(void **state)
+{
+    struct proc p;
+    (void)state;
+    run(&p, (const char *const[]){"--help", NULL});
+    assert_int_equal(p.status, 0);
+    for (size_t i = 0; i < N_SUB; i++) {
+        char needle[64];
+        snprintf(needle, sizeof(needle), "\n  %s ", subcommands[i]);
+        if (strstr(p.out, needle) == NULL)
+            fail_msg("--help does not list '%s':\n%s", subcommands[i], p.out);
+    }
+}
+
+static void test_each_subcommand_has_help(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_SUB; i++) {
+        struct proc p;
+        char prefix[64];
+        run(&p, (const char *const[]){subcommands[i], "--help", NULL});
+        assert_int_equal(p.status, 0);
+        snprintf(prefix, sizeof(prefix), "usage: warden %s", subcommands[i]);
+        if (strncmp(p.out, prefix, strlen(prefix)) != 0)
+            fail_msg("'%s --help' printed:\n%s", subcommands[i], p.out);
+        assert_int_equal(p.err_len, 0);
+    }
+}
+
+static void test_usage_errors_exit_2_with_one_line(void **state)
+{
+    const char *const *cases[] = {
+        (const char *const[]){NULL},
+        (const char *const[]){"frobnicate", NULL},
+        (const char *const[]){"serve", "--bogus", NULL},
+        (const char *const[]){"serve", "--listen", NULL},
+        (const char *const[]){"serve", "extra-arg", NULL},
+        (const char *const[]){"serve", "--upstream", "no-equals-sign", NULL},
+        (const char *const[]){"serve", "--workers", "-1", NULL},
+        (const char *const[]){"policy", NULL},
+        (const char *const[]){"policy", "check", NULL},
+        (const char *const[]){"version", "extra", NULL},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct proc p;
+        run(&p, cases[i]);
+        if (p.status != 2)
+            fail_msg("case %zu: exit %d, stderr: %s", i, p.status, p.err);
+        if (i == 0)
+            continue; /* no command: the overview goes to stderr */
+        if (count_lines(p.err) != 1 || strncmp(p.err, "warden: ", 8) != 0)
+            fail_msg("case %zu: want one 'warden: ...' line, got: %s", i, p.err);
+    }
+}
+
+static void test_later_capabilities_say_so(void **state)
+{
+    const char *const *cases[] = {
+        (const char *const[]){"scan-prompt", "--text", "hi", NULL},
+        (const char *const[]){"scan-output", "--text", "hi", NULL},
+        (const char *const[]){"scan-deps", ".", NULL},
+        (const char *const[]){"rules", NULL},
+        (const char *const[]){"rules", "test", NULL},
+        (const char *const[]){"audit", "verify", "x", NULL},
+        (const char *const[]){"serve", "--audit", "/tmp/a", NULL},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct proc p;
+        run(&p, cases[i]);
+        assert_int_equal(p.status, 2);
+        assert_int_equal(p.out_len, 0);
+        if (count_lines(p.err) != 1 || strstr(p.err, "not built") == NULL)
+            fail_msg("case %zu: %s", i, p.err);
+    }
+}
+
+static void test_policy_check(void **state)
+{
+    struct proc p;
+    char good[] = "/tmp/warden-cli-good-XXXXXX";
+    char bad[] = "/tmp/warden-cli-bad-XXXXXX";
+    char want[256];
+    (void)state;
+    close(mkstemp(good));
+    close(mkstemp(bad));
+    write_file(good, "listen: 127.0.0.1:9000\nupstreams:\n  vllm:\n    url: http://127.0.0.1:8000/v1\n"
+                     "routes:\n  - path: /v1/chat/completions\n    upstream: vllm\n");
+    write_file(bad, "listen: 127.0.0.1:9000\nlimits:\n  max_body_byte: 1MiB\n");
+    run(&p, (const char *const[]){"policy", "check", good, NULL});
+    assert_int_equal(p.status, 0);
+    snprintf(want, sizeof(want), "%s: ok\n", good);
+    assert_string_equal(p.out, want);
+
+    run(&p, (const char *const[]){"policy", "check", bad, NULL});
+    assert_int_equal(p.status, 2);
+    snprintf(want, sizeof(want),
+             "warden: %s:3:3: limits.max_body_byte: unknown key; did you mean 'max_body_bytes'?\n",
+             bad);
+    assert_string_equal(p.err, want);
+
+    /* serve fails the same way, before binding anything */
+    run(&p, (const char *const[]){"serve", "--config", bad, NULL});
+    assert_int_equal(p.status, 2);
+    assert_string_equal(p.err, want);
+
+    run(&p, (const char *const[]){"policy", "check", "/nonexistent/warden.yaml", NULL});
+    assert_int_equal(p.status, 2);
+    assert_non_null(strstr(p.err, "/nonexistent/warden.yaml: cannot open configuration"));
+    unlink(good);
+    unlink(bad);
+}
+
+static void test_flags_override_file(void **state)
+{
+    struct proc p;
+    char cfg[] = "/tmp/warden-cli-cfg-XXXXXX";
+    (void)state;
+    close(mkstemp(cfg));
+    write_file(cfg, "workers: 3\n");
+    /* the flag's bad value is reported against the flag, so the flag was applied last */
+    run(&p, (const char *const[]){"serve", "--config", cfg, "--workers", "999", NULL});
+    assert_int_equal(p.status, 2);
+    assert_string_equal(p.err, "warden: --workers: workers: 999 is out of range 0..256\n");
+    run(&p, (const char *const[]){"serve", "--config", cfg, "--set", "limits.nope=1", NULL});
+    assert_int_equal(p.status, 2);
+    assert_non_null(strstr(p.err, "--set: limits.nope: unknown key"));
+    unlink(cfg);
+}
+
+/* GET path over a fresh connection; returns the status code or -1. */
+static int http_get(uint16_t port, const char *path, char *resp, size_t cap)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    char req[256];
+    size_t len = 0;
+    int status = -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+        goto out;
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                     path);
+    if (write(fd, req, (size_t)n) != n)
+        goto out;
+    for (int i = 0; i < 200 && len < cap - 1; i++) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, 20) <= 0)
+            continue;
+        ssize_t r = read(fd, resp + len, cap - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    resp[len] = '\0';
+    if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
+        status = -1;
+out:
+    if (fd >= 0)
+        close(fd);
+    return status;
+}
+
+static void test_serve_healthz_and_sigterm(void **state)
+{
+    struct proc p;
+    char resp[4096];
+    unsigned port = 0;
+    (void)state;
+    proc_start(&p, (const char *const[]){"serve", "--listen", "127.0.0.1:0", "--workers", "2",
+                                         "--set", "log.format=json", NULL});
+    for (int i = 0; i < 250 && port == 0; i++) {
+        proc_pump(&p, 20);
+        const char *at = strstr(p.err, "\"event\":\"listening\"");
+        if (at && strstr(at, "\"port\":"))
+            port = (unsigned)strtoul(strstr(at, "\"port\":") + 7, NULL, 10);
+    }
+    if (port == 0) {
+        kill(p.pid, SIGKILL);
+        proc_finish(&p);
+        fail_msg("no listening line: %s", p.err);
+    }
+    assert_int_equal(http_get((uint16_t)port, "/healthz", resp, sizeof(resp)), 200);
+    assert_non_null(strstr(resp, "{\"status\":\"ok\"}"));
+    assert_int_equal(http_get((uint16_t)port, "/readyz", resp, sizeof(resp)), 200);
+    kill(p.pid, SIGTERM);
+    proc_finish(&p);
+    assert_int_equal(p.status, 0);
+    /* every log line is one JSON object with a level and an event */
+    for (char *line = p.err, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        if (line[0] != '{' || nl[-1] != '}' || strstr(line, "\"level\":\"") == NULL)
+            fail_msg("not a JSON log line: %.*s", (int)(nl - line), line);
+    }
+    assert_non_null(strstr(p.err, "\"event\":\"stopped\""));
+}
+
+static void test_serve_port_in_use(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    char addr[64];
+    struct proc p;
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sa.sin_port));
+    run(&p, (const char *const[]){"serve", "--listen", addr, NULL});
+    close(fd);
+    assert_int_equal(p.status, 2);
+    assert_non_null(strstr(p.err, "Address already in use"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_lists_every_subcommand),
+        cmocka_unit_test(test_each_subcommand_has_help),
+        cmocka_unit_test(test_usage_errors_exit_2_with_one_line),
+        cmocka_unit_test(test_later_capabilities_say_so),
+        cmocka_unit_test(test_policy_check),
+        cmocka_unit_test(test_flags_override_file),
+        cmocka_unit_test(test_serve_healthz_and_sigterm),
+        cmocka_unit_test(test_serve_port_in_use),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
