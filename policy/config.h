@@ -75,6 +75,7 @@ struct policy_config {
         int64_t client_header_timeout_ms;
         int64_t client_body_timeout_ms;
         int64_t keepalive_timeout_ms;
+        int64_t send_timeout_ms;
         int64_t drain_timeout_ms;
         int64_t max_connections;
     } limits;

@@ -110,6 +110,8 @@ const char *proxy_status_reason(int status)
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
@@ -229,23 +231,6 @@ void proxy_conn_respond_error(struct proxy_conn *c, enum proxy_flavor flavor, in
     evbuffer_free(b);
 }
 
-/* An error decided while reading: answer in the provider's shape and close. */
-static void conn_fail(struct proxy_conn *c, int status, const char *type, const char *code,
-                      const char *message)
-{
-    c->txn.status = status;
-    if (c->txn.request_id[0] == '\0')
-        proxy_worker_request_id(c->worker, c->txn.request_id);
-    proxy_conn_respond_error(c, proxy_flavor_of(c->txn.url, c->txn.url_len), status, type, code,
-                             message);
-    tel_log(TEL_LOG_INFO, "request_rejected", TEL_STR("peer", c->peer),
-            TEL_STR("request_id", c->txn.request_id), TEL_INT("status", status),
-            TEL_STR("reason", code ? code : type));
-    proxy_conn_close(c, true);
-}
-
-/* ---------------------------------------------------------------- dispatch */
-
 static bool valid_request_id(const char *s, size_t len)
 {
     if (len == 0 || len > PROXY_REQUEST_ID_MAX)
@@ -258,6 +243,24 @@ static bool valid_request_id(const char *s, size_t len)
     }
     return true;
 }
+
+/* An error decided while reading: answer in the provider's shape and close. */
+static void conn_fail(struct proxy_conn *c, int status, const char *type, const char *code,
+                      const char *message)
+{
+    c->txn.status = status;
+    /* The id may be cut mid-header here: echo it only when it is whole and well formed. */
+    if (!valid_request_id(c->txn.request_id, strlen(c->txn.request_id)))
+        proxy_worker_request_id(c->worker, c->txn.request_id);
+    proxy_conn_respond_error(c, proxy_flavor_of(c->txn.url, c->txn.url_len), status, type, code,
+                             message);
+    tel_log(TEL_LOG_INFO, "request_rejected", TEL_STR("peer", c->peer),
+            TEL_STR("request_id", c->txn.request_id), TEL_INT("status", status),
+            TEL_STR("reason", code ? code : type));
+    proxy_conn_close(c, true);
+}
+
+/* ---------------------------------------------------------------- dispatch */
 
 /* A whole request has been read: answer it. */
 static void conn_dispatch(struct proxy_conn *c)
@@ -344,8 +347,10 @@ static int on_header_field_complete(llhttp_t *p)
     struct proxy_txn *t = &parser_conn(p)->txn;
     t->hdr_want = HDR_NONE;
     if (!t->hdr_name_long && t->hdr_name_len == 12 &&
-        strncasecmp(t->hdr_name, "x-request-id", 12) == 0)
+        strncasecmp(t->hdr_name, "x-request-id", 12) == 0) {
         t->hdr_want = HDR_REQUEST_ID;
+        t->request_id[0] = '\0'; /* a repeated header: the last one counts, never a join */
+    }
     t->hdr_name_len = 0;
     t->hdr_name_long = false;
     return HPE_OK;
@@ -384,6 +389,10 @@ static int on_headers_complete(llhttp_t *p)
     struct proxy_txn *t = &c->txn;
     t->headers_done = true;
     t->method = (uint8_t)llhttp_get_method(p);
+    if (llhttp_get_http_major(p) != 1) {
+        t->status = 505;
+        return HPE_USER;
+    }
     t->keep_alive = llhttp_should_keep_alive(p);
     if ((p->flags & F_CONTENT_LENGTH) &&
         p->content_length > (uint64_t)conn_cfg(c)->limits.max_body_bytes) {
@@ -442,6 +451,11 @@ static void conn_parse_error(struct proxy_conn *c, llhttp_errno_t e)
         snprintf(msg, sizeof(msg), "request target longer than %d bytes", PROXY_URL_MAX);
         conn_fail(c, 414, "invalid_request_error", "uri_too_long", msg);
         return;
+    case 505:
+        snprintf(msg, sizeof(msg), "HTTP/%d.%d is not supported on this listener; use HTTP/1.1",
+                 llhttp_get_http_major(&c->parser), llhttp_get_http_minor(&c->parser));
+        conn_fail(c, 505, "invalid_request_error", "http_version_not_supported", msg);
+        return;
     case 413:
         snprintf(msg, sizeof(msg), "request body exceeds %lld bytes (limits.max_body_bytes)",
                  (long long)conn_cfg(c)->limits.max_body_bytes);
@@ -455,18 +469,28 @@ static void conn_parse_error(struct proxy_conn *c, llhttp_errno_t e)
     conn_fail(c, 400, "invalid_request_error", "bad_http_request", msg);
 }
 
-static void conn_read_cb(struct bufferevent *bev, void *arg)
+/* Parse and answer what the client has sent, while it takes the answers: with more than
+ * PROXY_CONN_OUT_HIGH bytes unsent, reading stops until the output drains (a client that
+ * pipelines without reading cannot grow our memory). */
+static void conn_process(struct proxy_conn *c)
 {
-    struct proxy_conn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
     size_t len;
     while (!(c->flags & (PROXY_CONN_F_CLOSING | PROXY_CONN_F_FREEING)) &&
            (len = evbuffer_get_contiguous_space(in)) > 0) {
-        const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
-        if (!c->txn.started) {
-            /* The header deadline runs from the first byte, not from each byte. */
+        if (evbuffer_get_length(out) > PROXY_CONN_OUT_HIGH) {
+            c->flags |= PROXY_CONN_F_OUT_FULL;
+            bufferevent_disable(c->bev, EV_READ);
+            return; /* conn_write_cb resumes once the output has drained */
+        }
+        if (!(c->flags & PROXY_CONN_F_HDR_TIMER)) {
+            /* The header deadline runs from the first byte of a request (stray CRLF
+             * between requests included), not from each byte. */
+            c->flags |= PROXY_CONN_F_HDR_TIMER;
             conn_arm_timer(c, conn_cfg(c)->limits.client_header_timeout_ms);
         }
+        const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
         llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
         size_t used = len;
         if (e == HPE_PAUSED)
@@ -479,8 +503,13 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
         evbuffer_drain(in, used);
         if (e == HPE_PAUSED) {
             llhttp_resume(&c->parser);
+            /* After an Upgrade or CONNECT the bytes that follow are not HTTP/1.1 requests:
+             * this version serves no tunnel, so the answer closes the connection. */
+            if (c->parser.upgrade)
+                c->txn.keep_alive = false;
             conn_dispatch(c);
             txn_reset(&c->txn);
+            c->flags &= ~PROXY_CONN_F_HDR_TIMER;
             if (c->flags & PROXY_CONN_F_CLOSING) {
                 proxy_conn_close(c, true);
                 return;
@@ -488,25 +517,51 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
             conn_arm_timer(c, conn_cfg(c)->limits.keepalive_timeout_ms);
         }
     }
+    /* The client half-closed: answer everything it sent, then close. */
+    if ((c->flags & PROXY_CONN_F_PEER_EOF) && !(c->flags & PROXY_CONN_F_FREEING))
+        proxy_conn_close(c, true);
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    conn_process(arg);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
     struct proxy_conn *c = arg;
-    if ((c->flags & PROXY_CONN_F_CLOSING) && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+        return;
+    if (c->flags & PROXY_CONN_F_CLOSING) {
         proxy_conn_close(c, false);
+        return;
+    }
+    if (c->flags & PROXY_CONN_F_OUT_FULL) {
+        c->flags &= ~PROXY_CONN_F_OUT_FULL;
+        if (!(c->flags & PROXY_CONN_F_PEER_EOF))
+            bufferevent_enable(c->bev, EV_READ);
+        conn_process(c);
+    }
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct proxy_conn *c = arg;
     (void)bev;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        if (c->txn.started && !(c->flags & PROXY_CONN_F_CLOSING))
-            tel_log(TEL_LOG_DEBUG, "client_gone", TEL_STR("peer", c->peer),
-                    TEL_BOOL("mid_request", true));
-        proxy_conn_close(c, false);
+    if (what & BEV_EVENT_EOF) {
+        c->flags |= PROXY_CONN_F_PEER_EOF;
+        if (!(c->flags & PROXY_CONN_F_OUT_FULL))
+            conn_process(c);
+        return;
     }
+    if (what & BEV_EVENT_TIMEOUT)
+        tel_log(TEL_LOG_INFO, "client_send_timeout", TEL_STR("peer", c->peer),
+                TEL_INT("limit_ms", conn_cfg(c)->limits.send_timeout_ms));
+    else if (c->txn.started && !(c->flags & PROXY_CONN_F_CLOSING))
+        tel_log(TEL_LOG_DEBUG, "client_gone", TEL_STR("peer", c->peer),
+                TEL_BOOL("mid_request", true));
+    proxy_conn_close(c, false);
 }
 
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -523,7 +578,12 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
                                         "(limits.client_header_timeout)");
         return;
     }
-    proxy_conn_close(c, false); /* idle keep-alive connection */
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+        /* Not idle: answers are still going out (limits.send_timeout watches that). */
+        conn_arm_timer(c, conn_cfg(c)->limits.keepalive_timeout_ms);
+        return;
+    }
+    proxy_conn_close(c, false); /* idle, or only stray line breaks since the deadline began */
 }
 
 static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
@@ -589,7 +649,11 @@ struct proxy_conn *proxy_conn_new(struct proxy_worker *w, evutil_socket_t fd,
     c->parser.data = c;
     txn_reset(&c->txn);
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    /* The write timeout runs only while output waits: a client that stops reading. */
+    struct timeval send_tv = ms_tv(w->srv->cfg->limits.send_timeout_ms);
+    bufferevent_set_timeouts(c->bev, NULL, &send_tv);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->flags |= PROXY_CONN_F_HDR_TIMER;
     conn_arm_timer(c, w->srv->cfg->limits.client_header_timeout_ms);
     return c;
 fail:

@@ -41,9 +41,14 @@ struct proxy_txn {
     uint64_t start_ns;
 };
 
-#define PROXY_CONN_F_CLOSING 0x1u /* no more requests; free once the output is flushed */
-#define PROXY_CONN_F_FREEING 0x2u /* the deferred free is scheduled */
-#define PROXY_CONN_F_PAUSED  0x4u /* parser paused at a message end */
+#define PROXY_CONN_F_CLOSING   0x1u  /* no more requests; free once the output is flushed */
+#define PROXY_CONN_F_FREEING   0x2u  /* the deferred free is scheduled */
+#define PROXY_CONN_F_HDR_TIMER 0x4u  /* the header deadline of the next request is running */
+#define PROXY_CONN_F_OUT_FULL  0x8u  /* reading stopped until the output drains */
+#define PROXY_CONN_F_PEER_EOF  0x10u /* the client half-closed; close once answered */
+
+/* Unsent output above which a connection stops reading requests. */
+#define PROXY_CONN_OUT_HIGH (64 * 1024)
 
 struct proxy_conn {
     struct proxy_worker *worker;

@@ -20,7 +20,7 @@
 #define PIECES_MAX   256 /* writes per input, so that one input stays fast */
 #define SETTLE_TURNS 8
 #define LOOPS_MAX    (PIECES_MAX + 64)
-#define OUT_KEEP     8192 /* server output kept for the check on the first response */
+#define OUT_KEEP     8192 /* server output kept for check_output */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -171,6 +171,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->limits.client_header_timeout_ms, 10000);
     assert_int_equal(cfg->limits.client_body_timeout_ms, 60000);
     assert_int_equal(cfg->limits.keepalive_timeout_ms, 75000);
+    assert_int_equal(cfg->limits.send_timeout_ms, 60000);
     assert_int_equal(cfg->limits.drain_timeout_ms, 30000);
     assert_int_equal(cfg->limits.max_connections, 10000);
 
@@ -382,8 +383,8 @@ static void test_table_defaults_parse(void **state)
 
     (void)state;
     walk_table(&policy_config_table, "", "", "", 0, 0, &n_keys);
-    /* 9 top-level, 2 log, 7 limits, 3 upstream, 2 route, 3 prompt_guard. */
-    assert_int_equal(n_keys, 26);
+    /* 9 top-level, 2 log, 8 limits, 3 upstream, 2 route, 3 prompt_guard. */
+    assert_int_equal(n_keys, 27);
 }
 
 /* ---------------------------------------------------------------- data-driven corpus */
@@ -1208,7 +1209,7 @@ static void test_depth_cap(void **state)
         {"limits: ", "{a: ",
          DOC ":1:10: limits.a: unknown key; expected one of: max_header_bytes, "
              "max_body_bytes, client_header_timeout, client_body_timeout, "
-             "keepalive_timeout, drain_timeout, max_connections"},
+             "keepalive_timeout, send_timeout, drain_timeout, max_connections"},
     };
     size_t reps = 20000;
 

@@ -1,5 +1,4 @@
-/* Tests of client connections against the real server: endpoints, ids, keep-alive, limits, drain.
- */
+/* Client connections against the real server: endpoints, ids, limits, timeouts, drain. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,6 +61,16 @@ struct fixture {
     struct client *clients[MAX_CLIENTS]; /* freed by server_down, also after a failure */
 };
 
+static void config_apply(struct policy_config *cfg, const struct setting *s, size_t n)
+{
+    struct policy_error err;
+    for (size_t i = 0; i < n; i++) {
+        if (policy_config_set(cfg, "test", s[i].key, s[i].value, &err) != 0)
+            fail_msg("%s", err.msg);
+    }
+}
+
+/* Start a server with the base settings, then `extra` over them. */
 static int server_up(void **state, const struct setting *extra, size_t n_extra)
 {
     struct fixture *f = calloc(1, sizeof(*f));
@@ -69,15 +78,8 @@ static int server_up(void **state, const struct setting *extra, size_t n_extra)
     assert_non_null(f);
     f->cfg = policy_config_new();
     assert_non_null(f->cfg);
-    for (size_t i = 0; i < sizeof(base_settings) / sizeof(base_settings[0]); i++) {
-        if (policy_config_set(f->cfg, "test", base_settings[i].key, base_settings[i].value, &err) !=
-            0)
-            fail_msg("%s", err.msg);
-    }
-    for (size_t i = 0; i < n_extra; i++) {
-        if (policy_config_set(f->cfg, "test", extra[i].key, extra[i].value, &err) != 0)
-            fail_msg("%s", err.msg);
-    }
+    config_apply(f->cfg, base_settings, sizeof(base_settings) / sizeof(base_settings[0]));
+    config_apply(f->cfg, extra, n_extra);
     if (policy_config_validate(f->cfg, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(proxy_server_start(f->cfg, &f->srv), 0);
@@ -108,6 +110,17 @@ static int setup_drain(void **state)
         {"limits.client_body_timeout", "30s"},
         {"limits.keepalive_timeout", "30s"},
         {"limits.drain_timeout", "2s"},
+    };
+    return server_up(state, s, sizeof(s) / sizeof(s[0]));
+}
+
+/* Only the send timeout can close a client that stops reading. */
+static int setup_send_timeout(void **state)
+{
+    static const struct setting s[] = {
+        {"workers", "1"},
+        {"limits.keepalive_timeout", "30s"},
+        {"limits.send_timeout", "300ms"},
     };
     return server_up(state, s, sizeof(s) / sizeof(s[0]));
 }
@@ -432,7 +445,7 @@ static void assert_body_ends(const struct resp *r, const char *suffix)
         fail_msg("body does not end with %s:\n%s", suffix, r->body);
 }
 
-/* An error in OpenAI's shape with the given status and code, then the server closes. */
+/* An error of the proxy's own in OpenAI's shape, with the given status and code. */
 static void assert_openai_error(const struct resp *r, int status, const char *code)
 {
     char tail[160];
@@ -560,13 +573,6 @@ static void test_request_id_invalid_replaced(void **state)
         /* 129 characters */
         ("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefX"),
-        /* far longer than any id */
-        ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-         "a"
-         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-         "a"
-         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-         "a"),
     };
     struct client *cl = client_open(state);
     struct resp r;
@@ -578,6 +584,11 @@ static void test_request_id_invalid_replaced(void **state)
         assert_int_equal(r.status, 200);
         assert_request_id_hex(&r);
     }
+    /* Far longer than any id. */
+    snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nx-request-id: %s\r\n\r\n",
+             repeat('a', 600));
+    exchange(cl, req, &r);
+    assert_request_id_hex(&r);
     /* An empty value counts as absent. */
     exchange(cl, "GET /healthz HTTP/1.1\r\nx-request-id:\r\n\r\n", &r);
     assert_request_id_hex(&r);
@@ -604,7 +615,7 @@ static void test_request_id_generated(void **state)
     client_free(cl);
 }
 
-/* KNOWN BUG (proxy/conn.c on_header_value): a second x-request-id header is appended to the
+/* Regression (proxy/conn.c on_header_value, fixed): a second x-request-id header is appended to the
  * first, so "a" and "b" are echoed as "ab", an id the client never sent. */
 static void test_request_id_duplicate_not_concatenated(void **state)
 {
@@ -620,7 +631,7 @@ static void test_request_id_duplicate_not_concatenated(void **state)
     client_free(cl);
 }
 
-/* KNOWN BUG (proxy/conn.c conn_fail): an id is checked only when its header value is
+/* Regression (proxy/conn.c conn_fail, fixed): an id is checked only when its header value is
  * complete; when the request is rejected in the middle of the value (here 431, the value
  * being what crosses max_header_bytes) the unchecked text is echoed. */
 static void test_request_id_invalid_not_echoed_on_error(void **state)
@@ -1031,7 +1042,7 @@ static void test_header_timeout_not_extended_by_bytes(void **state)
     client_free(cl);
 }
 
-/* KNOWN BUG (proxy/conn.c conn_read_cb): llhttp skips CR and LF before a request line
+/* Regression (proxy/conn.c conn_read_cb, fixed): llhttp skips CR and LF before a request line
  * without starting a message, so txn.started stays false and every such byte re-arms the
  * header timer. A client sending "\r\n" every 100 ms holds the connection forever. */
 static void test_crlf_does_not_extend_header_timeout(void **state)
@@ -1114,7 +1125,7 @@ static size_t count_of(const char *hay, size_t len, const char *needle)
     return n;
 }
 
-/* KNOWN BUG (proxy/conn.c conn_event_cb): end of stream from the client closes the
+/* Regression (proxy/conn.c conn_event_cb, fixed): end of stream from the client closes the
  * connection at once (proxy_conn_close(c, false)), dropping responses not yet written.
  * A client may half-close after its requests (shutdown(SHUT_WR)); it must still get every
  * answer. Answers the socket takes at once survive; here 16000 pipelined requests
@@ -1177,7 +1188,7 @@ static void test_half_close_gets_all_responses(void **state)
     client_free(cl);
 }
 
-/* KNOWN BUG (proxy/conn.c conn_read_cb): nothing limits the output buffer. A client that
+/* Regression (proxy/conn.c conn_read_cb, fixed): nothing limits the output buffer. A client that
  * pipelines requests and never reads the answers makes the server read on and queue
  * answers without bound (64 MiB of requests: ~700 MiB of server memory under ASan).
  * Expected: the server stops reading while answers wait (a high watermark on the output,
@@ -1185,7 +1196,9 @@ static void test_half_close_gets_all_responses(void **state)
  * block or fail. Socket buffers are shrunk on both sides so that the kernel hides little:
  * 2 KiB requests get ~140-byte answers, so 32 MiB of requests means ~2 MiB of answers
  * queued, far above any sane per-connection cap. */
-static void test_pipelining_backpressure(void **state)
+/* Connect with small socket buffers on both sides and pipeline 2 KiB HEAD requests without
+ * reading the answers, until the client's writes block (true) or 32 MiB went out (false). */
+static bool pipeline_until_blocked(void **state, struct client **out)
 {
     struct fixture *f = *state;
     static char req[2100];
@@ -1204,7 +1217,7 @@ static void test_pipelining_backpressure(void **state)
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
-    struct client *cl = client_adopt(state, fd);
+    *out = client_adopt(state, fd);
     assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
     assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -1225,12 +1238,45 @@ static void test_pipelining_backpressure(void **state)
     if (!blocked)
         fail_msg("the server read %zu MiB of pipelined requests whose answers nobody read",
                  total >> 20);
+    return blocked;
+}
+
+static void test_pipelining_backpressure(void **state)
+{
+    struct client *cl;
+    pipeline_until_blocked(state, &cl);
+    client_free(cl);
+}
+
+/* A client that stops reading is closed after limits.send_timeout without progress: once it
+ * reads again it finds the end of the stream (or a reset) after what its buffers held, not an
+ * open connection (the keep-alive timeout here is 30 s). */
+static void test_send_timeout_closes_stalled_reader(void **state)
+{
+    struct client *cl;
+    char buf[16384];
+    size_t got = 0;
+    bool closed = false;
+    pipeline_until_blocked(state, &cl);
+    usleep(1000 * 1000); /* well past the 300 ms send timeout */
+    for (int i = 0; i < 150 && !closed; i++) {
+        struct pollfd pfd = {.fd = cl->fd, .events = POLLIN};
+        if (poll(&pfd, 1, 20) <= 0)
+            continue;
+        ssize_t r = recv(cl->fd, buf, sizeof(buf), 0);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r == 0 || errno != EAGAIN)
+            closed = true;
+    }
+    if (!closed)
+        fail_msg("connection still open after the send timeout (%zu bytes read)", got);
     client_free(cl);
 }
 
 /* ---------------------------------------------------------------- upgrade */
 
-/* KNOWN BUG (proxy/conn.c conn_read_cb): a request carrying "Upgrade" (or CONNECT) leaves
+/* Regression (proxy/conn.c conn_read_cb, fixed): a request carrying "Upgrade" (or CONNECT) leaves
  * llhttp in its upgrade state; the next request on the connection fails with 400
  * "HPE_PAUSED_UPGRADE" although the first response said "Connection: keep-alive".
  * Either close after the first response or ignore the upgrade and keep parsing. */
@@ -1381,6 +1427,8 @@ int main(void)
         T(test_upgrade_then_next_request),
         T(test_half_close_gets_all_responses),
         T(test_pipelining_backpressure),
+        cmocka_unit_test_setup_teardown(test_send_timeout_closes_stalled_reader, setup_send_timeout,
+                                        server_down),
         cmocka_unit_test_setup_teardown(test_drain_graceful, setup_drain, server_down),
         cmocka_unit_test_setup_teardown(test_drain_deadline, setup_drain_deadline, server_down),
         T(test_drain_empty),
