@@ -66,7 +66,8 @@ static void proc_start(struct proc *p, const char *const *args)
 /* Read whatever is available from stdout/stderr for up to `ms`; returns false at EOF on both. */
 static bool proc_pump(struct proc *p, int ms)
 {
-    struct pollfd pf[2] = {{.fd = p->out_fd, .events = POLLIN}, {.fd = p->err_fd, .events = POLLIN}};
+    struct pollfd pf[2] = {{.fd = p->out_fd, .events = POLLIN},
+                           {.fd = p->err_fd, .events = POLLIN}};
     if (p->out_fd < 0 && p->err_fd < 0)
         return false;
     if (poll(pf, 2, ms) <= 0)
@@ -124,8 +125,8 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-static const char *const subcommands[] = {"serve",  "scan-prompt", "scan-output", "scan-deps",
-                                          "rules",  "policy",      "audit",       "version"};
+static const char *const subcommands[] = {"serve", "scan-prompt", "scan-output", "scan-deps",
+                                          "rules", "policy",      "audit",       "version"};
 #define N_SUB (sizeof(subcommands) / sizeof(subcommands[0]))
 
 static void test_help_lists_every_subcommand(void **state)
@@ -215,8 +216,9 @@ static void test_policy_check(void **state)
     (void)state;
     close(mkstemp(good));
     close(mkstemp(bad));
-    write_file(good, "listen: 127.0.0.1:9000\nupstreams:\n  vllm:\n    url: http://127.0.0.1:8000/v1\n"
-                     "routes:\n  - path: /v1/chat/completions\n    upstream: vllm\n");
+    write_file(good,
+               "listen: 127.0.0.1:9000\nupstreams:\n  vllm:\n    url: http://127.0.0.1:8000/v1\n"
+               "routes:\n  - path: /v1/chat/completions\n    upstream: vllm\n");
     write_file(bad, "listen: 127.0.0.1:9000\nlimits:\n  max_body_byte: 1MiB\n");
     run(&p, (const char *const[]){"policy", "check", good, NULL});
     assert_int_equal(p.status, 0);
@@ -270,8 +272,8 @@ static int http_get(uint16_t port, const char *path, char *resp, size_t cap)
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         goto out;
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                     path);
+    int n =
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
     if (write(fd, req, (size_t)n) != n)
         goto out;
     for (int i = 0; i < 200 && len < cap - 1; i++) {

@@ -17,11 +17,13 @@ static void test_text_record(void **state)
 {
     char buf[512];
     (void)state;
-    size_t n = tel_log_format_record(
-        buf, sizeof(buf), TEL_LOG_TEXT, TEL_LOG_INFO, TS, "listening",
-        (const struct tel_field[]){TEL_STR("host", "127.0.0.1"), TEL_UINT("port", 8080),
-                                   TEL_INT("delta", -3), TEL_BOOL("tls", false),
-                                   TEL_DBL("ratio", 0.25), {0}});
+    size_t n = tel_log_format_record(buf, sizeof(buf), TEL_LOG_TEXT, TEL_LOG_INFO, TS, "listening",
+                                     (const struct tel_field[]){TEL_STR("host", "127.0.0.1"),
+                                                                TEL_UINT("port", 8080),
+                                                                TEL_INT("delta", -3),
+                                                                TEL_BOOL("tls", false),
+                                                                TEL_DBL("ratio", 0.25),
+                                                                {0}});
     assert_int_equal(n, strlen(buf));
     assert_string_equal(buf, "2026-09-21T14:13:20.123Z info listening host=127.0.0.1 port=8080 "
                              "delta=-3 tls=false ratio=0.25");
@@ -33,8 +35,10 @@ static void test_text_quotes_values_that_would_split(void **state)
     (void)state;
     tel_log_format_record(buf, sizeof(buf), TEL_LOG_TEXT, TEL_LOG_WARN, TS, "e",
                           (const struct tel_field[]){TEL_STR("a", "two words"),
-                                                     TEL_STR("b", "k=v"), TEL_STR("c", ""),
-                                                     TEL_STR("d", "line\nbreak"), {0}});
+                                                     TEL_STR("b", "k=v"),
+                                                     TEL_STR("c", ""),
+                                                     TEL_STR("d", "line\nbreak"),
+                                                     {0}});
     assert_string_equal(buf, "2026-09-21T14:13:20.123Z warn e a=\"two words\" b=\"k=v\" c=\"\" "
                              "d=\"line\\nbreak\"");
 }
@@ -44,8 +48,8 @@ static void test_json_record(void **state)
     char buf[512];
     (void)state;
     tel_log_format_record(buf, sizeof(buf), TEL_LOG_JSON, TEL_LOG_ERROR, TS, "listen_failed",
-                          (const struct tel_field[]){TEL_STR("reason", "say \"no\"\\\x01"),
-                                                     TEL_UINT("port", 1), {0}});
+                          (const struct tel_field[]){
+                              TEL_STR("reason", "say \"no\"\\\x01"), TEL_UINT("port", 1), {0}});
     assert_string_equal(buf, "{\"ts\":\"2026-09-21T14:13:20.123Z\",\"level\":\"error\","
                              "\"event\":\"listen_failed\",\"reason\":\"say \\\"no\\\"\\\\\\u0001\","
                              "\"port\":1}");
@@ -65,12 +69,13 @@ static void test_credentials_hidden_by_key(void **state)
 {
     char buf[512];
     (void)state;
-    tel_log_format_record(
-        buf, sizeof(buf), TEL_LOG_TEXT, TEL_LOG_INFO, TS, "upstream",
-        (const struct tel_field[]){TEL_STR("Authorization", "Bearer sk-live-123"),
-                                   TEL_STR("x-api-key", "sk-ant-1"), TEL_STR("api_key", "k"),
-                                   TEL_STR("session_token", "t"), TEL_STR("name", "openai"),
-                                   {0}});
+    tel_log_format_record(buf, sizeof(buf), TEL_LOG_TEXT, TEL_LOG_INFO, TS, "upstream",
+                          (const struct tel_field[]){TEL_STR("Authorization", "Bearer sk-live-123"),
+                                                     TEL_STR("x-api-key", "sk-ant-1"),
+                                                     TEL_STR("api_key", "k"),
+                                                     TEL_STR("session_token", "t"),
+                                                     TEL_STR("name", "openai"),
+                                                     {0}});
     assert_null(strstr(buf, "sk-live"));
     assert_null(strstr(buf, "sk-ant"));
     assert_non_null(strstr(buf, "Authorization=[hidden] x-api-key=[hidden] api_key=[hidden] "
