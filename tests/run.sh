@@ -43,9 +43,11 @@ cmake -S . -B build-test -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=De
     -DWARDEN_WERROR=ON -DWARDEN_SANITIZE=ON -DWARDEN_FUZZ=ON -DWARDEN_TESTS=ON >/dev/null
 cmake --build build-test -j "$jobs"
 
-step "ctest"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-status=0
-ctest --test-dir build-test --output-on-failure -j "$jobs" || status=$?
-exit "$status"
+
+step "ctest: unit tests of the gcc Release build (optimiser-sensitive defects)"
+ctest --test-dir build-gcc -L unit --output-on-failure -j "$jobs"
+
+step "ctest: the whole suite on the sanitizer build"
+ctest --test-dir build-test --output-on-failure -j "$jobs"

@@ -337,7 +337,7 @@ static void test_eval_corpus(void **state)
     struct dirent *de;
     struct rec r;
     DIR *d = NULL;
-    size_t len;
+    size_t len = 0;
     char *doc;
 
     (void)state;
