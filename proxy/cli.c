@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <llhttp.h>
@@ -205,6 +206,7 @@ static int cmd_serve(const struct cli_cmd *cmd, int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     rc = proxy_server_start(cfg, &srv);
     if (rc != 0) {
@@ -212,10 +214,26 @@ static int cmd_serve(const struct cli_cmd *cmd, int argc, char **argv)
         policy_config_unref(cfg);
         return rc;
     }
-    sigwait(&sigs, &sig);
+    /* First SIGTERM/SIGINT: drain. A second one: stop now. SIGHUP is reserved for reload. */
+    for (;;) {
+        sigwait(&sigs, &sig);
+        if (sig != SIGHUP)
+            break;
+        tel_log(TEL_LOG_WARN, "reload_unsupported",
+                TEL_STR("detail", "SIGHUP ignored: configuration reload is not built yet"));
+    }
     tel_log(TEL_LOG_INFO, "shutdown", TEL_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"),
             TEL_INT("drain_timeout_ms", cfg->limits.drain_timeout_ms));
     proxy_server_drain(srv);
+    while (proxy_server_running(srv)) {
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+        sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            tel_log(TEL_LOG_WARN, "shutdown_now",
+                    TEL_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+            proxy_server_stop_now(srv);
+        }
+    }
     proxy_server_wait(srv);
     tel_log(TEL_LOG_INFO, "stopped");
     policy_config_unref(cfg);

@@ -133,6 +133,7 @@ static void *worker_main(void *arg)
 {
     struct proxy_worker *w = arg;
     event_base_dispatch(w->base);
+    atomic_fetch_sub(&w->srv->running, 1);
     /* Whatever is still open after the drain deadline is closed here. */
     while (w->conns) {
         struct proxy_conn *c = w->conns;
@@ -275,6 +276,7 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
+    atomic_store(&srv->running, srv->n_workers);
     for (; started < srv->n_workers; started++) {
         rc = -pthread_create(&srv->workers[started].thread, NULL, worker_main,
                              &srv->workers[started]);
@@ -283,6 +285,7 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
+        atomic_fetch_sub(&srv->running, srv->n_workers - started);
         srv->n_workers = started;
         proxy_server_drain(srv);
         proxy_server_wait(srv);
@@ -307,6 +310,20 @@ void proxy_server_drain(struct proxy_server *srv)
         return;
     for (unsigned i = 0; i < srv->n_workers; i++)
         event_active(srv->workers[i].drain_ev, 0, 0);
+}
+
+void proxy_server_stop_now(struct proxy_server *srv)
+{
+    proxy_server_drain(srv);
+    /* The deadline event ends each loop; its callback closes nothing itself, the worker
+     * closes what is left once its loop has returned. */
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        event_active(srv->workers[i].deadline_ev, EV_TIMEOUT, 0);
+}
+
+unsigned proxy_server_running(struct proxy_server *srv)
+{
+    return atomic_load(&srv->running);
 }
 
 void proxy_server_wait(struct proxy_server *srv)

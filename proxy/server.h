@@ -36,6 +36,7 @@ struct proxy_server {
     unsigned n_workers;
     uint16_t port; /* the bound port (useful when configured as 0) */
     atomic_bool draining;
+    atomic_uint running; /* workers whose loop has not returned */
 };
 
 /* Bind the listeners and start the workers. On success *out runs until
@@ -46,6 +47,12 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out);
 /* Stop accepting and let in-flight requests finish up to the drain timeout. Thread-safe;
  * may be called more than once. */
 void proxy_server_drain(struct proxy_server *srv);
+
+/* Cut the drain short: every worker closes its connections and stops. Thread-safe. */
+void proxy_server_stop_now(struct proxy_server *srv);
+
+/* How many workers are still running (after a drain: not yet finished). */
+unsigned proxy_server_running(struct proxy_server *srv);
 
 /* Wait for every worker to finish, then free the server. */
 void proxy_server_wait(struct proxy_server *srv);

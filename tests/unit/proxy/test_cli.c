@@ -294,25 +294,49 @@ out:
     return status;
 }
 
-static void test_serve_healthz_and_sigterm(void **state)
+/* Start `serve` on a free port; returns the port read from its JSON "listening" line. */
+static unsigned serve_start(struct proc *p)
 {
-    struct proc p;
-    char resp[4096];
     unsigned port = 0;
-    (void)state;
-    proc_start(&p, (const char *const[]){"serve", "--listen", "127.0.0.1:0", "--workers", "2",
-                                         "--set", "log.format=json", NULL});
+    proc_start(p, (const char *const[]){"serve", "--listen", "127.0.0.1:0", "--workers", "2",
+                                        "--set", "log.format=json", NULL});
     for (int i = 0; i < 250 && port == 0; i++) {
-        proc_pump(&p, 20);
-        const char *at = strstr(p.err, "\"event\":\"listening\"");
+        proc_pump(p, 20);
+        const char *at = strstr(p->err, "\"event\":\"listening\"");
         if (at && strstr(at, "\"port\":"))
             port = (unsigned)strtoul(strstr(at, "\"port\":") + 7, NULL, 10);
     }
     if (port == 0) {
-        kill(p.pid, SIGKILL);
-        proc_finish(&p);
-        fail_msg("no listening line: %s", p.err);
+        kill(p->pid, SIGKILL);
+        proc_finish(p);
+        fail_msg("no listening line: %s", p->err);
     }
+    return port;
+}
+
+static int connect_port(unsigned port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_serve_healthz_and_sigterm(void **state)
+{
+    struct proc p;
+    char resp[4096];
+    (void)state;
+    unsigned port = serve_start(&p);
     assert_int_equal(http_get((uint16_t)port, "/healthz", resp, sizeof(resp)), 200);
     assert_non_null(strstr(resp, "{\"status\":\"ok\"}"));
     assert_int_equal(http_get((uint16_t)port, "/readyz", resp, sizeof(resp)), 200);
@@ -325,6 +349,37 @@ static void test_serve_healthz_and_sigterm(void **state)
             fail_msg("not a JSON log line: %.*s", (int)(nl - line), line);
     }
     assert_non_null(strstr(p.err, "\"event\":\"stopped\""));
+}
+
+/* SIGHUP does not stop the server (reload is reserved for it); a second SIGTERM during a
+ * drain that a half-sent request holds open stops at once instead of after 30 s. */
+static void test_serve_sighup_and_second_sigterm(void **state)
+{
+    struct proc p;
+    char resp[4096];
+    (void)state;
+    unsigned port = serve_start(&p);
+    kill(p.pid, SIGHUP);
+    for (int i = 0; i < 10; i++)
+        proc_pump(&p, 20);
+    assert_int_equal(http_get((uint16_t)port, "/healthz", resp, sizeof(resp)), 200);
+    assert_non_null(strstr(p.err, "\"event\":\"reload_unsupported\""));
+
+    int fd = connect_port(port);
+    static const char half[] = "GET /healthz HTTP/1.1\r\nHo";
+    assert_int_equal(write(fd, half, sizeof(half) - 1), (ssize_t)sizeof(half) - 1);
+    usleep(100 * 1000);
+    kill(p.pid, SIGTERM);
+    for (int i = 0; i < 25; i++)
+        proc_pump(&p, 20); /* the drain waits for the half-sent request */
+    assert_int_equal(waitpid(p.pid, NULL, WNOHANG), 0);
+    double t0 = now_s();
+    kill(p.pid, SIGTERM);
+    proc_finish(&p);
+    close(fd);
+    assert_int_equal(p.status, 0);
+    assert_true(now_s() - t0 < 5.0);
+    assert_non_null(strstr(p.err, "\"event\":\"shutdown_now\""));
 }
 
 static void test_serve_port_in_use(void **state)
@@ -356,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_policy_check),
         cmocka_unit_test(test_flags_override_file),
         cmocka_unit_test(test_serve_healthz_and_sigterm),
+        cmocka_unit_test(test_serve_sighup_and_second_sigterm),
         cmocka_unit_test(test_serve_port_in_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
