@@ -10,7 +10,7 @@ pkgs=(gcc libc6-dev cmake ninja-build pkg-config ca-certificates
       libevent-dev libhyperscan-dev libmbedtls-dev libmsgpack-dev libyaml-dev node-llhttp)
 # Tests: cmocka, clang with libFuzzer and the sanitizer runtimes, clang-format, curl.
 if [ "$want_tests" = 1 ]; then
-    pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format curl git)
+    pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format curl git openssl)
     # Node 20 is normally preinstalled; fall back to Debian's Node.js when it is absent.
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)

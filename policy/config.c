@@ -1268,6 +1268,11 @@ int policy_config_validate(const struct policy_config *cfg, struct policy_error 
             return -EINVAL;
         }
     }
+    if ((cfg->tls.cert == NULL) != (cfg->tls.key == NULL)) {
+        set_err(err, &cfg->tls.cert_loc, cfg->tls.cert ? "tls.key" : "tls.cert",
+                "a TLS listener needs both tls.cert and tls.key");
+        return -EINVAL;
+    }
     if (policy_config_upstream(cfg, cfg->default_upstream) == NULL) {
         set_err(err, &cfg->default_upstream_loc, "default_upstream",
                 "upstream '%s' is not defined (defined: %s)",
@@ -1304,6 +1309,7 @@ struct policy_config *policy_config_new(void)
     cfg->default_upstream_loc = builtin;
     cfg->prompt_guard.warn_threshold_loc = builtin;
     cfg->prompt_guard.block_threshold_loc = builtin;
+    cfg->tls.cert_loc = builtin;
     /* The built-in layers are part of the binary; a failure here is a build defect that
      * the unit tests catch, so only memory can make this fail at run time. */
     if (builtin.source == NULL || apply_defaults(&policy_config_table, cfg) != 0 ||

@@ -78,7 +78,16 @@ struct policy_config {
         int64_t send_timeout_ms;
         int64_t drain_timeout_ms;
         int64_t max_connections;
+        int64_t upstream_connect_timeout_ms;
+        int64_t upstream_first_byte_timeout_ms;
+        int64_t upstream_read_timeout_ms;
+        int64_t upstream_idle_timeout_ms;
     } limits;
+    struct {
+        char *cert;
+        char *key;
+        struct policy_loc cert_loc;
+    } tls;
     char *ca_file;
     char *default_upstream;
     struct policy_loc default_upstream_loc;

@@ -90,8 +90,53 @@ static const struct policy_key limit_keys[] = {
      .min = 1,
      .max = 1000000,
      .desc = "Client connections open at once per worker; further accepts wait."},
+    {.name = "upstream_connect_timeout",
+     .type = POLICY_T_DURATION,
+     .def = "10s",
+     .offset = LOFF(upstream_connect_timeout_ms),
+     .min = 100,
+     .max = DAY_MS,
+     .desc = "Time to open a connection to an upstream, TLS handshake included; then 504."},
+    {.name = "upstream_first_byte_timeout",
+     .type = POLICY_T_DURATION,
+     .def = "600s",
+     .offset = LOFF(upstream_first_byte_timeout_ms),
+     .min = 100,
+     .max = DAY_MS,
+     .desc = "Time from the end of the request to the first byte of the upstream's response; "
+             "then 504. Long by default: reasoning models think before they answer."},
+    {.name = "upstream_read_timeout",
+     .type = POLICY_T_DURATION,
+     .def = "300s",
+     .offset = LOFF(upstream_read_timeout_ms),
+     .min = 100,
+     .max = DAY_MS,
+     .desc = "Longest silence in the middle of an upstream response (between stream events); "
+             "then the response is cut."},
+    {.name = "upstream_idle_timeout",
+     .type = POLICY_T_DURATION,
+     .def = "60s",
+     .offset = LOFF(upstream_idle_timeout_ms),
+     .min = 100,
+     .max = DAY_MS,
+     .desc = "How long an idle upstream connection is kept in the pool for reuse."},
 };
 static const struct policy_table limits_table = {limit_keys, NKEYS(limit_keys), 0, 0, 0};
+
+#define TOFF(field) (OFF(tls.field) - OFF(tls))
+static const struct policy_key tls_keys[] = {
+    {.name = "cert",
+     .type = POLICY_T_PATH,
+     .offset = TOFF(cert),
+     .has_loc = true,
+     .loc_offset = TOFF(cert_loc),
+     .desc = "PEM certificate chain of the listener; with `key`, the listener speaks TLS 1.2."},
+    {.name = "key",
+     .type = POLICY_T_PATH,
+     .offset = TOFF(key),
+     .desc = "PEM private key of the listener's certificate."},
+};
+static const struct policy_table tls_table = {tls_keys, NKEYS(tls_keys), 0, 0, 0};
 
 static const struct policy_key upstream_keys[] = {
     {.name = "url",
@@ -176,6 +221,11 @@ static const struct policy_key root_keys[] = {
      .offset = OFF(limits),
      .sub = &limits_table,
      .desc = "Hard caps and timeouts for client connections."},
+    {.name = "tls",
+     .type = POLICY_T_SECTION,
+     .offset = OFF(tls),
+     .sub = &tls_table,
+     .desc = "Optional TLS on the listener."},
     {.name = "ca_file",
      .type = POLICY_T_PATH,
      .offset = OFF(ca_file),

@@ -32,6 +32,19 @@ static int respond_json(struct proxy_conn *c, int status, const char *body)
     return 1;
 }
 
+bool proxy_admin_owns(const char *url, size_t len)
+{
+    const char *q = memchr(url, '?', len);
+    size_t plen = q ? (size_t)(q - url) : len;
+    if (path_is(url, plen, "/healthz") || path_is(url, plen, "/readyz"))
+        return true;
+    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+        if (path_is(url, plen, later[i].path))
+            return true;
+    }
+    return false;
+}
+
 int proxy_admin_handle(struct proxy_conn *c, const char *url, size_t len)
 {
     const char *q = memchr(url, '?', len);

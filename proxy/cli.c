@@ -210,7 +210,8 @@ static int cmd_serve(const struct cli_cmd *cmd, int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     rc = proxy_server_start(cfg, &srv);
     if (rc != 0) {
-        rc = cli_fail("serve: cannot listen on %s: %s", cfg->listen.text, strerror(-rc));
+        rc = proxy_server_error()[0] ? cli_fail("serve: %s", proxy_server_error())
+                                     : cli_fail("serve: cannot start: %s", strerror(-rc));
         policy_config_unref(cfg);
         return rc;
     }

@@ -5,6 +5,8 @@
 #include "policy/route.h"
 #include "proxy/admin.h"
 #include "proxy/server.h"
+#include "proxy/tls.h"
+#include "proxy/upstream.h"
 #include "telemetry/log.h"
 
 #include <arpa/inet.h>
@@ -21,11 +23,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-
-enum hdr_want {
-    HDR_NONE = 0,
-    HDR_REQUEST_ID,
-};
 
 static uint64_t now_ns(void)
 {
@@ -56,9 +53,6 @@ static void txn_reset(struct proxy_txn *t)
     t->url_len = 0;
     t->url[0] = '\0';
     t->request_id[0] = '\0';
-    t->hdr_name_len = 0;
-    t->hdr_name_long = false;
-    t->hdr_want = HDR_NONE;
     t->header_bytes = 0;
     t->body_bytes = 0;
     t->method = 0;
@@ -67,6 +61,23 @@ static void txn_reset(struct proxy_txn *t)
     t->headers_done = false;
     t->keep_alive = false;
     t->start_ns = 0;
+    t->proxied = false;
+    t->req_chunked = false;
+    t->resp_head_sent = false;
+    t->resp_chunked = false;
+    t->json_check = false;
+    t->json_failed = false;
+    t->flavor = PROXY_FLAVOR_OPENAI;
+    t->up = NULL;
+    t->uc = NULL;
+}
+
+static void conn_txn_reset(struct proxy_conn *c)
+{
+    txn_reset(&c->txn);
+    proxy_hdrs_reset(&c->req_hdrs);
+    if (c->hold)
+        evbuffer_drain(c->hold, evbuffer_get_length(c->hold));
 }
 
 /* ---------------------------------------------------------------- responses */
@@ -129,10 +140,10 @@ enum proxy_flavor proxy_flavor_of(const char *path, size_t len)
 /* Send in order: straight to the socket while nothing is queued, so a response that fits
  * the socket buffer costs one sendmsg and no write-event round trip through epoll; what
  * the socket does not take goes to the bufferevent, which finishes it when writable. */
-static void conn_sendv(struct proxy_conn *c, struct iovec *iov, int n_iov)
+void proxy_conn_sendv(struct proxy_conn *c, struct iovec *iov, int n_iov)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (evbuffer_get_length(out) == 0) {
+    if (!(c->flags & PROXY_CONN_F_TLS) && evbuffer_get_length(out) == 0) {
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n_iov};
         ssize_t sent;
         do
@@ -153,6 +164,25 @@ static void conn_sendv(struct proxy_conn *c, struct iovec *iov, int n_iov)
         if (iov[i].iov_len > 0)
             evbuffer_add(out, iov[i].iov_base, iov[i].iov_len);
     }
+}
+
+void proxy_conn_send(struct proxy_conn *c, struct evbuffer *b)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (c->flags & PROXY_CONN_F_FREEING) {
+        evbuffer_drain(b, evbuffer_get_length(b));
+        return;
+    }
+    if (!(c->flags & PROXY_CONN_F_TLS) && evbuffer_get_length(out) == 0) {
+        int n = evbuffer_write(b, bufferevent_getfd(c->bev));
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            evbuffer_drain(b, evbuffer_get_length(b));
+            proxy_conn_close(c, false);
+            return;
+        }
+    }
+    if (evbuffer_get_length(b) > 0)
+        evbuffer_add_buffer(out, b);
 }
 
 void proxy_conn_respond(struct proxy_conn *c, int status, const char *content_type,
@@ -180,7 +210,7 @@ void proxy_conn_respond(struct proxy_conn *c, int status, const char *content_ty
                            {.iov_base = (void *)body, .iov_len = 0}};
     if (body && c->txn.method != HTTP_HEAD)
         iov[1].iov_len = len;
-    conn_sendv(c, iov, 2);
+    proxy_conn_sendv(c, iov, 2);
 }
 
 /* Append `s` as the body of a JSON string. */
@@ -196,6 +226,36 @@ static void json_escape(struct evbuffer *b, const char *s)
     }
 }
 
+/* Anthropic's error types go by status; its SDK and its users know these names. */
+static const char *anthropic_error_type(int status, const char *type)
+{
+    switch (status) {
+    case 400:
+    case 405:
+    case 408:
+    case 414:
+    case 431:
+    case 505:
+        return "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 413:
+        return "request_too_large";
+    case 429:
+        return "rate_limit_error";
+    case 503:
+        return "overloaded_error";
+    case 504:
+        return "timeout_error";
+    default:
+        return status >= 500 ? "api_error" : type;
+    }
+}
+
 void proxy_conn_respond_error(struct proxy_conn *c, enum proxy_flavor flavor, int status,
                               const char *type, const char *code, const char *message)
 {
@@ -206,7 +266,7 @@ void proxy_conn_respond_error(struct proxy_conn *c, enum proxy_flavor flavor, in
     }
     if (flavor == PROXY_FLAVOR_ANTHROPIC) {
         evbuffer_add_printf(b, "{\"type\":\"error\",\"error\":{\"type\":\"");
-        json_escape(b, type);
+        json_escape(b, anthropic_error_type(status, type));
         evbuffer_add_printf(b, "\",\"message\":\"");
         json_escape(b, message);
         evbuffer_add_printf(b, "\"}}");
@@ -244,11 +304,23 @@ static bool valid_request_id(const char *s, size_t len)
     return true;
 }
 
-/* An error decided while reading: answer in the provider's shape and close. */
-static void conn_fail(struct proxy_conn *c, int status, const char *type, const char *code,
-                      const char *message)
+void proxy_conn_fail(struct proxy_conn *c, int status, const char *type, const char *code,
+                     const char *message)
 {
+    if (c->flags & (PROXY_CONN_F_CLOSING | PROXY_CONN_F_FREEING))
+        return;
     c->txn.status = status;
+    if (c->txn.started && !(c->flags & PROXY_CONN_F_WAIT_RESP))
+        c->flags |= PROXY_CONN_F_LINGER; /* the client may still be sending the request */
+    if (c->txn.uc)
+        proxy_forward_abort(c);
+    if (c->txn.resp_head_sent) {
+        /* Mid-response there is no way to say why: the client sees the response cut. */
+        tel_log(TEL_LOG_WARN, "response_cut", TEL_STR("peer", c->peer),
+                TEL_STR("request_id", c->txn.request_id), TEL_STR("reason", code ? code : type));
+        proxy_conn_close(c, true);
+        return;
+    }
     /* The id may be cut mid-header here: echo it only when it is whole and well formed. */
     if (!valid_request_id(c->txn.request_id, strlen(c->txn.request_id)))
         proxy_worker_request_id(c->worker, c->txn.request_id);
@@ -266,22 +338,10 @@ static void conn_fail(struct proxy_conn *c, int status, const char *type, const 
 static void conn_dispatch(struct proxy_conn *c)
 {
     struct proxy_txn *t = &c->txn;
-    const struct policy_route *route;
-    char msg[512];
     if (t->request_id[0] == '\0')
         proxy_worker_request_id(c->worker, t->request_id);
     c->requests++;
-    if (proxy_admin_handle(c, t->url, t->url_len) > 0)
-        goto out;
-    const struct policy_upstream *up = policy_route_match(conn_cfg(c), t->url, t->url_len, &route);
-    snprintf(msg, sizeof(msg),
-             "Warden matched this request to upstream '%s' (%s) by route %s, but forwarding "
-             "to upstreams is not built in this version yet.",
-             up ? up->name : "?", up && up->url.text ? up->url.text : "?",
-             route ? route->path : "default_upstream");
-    proxy_conn_respond_error(c, proxy_flavor_of(t->url, t->url_len), 501, "not_implemented",
-                             "forwarding_not_built", msg);
-out:
+    proxy_admin_handle(c, t->url, t->url_len);
     tel_log(TEL_LOG_DEBUG, "request", TEL_STR("peer", c->peer),
             TEL_STR("request_id", t->request_id),
             TEL_STR("method", llhttp_method_name((llhttp_method_t)t->method)),
@@ -310,7 +370,7 @@ static int add_header_bytes(struct proxy_conn *c, size_t n)
 static int on_message_begin(llhttp_t *p)
 {
     struct proxy_conn *c = parser_conn(p);
-    txn_reset(&c->txn);
+    conn_txn_reset(c);
     c->txn.started = true;
     c->txn.start_ns = now_ns();
     return HPE_OK;
@@ -330,57 +390,50 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
     return add_header_bytes(c, len);
 }
 
+static int hdrs_status(struct proxy_conn *c, int rc)
+{
+    if (rc == 0)
+        return HPE_OK;
+    c->txn.status = 431; /* too many headers, or no memory for them */
+    return HPE_USER;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct proxy_conn *c = parser_conn(p);
-    struct proxy_txn *t = &c->txn;
-    if (t->hdr_name_len + len > PROXY_HDR_NAME_MAX)
-        t->hdr_name_long = true;
-    else
-        memcpy(t->hdr_name + t->hdr_name_len, at, len);
-    t->hdr_name_len += len;
-    return add_header_bytes(c, len + 4); /* ": " and CRLF */
-}
-
-static int on_header_field_complete(llhttp_t *p)
-{
-    struct proxy_txn *t = &parser_conn(p)->txn;
-    t->hdr_want = HDR_NONE;
-    if (!t->hdr_name_long && t->hdr_name_len == 12 &&
-        strncasecmp(t->hdr_name, "x-request-id", 12) == 0) {
-        t->hdr_want = HDR_REQUEST_ID;
-        t->request_id[0] = '\0'; /* a repeated header: the last one counts, never a join */
-    }
-    t->hdr_name_len = 0;
-    t->hdr_name_long = false;
-    return HPE_OK;
+    int rc = add_header_bytes(c, len + 4); /* ": " and CRLF */
+    return rc != HPE_OK ? rc : hdrs_status(c, proxy_hdrs_add_name(&c->req_hdrs, at, len));
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct proxy_conn *c = parser_conn(p);
-    struct proxy_txn *t = &c->txn;
-    if (t->hdr_want == HDR_REQUEST_ID) {
-        size_t have = strlen(t->request_id);
-        if (have + len <= PROXY_REQUEST_ID_MAX) {
-            memcpy(t->request_id + have, at, len);
-            t->request_id[have + len] = '\0';
-        } else {
-            t->request_id[0] = '\0';
-            t->hdr_want = HDR_NONE;
-        }
-    }
-    return add_header_bytes(c, len);
+    int rc = add_header_bytes(c, len);
+    return rc != HPE_OK ? rc : hdrs_status(c, proxy_hdrs_add_value(&c->req_hdrs, at, len));
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
-    struct proxy_txn *t = &parser_conn(p)->txn;
-    /* An id we would not pass on safely (odd bytes, too long) is replaced by our own. */
-    if (t->hdr_want == HDR_REQUEST_ID && !valid_request_id(t->request_id, strlen(t->request_id)))
-        t->request_id[0] = '\0';
-    t->hdr_want = HDR_NONE;
+    proxy_hdrs_value_done(&parser_conn(p)->req_hdrs);
     return HPE_OK;
+}
+
+/* The client's x-request-id when it is one we can pass on safely (the last one given),
+ * otherwise a new one. */
+static void txn_request_id(struct proxy_conn *c)
+{
+    const struct proxy_hdrs *h = &c->req_hdrs;
+    const struct proxy_hdr *id = NULL;
+    for (size_t i = 0; i < h->n; i++) {
+        if (proxy_hdr_is(h, &h->items[i], "x-request-id"))
+            id = &h->items[i];
+    }
+    if (id && valid_request_id(proxy_hdr_value(h, id), id->value_len)) {
+        memcpy(c->txn.request_id, proxy_hdr_value(h, id), id->value_len);
+        c->txn.request_id[id->value_len] = '\0';
+    } else {
+        proxy_worker_request_id(c->worker, c->txn.request_id);
+    }
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -399,20 +452,27 @@ static int on_headers_complete(llhttp_t *p)
         t->status = 413;
         return HPE_USER;
     }
+    txn_request_id(c);
     conn_arm_timer(c, conn_cfg(c)->limits.client_body_timeout_ms);
+    if (!proxy_admin_owns(t->url, t->url_len)) {
+        t->proxied = true;
+        if (proxy_forward_begin(c) != 0)
+            return HPE_USER; /* answered already */
+    }
     return HPE_OK;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct proxy_conn *c = parser_conn(p);
-    (void)at;
     c->txn.body_bytes += len;
     if (c->txn.body_bytes > (uint64_t)conn_cfg(c)->limits.max_body_bytes) {
         c->txn.status = 413;
         return HPE_USER;
     }
     conn_arm_timer(c, conn_cfg(c)->limits.client_body_timeout_ms);
+    if (c->txn.proxied && proxy_forward_body(c, at, len) != 0)
+        return HPE_USER; /* answered already */
     return HPE_OK;
 }
 
@@ -427,7 +487,6 @@ static const llhttp_settings_t parser_settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
-    .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
@@ -440,33 +499,35 @@ static const llhttp_settings_t parser_settings = {
 static void conn_parse_error(struct proxy_conn *c, llhttp_errno_t e)
 {
     char msg[200];
+    if (c->flags & (PROXY_CONN_F_CLOSING | PROXY_CONN_F_FREEING))
+        return; /* a forwarding step answered already */
     switch (c->txn.status) {
     case 431:
         snprintf(msg, sizeof(msg),
                  "request line and headers exceed %lld bytes (limits.max_header_bytes)",
                  (long long)conn_cfg(c)->limits.max_header_bytes);
-        conn_fail(c, 431, "invalid_request_error", "request_header_too_large", msg);
+        proxy_conn_fail(c, 431, "invalid_request_error", "request_header_too_large", msg);
         return;
     case 414:
         snprintf(msg, sizeof(msg), "request target longer than %d bytes", PROXY_URL_MAX);
-        conn_fail(c, 414, "invalid_request_error", "uri_too_long", msg);
+        proxy_conn_fail(c, 414, "invalid_request_error", "uri_too_long", msg);
         return;
     case 505:
         snprintf(msg, sizeof(msg), "HTTP/%d.%d is not supported on this listener; use HTTP/1.1",
                  llhttp_get_http_major(&c->parser), llhttp_get_http_minor(&c->parser));
-        conn_fail(c, 505, "invalid_request_error", "http_version_not_supported", msg);
+        proxy_conn_fail(c, 505, "invalid_request_error", "http_version_not_supported", msg);
         return;
     case 413:
         snprintf(msg, sizeof(msg), "request body exceeds %lld bytes (limits.max_body_bytes)",
                  (long long)conn_cfg(c)->limits.max_body_bytes);
-        conn_fail(c, 413, "invalid_request_error", "request_too_large", msg);
+        proxy_conn_fail(c, 413, "invalid_request_error", "request_too_large", msg);
         return;
     default:
         break;
     }
     snprintf(msg, sizeof(msg), "malformed HTTP request: %s (%s)", llhttp_errno_name(e),
              llhttp_get_error_reason(&c->parser) ? llhttp_get_error_reason(&c->parser) : "");
-    conn_fail(c, 400, "invalid_request_error", "bad_http_request", msg);
+    proxy_conn_fail(c, 400, "invalid_request_error", "bad_http_request", msg);
 }
 
 /* Parse and answer what the client has sent, while it takes the answers: with more than
@@ -477,8 +538,9 @@ static void conn_process(struct proxy_conn *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     struct evbuffer *out = bufferevent_get_output(c->bev);
     size_t len;
-    while (!(c->flags & (PROXY_CONN_F_CLOSING | PROXY_CONN_F_FREEING)) &&
-           (len = evbuffer_get_contiguous_space(in)) > 0) {
+    unsigned stop = PROXY_CONN_F_CLOSING | PROXY_CONN_F_FREEING | PROXY_CONN_F_WAIT_RESP |
+                    PROXY_CONN_F_REQ_FULL;
+    while (!(c->flags & stop) && (len = evbuffer_get_contiguous_space(in)) > 0) {
         if (evbuffer_get_length(out) > PROXY_CONN_OUT_HIGH) {
             c->flags |= PROXY_CONN_F_OUT_FULL;
             bufferevent_disable(c->bev, EV_READ);
@@ -501,14 +563,31 @@ static void conn_process(struct proxy_conn *c)
             return;
         }
         evbuffer_drain(in, used);
+        if (e != HPE_PAUSED) /* at the end of the request proxy_forward_end sends it all */
+            proxy_forward_flush(c);
+        if (e != HPE_PAUSED && c->txn.uc && proxy_uconn_pending(c->txn.uc) > PROXY_CONN_OUT_HIGH) {
+            /* The upstream is slower than the client: hold the body back
+             * (proxy_conn_resume when it has drained). */
+            c->flags |= PROXY_CONN_F_REQ_FULL;
+            bufferevent_disable(c->bev, EV_READ);
+            return;
+        }
         if (e == HPE_PAUSED) {
             llhttp_resume(&c->parser);
             /* After an Upgrade or CONNECT the bytes that follow are not HTTP/1.1 requests:
              * this version serves no tunnel, so the answer closes the connection. */
             if (c->parser.upgrade)
                 c->txn.keep_alive = false;
+            if (c->txn.proxied) {
+                /* The upstream's timeouts govern from here; parsing waits for the response. */
+                evtimer_del(c->timer_ev);
+                c->flags &= ~PROXY_CONN_F_HDR_TIMER;
+                if (proxy_forward_end(c) == 0)
+                    c->flags |= PROXY_CONN_F_WAIT_RESP;
+                return;
+            }
             conn_dispatch(c);
-            txn_reset(&c->txn);
+            conn_txn_reset(c);
             c->flags &= ~PROXY_CONN_F_HDR_TIMER;
             if (c->flags & PROXY_CONN_F_CLOSING) {
                 proxy_conn_close(c, true);
@@ -517,15 +596,53 @@ static void conn_process(struct proxy_conn *c)
             conn_arm_timer(c, conn_cfg(c)->limits.keepalive_timeout_ms);
         }
     }
-    /* The client half-closed: answer everything it sent, then close. */
+    /* The client half-closed: answer everything it sent, then close. A forwarded exchange
+     * still in progress is abandoned: its upstream connection is closed with it. */
     if ((c->flags & PROXY_CONN_F_PEER_EOF) && !(c->flags & PROXY_CONN_F_FREEING))
         proxy_conn_close(c, true);
 }
 
+void proxy_conn_resume(struct proxy_conn *c)
+{
+    if (!(c->flags & PROXY_CONN_F_REQ_FULL))
+        return;
+    c->flags &= ~PROXY_CONN_F_REQ_FULL;
+    if (!(c->flags & PROXY_CONN_F_PEER_EOF))
+        bufferevent_enable(c->bev, EV_READ);
+    conn_process(c);
+}
+
+void proxy_conn_txn_end(struct proxy_conn *c)
+{
+    struct proxy_txn *t = &c->txn;
+    bool keep = t->keep_alive && !c->worker->draining && t->status == 0 &&
+                !(c->flags & PROXY_CONN_F_CLOSING);
+    c->flags &= ~(PROXY_CONN_F_WAIT_RESP | PROXY_CONN_F_REQ_FULL);
+    c->requests++;
+    tel_log(TEL_LOG_DEBUG, "request", TEL_STR("peer", c->peer),
+            TEL_STR("request_id", t->request_id), TEL_STR("upstream", t->up ? t->up->name : ""),
+            TEL_UINT("body_bytes", t->body_bytes),
+            TEL_DBL("ms", (double)(now_ns() - t->start_ns) / 1e6));
+    conn_txn_reset(c);
+    if (!keep) {
+        proxy_conn_close(c, true);
+        return;
+    }
+    if (!(c->flags & PROXY_CONN_F_PEER_EOF))
+        bufferevent_enable(c->bev, EV_READ);
+    conn_arm_timer(c, conn_cfg(c)->limits.keepalive_timeout_ms);
+    conn_process(c); /* what the client pipelined meanwhile */
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
-    conn_process(arg);
+    struct proxy_conn *c = arg;
+    if (c->flags & PROXY_CONN_F_LINGERING) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    conn_process(c);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *arg)
@@ -534,9 +651,11 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
     if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
         return;
     if (c->flags & PROXY_CONN_F_CLOSING) {
-        proxy_conn_close(c, false);
+        proxy_conn_close(c, (c->flags & PROXY_CONN_F_LINGER) != 0);
         return;
     }
+    if (c->txn.uc && (c->txn.uc->flags & PROXY_UCONN_F_OUT_FULL))
+        proxy_uconn_reading(c->txn.uc, true); /* the client took the body: read on */
     if (c->flags & PROXY_CONN_F_OUT_FULL) {
         c->flags &= ~PROXY_CONN_F_OUT_FULL;
         if (!(c->flags & PROXY_CONN_F_PEER_EOF))
@@ -549,6 +668,10 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct proxy_conn *c = arg;
     (void)bev;
+    if ((what & BEV_EVENT_EOF) && (c->flags & PROXY_CONN_F_LINGERING)) {
+        proxy_conn_close(c, false);
+        return;
+    }
     if (what & BEV_EVENT_EOF) {
         c->flags |= PROXY_CONN_F_PEER_EOF;
         if (!(c->flags & PROXY_CONN_F_OUT_FULL))
@@ -569,13 +692,18 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     struct proxy_conn *c = arg;
     (void)fd;
     (void)what;
-    if (c->flags & (PROXY_CONN_F_CLOSING | PROXY_CONN_F_FREEING))
+    if (c->flags & PROXY_CONN_F_LINGERING) {
+        proxy_conn_close(c, false);
+        return;
+    }
+    if (c->flags & (PROXY_CONN_F_CLOSING | PROXY_CONN_F_FREEING | PROXY_CONN_F_WAIT_RESP))
         return;
     if (c->txn.started) {
-        conn_fail(c, 408, "invalid_request_error", "request_timeout",
-                  c->txn.headers_done ? "the request body stalled (limits.client_body_timeout)"
-                                      : "the request headers did not arrive in time "
-                                        "(limits.client_header_timeout)");
+        proxy_conn_fail(c, 408, "invalid_request_error", "request_timeout",
+                        c->txn.headers_done
+                            ? "the request body stalled (limits.client_body_timeout)"
+                            : "the request headers did not arrive in time "
+                              "(limits.client_header_timeout)");
         return;
     }
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
@@ -595,13 +723,44 @@ static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
     bufferevent_free(c->bev);
     event_free(c->timer_ev);
     event_free(c->free_ev);
+    proxy_hdrs_deinit(&c->req_hdrs);
+    if (c->hold)
+        evbuffer_free(c->hold);
+    evbuffer_free(c->up_out);
+    evbuffer_free(c->down_out);
     free(c);
+}
+
+/* The answer went out before the client finished sending: closing with unread bytes makes
+ * the kernel reset the connection, which can destroy the answer before the client reads
+ * it (RFC 9112 9.6). Half-close, discard what still comes, close at EOF or after a while. */
+static void conn_linger(struct proxy_conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    c->flags |= PROXY_CONN_F_LINGERING;
+    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+    bufferevent_enable(c->bev, EV_READ);
+    conn_arm_timer(c, PROXY_CONN_LINGER_MS);
 }
 
 void proxy_conn_close(struct proxy_conn *c, bool flush)
 {
     if (c->flags & PROXY_CONN_F_FREEING)
         return;
+    if (c->txn.uc)
+        proxy_forward_abort(c); /* an exchange cut short: its upstream connection goes too */
+    if (flush && (c->flags & PROXY_CONN_F_LINGER) && !(c->flags & PROXY_CONN_F_TLS) &&
+        !(c->flags & (PROXY_CONN_F_LINGERING | PROXY_CONN_F_PEER_EOF))) {
+        c->flags |= PROXY_CONN_F_CLOSING;
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+            bufferevent_disable(c->bev, EV_READ);
+            return; /* conn_write_cb comes back once the answer is out */
+        }
+        conn_linger(c);
+        return;
+    }
     if (flush && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
         c->flags |= PROXY_CONN_F_CLOSING;
         bufferevent_disable(c->bev, EV_READ);
@@ -615,7 +774,8 @@ void proxy_conn_close(struct proxy_conn *c, bool flush)
 
 void proxy_conn_drain(struct proxy_conn *c)
 {
-    if (!c->txn.started && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+    if (!c->txn.started && !(c->flags & PROXY_CONN_F_WAIT_RESP) &&
+        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
         proxy_conn_close(c, false);
     /* A request in progress gets "Connection: close" on its response (worker->draining). */
 }
@@ -629,9 +789,25 @@ struct proxy_conn *proxy_conn_new(struct proxy_worker *w, evutil_socket_t fd,
         goto fail;
     c->worker = w;
     c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev && w->srv->tls) {
+        /* TLS listener: everything above this line sees plaintext; the direct socket
+         * writes are off for this connection. */
+        struct bufferevent *tls = proxy_tls_wrap_server(w->srv->tls, c->bev);
+        if (tls == NULL) {
+            bufferevent_free(c->bev);
+            c->bev = NULL;
+            fd = -1; /* closed with the socket bufferevent */
+            goto fail;
+        }
+        c->bev = tls;
+        c->flags |= PROXY_CONN_F_TLS;
+    }
     c->timer_ev = evtimer_new(w->base, conn_timer_cb, c);
     c->free_ev = event_new(w->base, -1, 0, conn_free_cb, c);
-    if (c->bev == NULL || c->timer_ev == NULL || c->free_ev == NULL)
+    c->up_out = evbuffer_new();
+    c->down_out = evbuffer_new();
+    if (c->bev == NULL || c->timer_ev == NULL || c->free_ev == NULL || c->up_out == NULL ||
+        c->down_out == NULL)
         goto fail;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (sa && sa->sa_family == AF_INET && salen >= (int)sizeof(struct sockaddr_in)) {
@@ -639,15 +815,21 @@ struct proxy_conn *proxy_conn_new(struct proxy_worker *w, evutil_socket_t fd,
         char ip[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip));
         snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, ntohs(in4->sin_port));
+        snprintf(c->peer_ip, sizeof(c->peer_ip), "%s", ip);
     } else if (sa && sa->sa_family == AF_INET6 && salen >= (int)sizeof(struct sockaddr_in6)) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         char ip[INET6_ADDRSTRLEN];
         inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
         snprintf(c->peer, sizeof(c->peer), "[%s]:%u", ip, ntohs(in6->sin6_port));
+        snprintf(c->peer_ip, sizeof(c->peer_ip), "%s", ip);
     }
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
     c->parser.data = c;
+    proxy_hdrs_init(&c->req_hdrs, (size_t)w->srv->cfg->limits.max_header_bytes);
     txn_reset(&c->txn);
+    /* While a forwarded request waits for its response, what the client pipelines stays
+     * in the input: past this much, libevent stops reading. */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, PROXY_CONN_OUT_HIGH);
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
     /* The write timeout runs only while output waits: a client that stops reading. */
     struct timeval send_tv = ms_tv(w->srv->cfg->limits.send_timeout_ms);
@@ -660,12 +842,16 @@ fail:
     if (c) {
         if (c->bev)
             bufferevent_free(c->bev);
-        else
+        else if (fd >= 0)
             evutil_closesocket(fd);
         if (c->timer_ev)
             event_free(c->timer_ev);
         if (c->free_ev)
             event_free(c->free_ev);
+        if (c->up_out)
+            evbuffer_free(c->up_out);
+        if (c->down_out)
+            evbuffer_free(c->down_out);
         free(c);
     } else {
         evutil_closesocket(fd);

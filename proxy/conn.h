@@ -9,12 +9,17 @@
 #include <event2/util.h>
 #include <llhttp.h>
 
+#include "guards/json.h"
+#include "proxy/http.h"
+
 struct proxy_worker;
+struct proxy_uconn;
+struct policy_upstream;
 struct bufferevent;
 struct event;
+struct evbuffer;
 
 #define PROXY_URL_MAX        8192
-#define PROXY_HDR_NAME_MAX   64
 #define PROXY_REQUEST_ID_MAX 128
 
 enum proxy_flavor {
@@ -23,14 +28,11 @@ enum proxy_flavor {
 };
 
 /* What is known of the request being read or answered. Reset for each request. */
+/* What is known of the request being read or answered. Reset for each request. */
 struct proxy_txn {
     char url[PROXY_URL_MAX + 1];
     size_t url_len;
     char request_id[PROXY_REQUEST_ID_MAX + 1];
-    char hdr_name[PROXY_HDR_NAME_MAX + 1];
-    size_t hdr_name_len;
-    bool hdr_name_long; /* the current name is longer than any name we look at */
-    int hdr_want;       /* which interesting header the current value belongs to */
     size_t header_bytes;
     uint64_t body_bytes;
     uint8_t method; /* llhttp_method_t */
@@ -39,13 +41,33 @@ struct proxy_txn {
     bool headers_done;
     bool keep_alive;
     uint64_t start_ns;
+
+    /* Forwarding (proxy/forward.c). */
+    bool proxied;        /* the request goes to an upstream */
+    bool req_chunked;    /* its body is re-framed as chunks upstream */
+    bool resp_head_sent; /* the client has the response head */
+    bool resp_chunked;   /* the response body is re-framed as chunks for the client */
+    bool json_check;     /* the body is checked to be JSON before its last byte goes on */
+    bool json_failed;
+    enum proxy_flavor flavor;
+    const struct policy_upstream *up;
+    struct proxy_uconn *uc;
+    struct guard_json json;
 };
 
-#define PROXY_CONN_F_CLOSING   0x1u  /* no more requests; free once the output is flushed */
-#define PROXY_CONN_F_FREEING   0x2u  /* the deferred free is scheduled */
-#define PROXY_CONN_F_HDR_TIMER 0x4u  /* the header deadline of the next request is running */
-#define PROXY_CONN_F_OUT_FULL  0x8u  /* reading stopped until the output drains */
-#define PROXY_CONN_F_PEER_EOF  0x10u /* the client half-closed; close once answered */
+#define PROXY_CONN_F_CLOSING   0x1u   /* no more requests; free once the output is flushed */
+#define PROXY_CONN_F_FREEING   0x2u   /* the deferred free is scheduled */
+#define PROXY_CONN_F_HDR_TIMER 0x4u   /* the header deadline of the next request is running */
+#define PROXY_CONN_F_OUT_FULL  0x8u   /* reading stopped until the output drains */
+#define PROXY_CONN_F_PEER_EOF  0x10u  /* the client half-closed; close once answered */
+#define PROXY_CONN_F_WAIT_RESP 0x20u  /* a forwarded request is complete: parsing waits */
+#define PROXY_CONN_F_REQ_FULL  0x40u  /* the upstream is not taking the body: reading waits */
+#define PROXY_CONN_F_TLS       0x80u  /* TLS listener: bev is the TLS layer, no direct writes */
+#define PROXY_CONN_F_LINGER    0x100u /* answered before the request was read: linger on close */
+#define PROXY_CONN_F_LINGERING 0x200u /* half-closed, discarding input until EOF or timeout */
+
+/* How long a connection answered early keeps discarding what the client still sends. */
+#define PROXY_CONN_LINGER_MS 2000
 
 /* Unsent output above which a connection stops reading requests. */
 #define PROXY_CONN_OUT_HIGH (64 * 1024)
@@ -57,9 +79,14 @@ struct proxy_conn {
     struct event *timer_ev; /* header deadline, body silence, keep-alive idle */
     llhttp_t parser;
     struct proxy_txn txn;
+    struct proxy_hdrs req_hdrs; /* headers of the current request, capped at max_header_bytes */
+    struct evbuffer *hold;      /* the last body bytes, held until a body guard's verdict */
+    struct evbuffer *up_out;    /* request bytes for the upstream, sent once per read */
+    struct evbuffer *down_out;  /* response bytes for the client, sent once per upstream read */
     unsigned flags;
     uint64_t requests;
     char peer[64];
+    char peer_ip[48];
     struct proxy_conn *prev, *next; /* in the worker's list */
 };
 
@@ -83,6 +110,50 @@ void proxy_conn_respond(struct proxy_conn *c, int status, const char *content_ty
 /* Queue an error in the provider's shape, so the official SDKs raise their usual errors. */
 void proxy_conn_respond_error(struct proxy_conn *c, enum proxy_flavor flavor, int status,
                               const char *type, const char *code, const char *message);
+
+/* Send the iovecs in order, as proxy_conn_send does; the iovecs are consumed. */
+struct iovec;
+void proxy_conn_sendv(struct proxy_conn *c, struct iovec *iov, int n_iov);
+
+/* Send bytes in order: straight to the socket while nothing is queued, the rest through
+ * the bufferevent. `b` is emptied. */
+void proxy_conn_send(struct proxy_conn *c, struct evbuffer *b);
+
+/* An error decided while reading or forwarding: answer in the provider's shape (if no
+ * response head went out yet) and close once flushed. */
+void proxy_conn_fail(struct proxy_conn *c, int status, const char *type, const char *code,
+                     const char *message);
+
+/* The response to the current request is complete: keep the connection for the next
+ * request, or close it, and go on with what the client has sent meanwhile. */
+void proxy_conn_txn_end(struct proxy_conn *c);
+
+/* Resume reading from the client (after request-body backpressure). */
+void proxy_conn_resume(struct proxy_conn *c);
+
+/* ---- proxy/forward.c: the request to the upstream and its response to the client ---- */
+
+/* Headers complete: route, take an upstream connection, send the request head. Returns 0,
+ * or < 0 after answering the client with an error. */
+int proxy_forward_begin(struct proxy_conn *c);
+/* A piece of the request body (decoded from chunks). Returns 0 or < 0 (answered). */
+int proxy_forward_body(struct proxy_conn *c, const char *at, size_t len);
+/* The request is complete: verdicts, the held bytes, the end of the body. 0 or < 0. */
+int proxy_forward_end(struct proxy_conn *c);
+/* Send what the request produced for the upstream so far (one write per client read). */
+void proxy_forward_flush(struct proxy_conn *c);
+/* The client is gone or the exchange is abandoned: drop the upstream connection. */
+void proxy_forward_abort(struct proxy_conn *c);
+
+/* Called by proxy/upstream.c for the upstream connection serving `c`. */
+int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u);
+int proxy_conn_upstream_body(struct proxy_conn *c, const char *at, size_t len);
+void proxy_conn_upstream_done(struct proxy_conn *c, struct proxy_uconn *u, bool reusable);
+void proxy_conn_upstream_fail(struct proxy_conn *c, int status, const char *code,
+                              const char *message);
+void proxy_conn_upstream_drained(struct proxy_conn *c);
+/* End of one upstream read: send what it produced for the client in one write. */
+void proxy_conn_upstream_flush(struct proxy_conn *c);
 
 /* Which provider's error shape fits a request path. */
 enum proxy_flavor proxy_flavor_of(const char *path, size_t len);

@@ -3,6 +3,8 @@
 
 #include "policy/config.h"
 #include "proxy/conn.h"
+#include "proxy/tls.h"
+#include "proxy/upstream.h"
 #include "telemetry/log.h"
 
 #include <errno.h>
@@ -16,11 +18,79 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 
 #define LISTEN_BACKLOG 1024
+
+static _Thread_local char server_error[512];
+
+const char *proxy_server_error(void)
+{
+    return server_error;
+}
+
+struct proxy_upool *proxy_worker_pool(struct proxy_worker *w, const struct policy_upstream *up)
+{
+    const struct policy_config *cfg = w->srv->cfg;
+    size_t i = (size_t)(up - cfg->upstreams);
+    return i < w->srv->n_ups ? &w->pools[i] : NULL;
+}
+
+/* Per upstream, once: the provider key from the environment and the TLS client context. */
+static int server_upstreams_init(struct proxy_server *srv)
+{
+    const struct policy_config *cfg = srv->cfg;
+    char err[300];
+    srv->ups = calloc(cfg->n_upstreams ? cfg->n_upstreams : 1, sizeof(*srv->ups));
+    if (srv->ups == NULL)
+        return -ENOMEM;
+    srv->n_ups = cfg->n_upstreams;
+    for (size_t i = 0; i < cfg->n_upstreams; i++) {
+        const struct policy_upstream *up = &cfg->upstreams[i];
+        struct proxy_upstream_rt *rt = &srv->ups[i];
+        rt->cfg = up;
+        bool default_port = up->url.port == (up->url.tls ? 443 : 80);
+        bool v6 = strchr(up->url.host, ':') != NULL;
+        if (default_port)
+            snprintf(rt->host_header, sizeof(rt->host_header), "%s%s%s", v6 ? "[" : "",
+                     up->url.host, v6 ? "]" : "");
+        else
+            snprintf(rt->host_header, sizeof(rt->host_header), "%s%s%s:%u", v6 ? "[" : "",
+                     up->url.host, v6 ? "]" : "", up->url.port);
+        if (up->api_key_env) {
+            const char *key = getenv(up->api_key_env);
+            if (key == NULL || key[0] == '\0') {
+                snprintf(server_error, sizeof(server_error),
+                         "upstreams.%s.api_key_env: environment variable %s is not set", up->name,
+                         up->api_key_env);
+                return -ENOKEY;
+            }
+            rt->api_key = strdup(key);
+            if (rt->api_key == NULL)
+                return -ENOMEM;
+        }
+        if (up->url.tls) {
+            const char *ca = up->ca_file ? up->ca_file : cfg->ca_file;
+            if (proxy_tls_client_new(ca, &rt->tls, err, sizeof(err)) != 0) {
+                snprintf(server_error, sizeof(server_error), "upstreams.%s: %s", up->name, err);
+                return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+static void server_upstreams_free(struct proxy_server *srv)
+{
+    for (size_t i = 0; srv->ups && i < srv->n_ups; i++) {
+        free(srv->ups[i].api_key);
+        proxy_tls_client_free(srv->ups[i].tls);
+    }
+    free(srv->ups);
+}
 
 static void threads_init(void)
 {
@@ -203,10 +273,17 @@ static void server_free(struct proxy_server *srv)
             event_free(w->drain_ev);
         if (w->deadline_ev)
             event_free(w->deadline_ev);
+        for (size_t u = 0; w->pools && u < srv->n_ups; u++)
+            proxy_upool_deinit(&w->pools[u]);
+        free(w->pools);
+        if (w->dns)
+            evdns_base_free(w->dns, 0);
         if (w->base)
             event_base_free(w->base);
     }
     free(srv->workers);
+    server_upstreams_free(srv);
+    proxy_tls_server_free(srv->tls);
     policy_config_unref(srv->cfg);
     free(srv);
 }
@@ -222,6 +299,7 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
     int rc = 0;
     unsigned started = 0;
     struct proxy_server *srv = calloc(1, sizeof(*srv));
+    server_error[0] = '\0';
     if (srv == NULL)
         return -ENOMEM;
     pthread_once(&threads_once, threads_init);
@@ -236,9 +314,21 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
     int gai = getaddrinfo(cfg->listen.host[0] ? cfg->listen.host : NULL, port_s, &hints, &ai);
     if (gai != 0) {
         rc = gai == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
+        snprintf(server_error, sizeof(server_error), "cannot listen on %s: %s", cfg->listen.text,
+                 gai_strerror(gai));
         goto fail;
     }
     srv->port = cfg->listen.port;
+    if ((rc = server_upstreams_init(srv)) != 0)
+        goto fail;
+    if (cfg->tls.cert) {
+        char err[300];
+        if (proxy_tls_server_new(cfg->tls.cert, cfg->tls.key, &srv->tls, err, sizeof(err)) != 0) {
+            snprintf(server_error, sizeof(server_error), "tls: %s", err);
+            rc = -EINVAL;
+            goto fail;
+        }
+    }
     for (unsigned i = 0; i < srv->n_workers; i++) {
         struct proxy_worker *w = &srv->workers[i];
         evutil_socket_t fd = -1;
@@ -247,8 +337,11 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
         if (getrandom(&w->rng, sizeof(w->rng), 0) != (ssize_t)sizeof(w->rng) || w->rng == 0)
             w->rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)getpid() << 16) ^ i;
         rc = listen_socket(ai, srv->port, &fd);
-        if (rc != 0)
+        if (rc != 0) {
+            snprintf(server_error, sizeof(server_error), "cannot listen on %s: %s",
+                     cfg->listen.text, strerror(-rc));
             goto fail;
+        }
         if (srv->port == 0)
             srv->port = bound_port(fd); /* the other workers join the same port */
         w->base = event_base_new();
@@ -256,6 +349,24 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
             close(fd);
             rc = -ENOMEM;
             goto fail;
+        }
+        w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (w->dns == NULL) /* no resolv.conf: numeric hosts and /etc/hosts still work */
+            w->dns = evdns_base_new(w->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (w->dns)
+            evdns_base_load_hosts(w->dns, NULL);
+        w->pools = calloc(srv->n_ups ? srv->n_ups : 1, sizeof(*w->pools));
+        if (w->dns == NULL || w->pools == NULL) {
+            close(fd);
+            rc = -ENOMEM;
+            goto fail;
+        }
+        for (size_t u = 0; u < srv->n_ups; u++) {
+            if ((rc = proxy_upool_init(&w->pools[u], w, &srv->ups[u])) != 0) {
+                close(fd);
+                goto fail;
+            }
         }
         w->listener = evconnlistener_new(w->base, worker_accept_cb, w,
                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);

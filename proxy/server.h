@@ -10,11 +10,16 @@
 #include <event2/util.h>
 
 struct policy_config;
+struct policy_upstream;
 struct proxy_conn;
 struct proxy_server;
 struct event_base;
 struct evconnlistener;
 struct event;
+struct evdns_base;
+struct proxy_upool;
+struct proxy_upstream_rt;
+struct proxy_tls_server;
 
 struct proxy_worker {
     struct proxy_server *srv;
@@ -27,7 +32,9 @@ struct proxy_worker {
     struct proxy_conn *conns;  /* every open client connection */
     uint64_t n_conns;
     bool draining;
-    uint64_t rng; /* request ids */
+    uint64_t rng;              /* request ids */
+    struct evdns_base *dns;    /* upstream host names, resolved without blocking */
+    struct proxy_upool *pools; /* one per configured upstream, same order */
 };
 
 struct proxy_server {
@@ -36,7 +43,10 @@ struct proxy_server {
     unsigned n_workers;
     uint16_t port; /* the bound port (useful when configured as 0) */
     atomic_bool draining;
-    atomic_uint running; /* workers whose loop has not returned */
+    atomic_uint running;           /* workers whose loop has not returned */
+    struct proxy_tls_server *tls;  /* the listener's certificate, when TLS is configured */
+    struct proxy_upstream_rt *ups; /* one per configured upstream, same order */
+    size_t n_ups;
 };
 
 /* Bind the listeners and start the workers. On success *out runs until
@@ -47,6 +57,12 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out);
 /* Stop accepting and let in-flight requests finish up to the drain timeout. Thread-safe;
  * may be called more than once. */
 void proxy_server_drain(struct proxy_server *srv);
+
+/* Why the last proxy_server_start of this thread failed, in one line. */
+const char *proxy_server_error(void);
+
+/* The worker's pool for a configured upstream (an element of cfg->upstreams). */
+struct proxy_upool *proxy_worker_pool(struct proxy_worker *w, const struct policy_upstream *up);
 
 /* Cut the drain short: every worker closes its connections and stops. Thread-safe. */
 void proxy_server_stop_now(struct proxy_server *srv);

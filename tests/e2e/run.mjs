@@ -75,6 +75,11 @@ function makeCtx() {
         assert,
         baseURL,
         mockURL,
+        // true when a proxy (warden) stands between the clients and the mock
+        viaProxy: baseURL !== mockURL,
+        // set by run_e2e.sh when it started warden: its process id and listener URL
+        wardenPid: process.env.WARDEN_PID ? Number.parseInt(process.env.WARDEN_PID, 10) : undefined,
+        wardenURL: process.env.WARDEN_URL,
         timeoutMs,
         skip(reason) {
             throw new SkipCase(reason);

@@ -24,6 +24,9 @@
 #define MOCK_MAX_DELAY_MS   600000
 #define MOCK_MAX_EXTRA_HDRS 16u
 #define MOCK_READ_HIGHWATER (4u * 1024 * 1024)
+/* A reply to a peer that has sent EOF is "complete" only once the peer's TCP acknowledged
+ * every byte; this bounds how long the mock waits for that (1 ms polls). */
+#define MOCK_FLUSH_WAIT_MS 2000u
 
 /* Growable byte buffer with a hard cap and a sticky error: after the first failure every
  * append is a no-op and `err` stays set, so builders check once at the end. */
@@ -118,6 +121,7 @@ struct mock_plan {
     size_t n_steps, cap_steps;
     int err;
     bool close_after;
+    uint64_t rec_id; /* record of the request this replies to; 0: not recorded */
 };
 
 void mock_plan_init(struct mock_plan *p);
@@ -154,16 +158,27 @@ struct mock_queued {
     size_t len;
 };
 
+/* How a recorded request's reply ended (the record's `response` field). */
+enum mock_response {
+    MOCK_RESP_PENDING = 0,   /* still being written */
+    MOCK_RESP_COMPLETE,      /* last byte written and flushed */
+    MOCK_RESP_CLIENT_CLOSED, /* the peer closed or reset the connection first */
+    MOCK_RESP_RESET,         /* the mock reset it by script (reset_after) */
+};
+
 struct mock_server {
     struct event_base *base;
     struct evconnlistener *listener;
     struct event *ev_sigterm, *ev_sigint;
     struct mock_conn *conns; /* doubly linked, for shutdown */
-    /* records: a ring of JSON texts */
+    /* records: a ring of JSON texts, each with its reply's outcome. Record ids are never
+     * reused: the ring holds ids rec_first_id .. rec_first_id + rec_count - 1. */
     char **rec;
     size_t *rec_len;
+    unsigned char *rec_resp; /* enum mock_response */
     size_t rec_head, rec_count, rec_bytes;
     uint64_t rec_dropped;
+    uint64_t rec_first_id, rec_next_id;
     FILE *rec_file;
     /* script queue: a ring */
     struct mock_queued queue[MOCK_MAX_QUEUE];
@@ -180,12 +195,16 @@ void mock_api_handle(struct mock_server *srv, const struct mock_request *rq,
 void mock_reply_simple(struct mock_plan *plan, int status, const char *content_type,
                        const char *body, size_t n, bool close);
 
-/* Appends one request to the in-memory records (and the record file). Returns 0 or
- * -ENOMEM. */
+/* Appends one request to the in-memory records with `response` pending and stores its id
+ * (never 0) in *id. Returns 0 or -ENOMEM. */
 int mock_record_add(struct mock_server *srv, const struct mock_request *rq, const char *script,
-                    size_t script_len, const char *source);
+                    size_t script_len, const char *source, uint64_t *id);
+/* Settles the outcome of record id's reply and writes the record to the record file. A
+ * record already dropped or settled is left alone; id 0 is ignored. */
+void mock_record_finish(struct mock_server *srv, uint64_t id, enum mock_response r);
 /* Writes the JSON array of records into out. */
 void mock_record_dump(const struct mock_server *srv, struct mock_buf *out);
+/* Drops every record; those still pending go to the record file as pending. */
 void mock_record_clear(struct mock_server *srv);
 
 int mock_queue_push(struct mock_server *srv, const char *text, size_t n);

@@ -1133,7 +1133,7 @@ void mock_api_handle(struct mock_server *srv, const struct mock_request *rq, str
         slen = q.len;
         src = "queue";
     }
-    if (mock_record_add(srv, rq, stext, slen, src) < 0) {
+    if (mock_record_add(srv, rq, stext, slen, src, &plan->rec_id) < 0) {
         plan->err = -ENOMEM;
         goto out;
     }

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -17,6 +19,7 @@
 enum mock_conn_state {
     MOCK_CONN_READING = 0,
     MOCK_CONN_RESPONDING,
+    MOCK_CONN_FLUSHING, /* reply written to a peer that sent EOF: wait for its TCP ack */
     MOCK_CONN_CLOSING,
 };
 
@@ -40,6 +43,8 @@ struct mock_conn {
     struct mock_plan plan;
     size_t step;
     bool waiting_drain;
+    uint64_t rec_id;       /* record whose reply outcome is not settled yet; 0: none */
+    unsigned flush_waited; /* ms spent in MOCK_CONN_FLUSHING */
 };
 
 static void mock_conn_request_clear(struct mock_conn *c)
@@ -112,6 +117,13 @@ static void mock_conn_close(struct mock_conn *c, bool rst)
     event_active(c->ev_free, 0, 0);
 out:
     return;
+}
+
+/* Settles the outcome of the reply in progress, once. */
+static void mock_conn_outcome(struct mock_conn *c, enum mock_response r)
+{
+    mock_record_finish(c->srv, c->rec_id, r);
+    c->rec_id = 0;
 }
 
 void mock_conn_close_all(struct mock_server *srv)
@@ -281,6 +293,34 @@ static const llhttp_settings_t mock_http_settings = {
 
 static void mock_conn_parse(struct mock_conn *c);
 
+/* The whole reply is in the kernel but the peer has sent EOF: a half-closed client still
+ * reads it, a client that closed answers with a reset. Only the peer's acknowledgement of
+ * every byte makes the reply complete. */
+static void mock_conn_flush_check(struct mock_conn *c)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    struct timeval tv = {0, 1000};
+    struct tcp_info ti;
+    socklen_t sl = sizeof(ti), el = sizeof(int);
+    int err = 0, unacked = 0;
+
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0 ||
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &sl) < 0 || ti.tcpi_state == TCP_CLOSE ||
+        ioctl(fd, SIOCOUTQ, &unacked) < 0) {
+        mock_conn_outcome(c, MOCK_RESP_CLIENT_CLOSED);
+        mock_conn_close(c, false);
+    } else if (unacked == 0) {
+        mock_conn_outcome(c, MOCK_RESP_COMPLETE);
+        mock_conn_close(c, false);
+    } else if (++c->flush_waited >= MOCK_FLUSH_WAIT_MS) {
+        mock_conn_outcome(c, MOCK_RESP_CLIENT_CLOSED); /* never acknowledged */
+        mock_conn_close(c, false);
+    } else {
+        evtimer_add(c->ev_timer, &tv);
+    }
+}
+
 /* Runs the reply's steps until one has to wait (for a drain or a timer) or the reply ends. */
 static void mock_conn_advance(struct mock_conn *c)
 {
@@ -302,13 +342,21 @@ static void mock_conn_advance(struct mock_conn *c)
             evtimer_add(c->ev_timer, &tv);
             goto out;
         case MOCK_STEP_RESET:
+            mock_conn_outcome(c, MOCK_RESP_RESET);
             mock_conn_close(c, true);
             goto out;
         }
     }
-    /* reply complete */
+    /* reply complete: every byte is in the kernel */
     mock_plan_deinit(&c->plan);
     mock_conn_request_clear(c);
+    if (c->peer_eof && c->rec_id != 0) {
+        c->state = MOCK_CONN_FLUSHING;
+        c->flush_waited = 0;
+        mock_conn_flush_check(c);
+        goto out;
+    }
+    mock_conn_outcome(c, MOCK_RESP_COMPLETE);
     if (!c->keep_alive || c->peer_eof) {
         mock_conn_close(c, false);
         goto out;
@@ -343,6 +391,7 @@ static void mock_conn_respond(struct mock_conn *c)
     mock_plan_init(&c->plan);
     c->plan.close_after = !c->keep_alive;
     mock_api_handle(c->srv, &rq, &c->plan);
+    c->rec_id = c->plan.rec_id; /* stays pending if the reply cannot be built */
     if (c->plan.err) {
         fprintf(stderr, "mock_upstream: cannot build reply: %s\n", strerror(-c->plan.err));
         mock_conn_close(c, false);
@@ -444,6 +493,7 @@ static void mock_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
     (void)bev;
     if (what & BEV_EVENT_ERROR) {
+        mock_conn_outcome(c, MOCK_RESP_CLIENT_CLOSED); /* e.g. EPIPE or ECONNRESET */
         mock_conn_close(c, false);
     } else if (what & BEV_EVENT_EOF) {
         /* a half-closed client still gets its reply */
@@ -461,6 +511,8 @@ static void mock_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (c->state == MOCK_CONN_RESPONDING)
         mock_conn_advance(c);
+    else if (c->state == MOCK_CONN_FLUSHING)
+        mock_conn_flush_check(c);
 }
 
 void mock_conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,

@@ -134,7 +134,8 @@ int main(int argc, char **argv)
     rc = 1;
     srv.rec = calloc(MOCK_MAX_RECORDS, sizeof(*srv.rec));
     srv.rec_len = calloc(MOCK_MAX_RECORDS, sizeof(*srv.rec_len));
-    if (srv.rec == NULL || srv.rec_len == NULL) {
+    srv.rec_resp = calloc(MOCK_MAX_RECORDS, sizeof(*srv.rec_resp));
+    if (srv.rec == NULL || srv.rec_len == NULL || srv.rec_resp == NULL) {
         fprintf(stderr, "mock_upstream: out of memory\n");
         goto out;
     }
@@ -193,11 +194,12 @@ out:
         event_base_free(srv.base);
     if (cfg != NULL)
         event_config_free(cfg);
-    if (srv.rec != NULL && srv.rec_len != NULL)
-        mock_record_clear(&srv);
+    if (srv.rec != NULL && srv.rec_len != NULL && srv.rec_resp != NULL)
+        mock_record_clear(&srv); /* pending records still go to the record file */
     mock_queue_clear(&srv);
     free(srv.rec);
     free(srv.rec_len);
+    free(srv.rec_resp);
     if (srv.rec_file != NULL)
         fclose(srv.rec_file);
     libevent_global_shutdown();

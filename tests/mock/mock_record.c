@@ -109,24 +109,70 @@ static void mock_record_build(const struct mock_server *srv, const struct mock_r
     mock_buf_adds(b, "}");
 }
 
+static const char *mock_response_name(enum mock_response r)
+{
+    switch (r) {
+    case MOCK_RESP_COMPLETE:
+        return "complete";
+    case MOCK_RESP_CLIENT_CLOSED:
+        return "client_closed";
+    case MOCK_RESP_RESET:
+        return "reset";
+    case MOCK_RESP_PENDING:
+        break;
+    }
+    return "pending";
+}
+
+/* A stored record is its JSON object without the outcome, which may change later: the
+ * closing brace is replaced by the `response` member when the record is written out. */
+static void mock_record_emit(const struct mock_server *srv, size_t slot, struct mock_buf *out)
+{
+    mock_buf_add(out, srv->rec[slot], srv->rec_len[slot] - 1);
+    mock_buf_addf(out, ",\"response\":\"%s\"}",
+                  mock_response_name((enum mock_response)srv->rec_resp[slot]));
+}
+
+/* The record file gets each record once, when its outcome is known or it leaves memory. */
+static void mock_record_write_file(struct mock_server *srv, size_t slot)
+{
+    struct mock_buf b;
+
+    if (srv->rec_file == NULL)
+        return;
+    mock_buf_init(&b, MOCK_MAX_REC_BYTES + 64);
+    mock_record_emit(srv, slot, &b);
+    if (b.err == 0) {
+        fwrite(b.p, 1, b.len, srv->rec_file);
+        fputc('\n', srv->rec_file);
+        fflush(srv->rec_file);
+    }
+    mock_buf_free(&b);
+}
+
 static void mock_record_drop_oldest(struct mock_server *srv)
 {
+    if (srv->rec_resp[srv->rec_head] == MOCK_RESP_PENDING)
+        mock_record_write_file(srv, srv->rec_head);
     free(srv->rec[srv->rec_head]);
     srv->rec_bytes -= srv->rec_len[srv->rec_head];
     srv->rec[srv->rec_head] = NULL;
     srv->rec_len[srv->rec_head] = 0;
+    srv->rec_resp[srv->rec_head] = MOCK_RESP_PENDING;
     srv->rec_head = (srv->rec_head + 1) % MOCK_MAX_RECORDS;
     srv->rec_count--;
+    srv->rec_first_id++;
     srv->rec_dropped++;
 }
 
 int mock_record_add(struct mock_server *srv, const struct mock_request *rq, const char *script,
-                    size_t script_len, const char *source)
+                    size_t script_len, const char *source, uint64_t *id)
 {
     struct mock_buf b;
     size_t slot;
     int rc = 0;
 
+    *id = 0;
     mock_buf_init(&b, MOCK_MAX_REC_BYTES);
     mock_record_build(srv, rq, script, script_len, source, !rq->body_truncated, &b);
     if (b.err == -E2BIG) {
@@ -138,23 +184,35 @@ int mock_record_add(struct mock_server *srv, const struct mock_request *rq, cons
         rc = b.err;
         goto out;
     }
-    if (srv->rec_file != NULL) {
-        fwrite(b.p, 1, b.len, srv->rec_file);
-        fputc('\n', srv->rec_file);
-        fflush(srv->rec_file);
-    }
     while (srv->rec_count > 0 &&
            (srv->rec_count == MOCK_MAX_RECORDS || srv->rec_bytes + b.len > MOCK_MAX_REC_BYTES))
         mock_record_drop_oldest(srv);
+    if (srv->rec_count == 0)
+        srv->rec_first_id = srv->rec_next_id + 1;
     slot = (srv->rec_head + srv->rec_count) % MOCK_MAX_RECORDS;
     srv->rec[slot] = b.p; /* ownership moves to the ring */
     srv->rec_len[slot] = b.len;
+    srv->rec_resp[slot] = MOCK_RESP_PENDING;
     srv->rec_bytes += b.len;
     srv->rec_count++;
+    *id = ++srv->rec_next_id;
     b.p = NULL;
 out:
     mock_buf_free(&b);
     return rc;
+}
+
+void mock_record_finish(struct mock_server *srv, uint64_t id, enum mock_response r)
+{
+    size_t slot;
+
+    if (id == 0 || id < srv->rec_first_id || id - srv->rec_first_id >= srv->rec_count)
+        return;
+    slot = (srv->rec_head + (size_t)(id - srv->rec_first_id)) % MOCK_MAX_RECORDS;
+    if (srv->rec_resp[slot] != MOCK_RESP_PENDING)
+        return;
+    srv->rec_resp[slot] = (unsigned char)r;
+    mock_record_write_file(srv, slot);
 }
 
 void mock_record_dump(const struct mock_server *srv, struct mock_buf *out)
@@ -166,7 +224,7 @@ void mock_record_dump(const struct mock_server *srv, struct mock_buf *out)
         slot = (srv->rec_head + i) % MOCK_MAX_RECORDS;
         if (i > 0)
             mock_buf_adds(out, ",\n");
-        mock_buf_add(out, srv->rec[slot], srv->rec_len[slot]);
+        mock_record_emit(srv, slot, out);
     }
     mock_buf_adds(out, "]\n");
 }

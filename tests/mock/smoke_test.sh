@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Smoke test of the mock upstream with curl: JSON, SSE, scripts, chunking, reset, records.
+# Smoke test of the mock upstream with curl: JSON, SSE, scripts, chunking, reset, records,
+# reply outcomes.
 set -u
 
 MOCK=${1:?usage: smoke_test.sh PATH/TO/mock_upstream}
@@ -32,7 +33,7 @@ count() { grep -cF -- "$2" "$1"; }
 MOCK_PID=$!
 PORT=
 for _ in $(seq 1 100); do
-    PORT=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$TMP/stdout")
+    PORT=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$TMP/stdout" 2>/dev/null)
     [ -n "$PORT" ] && break
     kill -0 "$MOCK_PID" 2>/dev/null || break
     sleep 0.1
@@ -128,7 +129,50 @@ check "record chunked body" has "$TMP/records.json" '"body":"{\"model\":\"rec-mo
 check "record order" test "$(grep -o '"path":"[^"]*"' "$TMP/records.json" | tr '\n' ' ')" = '"path":"/v1/messages" "path":"/v1/embeddings" '
 check "record file has all 14 requests" test "$(wc -l <"$TMP/record.jsonl")" -eq 14
 
-# 9. SIGTERM: clean exit (ASan builds would report leaks here)
+# 9. each record's "response": how the reply ended (records are one per line)
+# response_of SEQ: the response field of record SEQ, or nothing
+response_of() {
+    "${C[@]}" "$U/__mock/requests" | grep "^\[\{0,1\}{\"seq\":$1," |
+        sed -n 's/.*"response":"\([a-z_]*\)"}.*/\1/p'
+}
+# wait_response SEQ: polls up to 3 s until record SEQ is no longer pending; prints it
+wait_response() {
+    local r=
+    for _ in $(seq 1 60); do
+        r=$(response_of "$1")
+        [ -n "$r" ] && [ "$r" != pending ] && break
+        sleep 0.05
+    done
+    echo "$r"
+}
+"${C[@]}" -o /dev/null -X POST "$U/__mock/reset"
+"${C[@]}" -o /dev/null "$U/v1/chat/completions" -d '{}'
+check "whole reply: response complete" test "$(wait_response 1)" = complete
+# the client hangs up mid-stream: the mock's next writes fail
+curl -sS -N --max-time 0.5 -o /dev/null -H 'x-mock-script: events=20;delay_ms=100' \
+    "$U/v1/chat/completions" -d "$REQ" 2>/dev/null
+R=$(wait_response 2)
+check "client gone mid-stream: response client_closed (got $R)" test "$R" = client_closed
+# the client hangs up before the first byte: the mock sees EOF, then a reset on its write
+curl -sS --max-time 0.3 -o /dev/null -H 'x-mock-script: first_byte_ms=600' \
+    "$U/v1/chat/completions" -d '{}' 2>/dev/null
+R=$(wait_response 3)
+check "client gone before the first byte: response client_closed (got $R)" test "$R" = client_closed
+"${C[@]}" -N -o /dev/null -H 'x-mock-script: reset_after=1' "$U/v1/chat/completions" -d "$REQ" \
+    2>/dev/null
+check "reset_after: response reset" test "$(wait_response 4)" = reset
+# a reply still waiting for its first byte is pending, then complete
+"${C[@]}" -o "$TMP/slow.json" -H 'x-mock-script: first_byte_ms=700' "$U/v1/chat/completions" \
+    -d '{}' &
+SLOW_PID=$!
+sleep 0.3
+check "reply being written: response pending" test "$(response_of 5)" = pending
+wait "$SLOW_PID"
+check "slow reply delivered" has "$TMP/slow.json" '"object":"chat.completion"'
+check "slow reply: response complete" test "$(wait_response 5)" = complete
+check "record file has the outcome" has "$TMP/record.jsonl" '"response":"client_closed"}'
+
+# 10. SIGTERM: clean exit (ASan builds would report leaks here)
 kill -TERM "$MOCK_PID"
 for _ in $(seq 1 50); do kill -0 "$MOCK_PID" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$MOCK_PID" 2>/dev/null; then

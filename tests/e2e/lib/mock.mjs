@@ -28,6 +28,18 @@ export function makeMock(base) {
         async requests() {
             return JSON.parse(await call(base, 'GET', '/__mock/requests'));
         },
+        // Polls the records (every 25 ms, at most timeoutMs) until the request with this seq
+        // has a settled `response` ("complete", "client_closed" or "reset"); returns its
+        // record, whose response is still "pending" if the time ran out, or undefined if the
+        // mock never recorded it.
+        async settled(seq, timeoutMs = 3000) {
+            const deadline = Date.now() + timeoutMs;
+            for (;;) {
+                const r = (await this.requests()).find((x) => x.seq === seq);
+                if ((r && r.response !== 'pending') || Date.now() >= deadline) return r;
+                await new Promise((resolve) => setTimeout(resolve, 25));
+            }
+        },
         // The single request the mock received; fails when there were none or several.
         async only() {
             const all = await this.requests();

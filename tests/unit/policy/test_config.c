@@ -172,6 +172,10 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->limits.client_body_timeout_ms, 60000);
     assert_int_equal(cfg->limits.keepalive_timeout_ms, 75000);
     assert_int_equal(cfg->limits.send_timeout_ms, 60000);
+    assert_int_equal(cfg->limits.upstream_connect_timeout_ms, 10000);
+    assert_int_equal(cfg->limits.upstream_first_byte_timeout_ms, 600000);
+    assert_int_equal(cfg->limits.upstream_read_timeout_ms, 300000);
+    assert_int_equal(cfg->limits.upstream_idle_timeout_ms, 60000);
     assert_int_equal(cfg->limits.drain_timeout_ms, 30000);
     assert_int_equal(cfg->limits.max_connections, 10000);
 
@@ -383,8 +387,8 @@ static void test_table_defaults_parse(void **state)
 
     (void)state;
     walk_table(&policy_config_table, "", "", "", 0, 0, &n_keys);
-    /* 9 top-level, 2 log, 8 limits, 3 upstream, 2 route, 3 prompt_guard. */
-    assert_int_equal(n_keys, 27);
+    /* 10 top-level, 2 log, 12 limits, 2 tls, 3 upstream, 2 route, 3 prompt_guard. */
+    assert_int_equal(n_keys, 34);
 }
 
 /* ---------------------------------------------------------------- data-driven corpus */
@@ -789,7 +793,7 @@ static const struct set_err_case set_err_cases[] = {
     {"--set", "limits.max_body_byte", "1MiB",
      "--set: limits.max_body_byte: unknown key; did you mean 'max_body_bytes'?"},
     {"--set", "frobnicate", "1",
-     "--set: frobnicate: unknown key; expected one of: listen, workers, log, limits, ca_file, "
+     "--set: frobnicate: unknown key; expected one of: listen, workers, log, limits, tls, ca_file, "
      "default_upstream, upstreams, routes, prompt_guard"},
     {"--set", "log.colour", "red",
      "--set: log.colour: unknown key; expected one of: level, format"},
@@ -1209,7 +1213,9 @@ static void test_depth_cap(void **state)
         {"limits: ", "{a: ",
          DOC ":1:10: limits.a: unknown key; expected one of: max_header_bytes, "
              "max_body_bytes, client_header_timeout, client_body_timeout, "
-             "keepalive_timeout, send_timeout, drain_timeout, max_connections"},
+             "keepalive_timeout, send_timeout, drain_timeout, max_connections, "
+             "upstream_connect_timeout, upstream_first_byte_timeout, upstream_read_timeout, "
+             "upstream_idle_timeout"},
     };
     size_t reps = 20000;
 

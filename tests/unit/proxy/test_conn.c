@@ -49,6 +49,9 @@ static const struct setting base_settings[] = {
     {"limits.max_header_bytes", "4KiB"},
     {"limits.max_body_bytes", "2KiB"},
     {"limits.drain_timeout", "2s"},
+    /* Nothing listens on port 1: every forwarded request fails fast with 502. */
+    {"upstreams.openai.url", "http://127.0.0.1:1"},
+    {"upstreams.anthropic.url", "http://127.0.0.1:1"},
 };
 
 #define MAX_CLIENTS 8
@@ -559,7 +562,7 @@ static void test_request_id_valid_echoed(void **state)
     }
     /* Also on error responses written by the proxy itself. */
     exchange(cl, "POST /v1/chat/completions HTTP/1.1\r\nx-request-id: chat-1\r\n\r\n", &r);
-    assert_int_equal(r.status, 501);
+    assert_int_equal(r.status, 502);
     assert_header(&r, "x-request-id", "chat-1");
     client_free(cl);
 }
@@ -723,7 +726,7 @@ static void test_pipelining_in_order(void **state)
     assert_header(&r, "x-request-id", "p1");
     assert_string_equal(r.body, "{\"status\":\"ready\"}");
     assert_int_equal(client_response(cl, &r, false), 0);
-    assert_int_equal(r.status, 501);
+    assert_int_equal(r.status, 502);
     assert_header(&r, "x-request-id", "p2");
     assert_int_equal(client_response(cl, &r, true), 0);
     assert_int_equal(r.status, 200);
@@ -739,7 +742,7 @@ static void test_pipelining_in_order(void **state)
 static void test_one_byte_writes(void **state)
 {
     static const char req[] =
-        "POST /v1/messages HTTP/1.1\r\nHost: warden\r\nx-request-id: split-1\r\n"
+        "POST /healthz HTTP/1.1\r\nHost: warden\r\nx-request-id: split-1\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
         "5\r\n{\"a\":\r\n3\r\n\"b\"\r\n1\r\n}\r\n0\r\n\r\n"
         "GET /healthz HTTP/1.1\r\nx-request-id: split-2\r\n\r\n";
@@ -750,9 +753,9 @@ static void test_one_byte_writes(void **state)
         sleep_ms(1); /* let most bytes arrive in reads of their own */
     }
     assert_int_equal(client_response(cl, &r, false), 0);
-    assert_int_equal(r.status, 501);
+    assert_int_equal(r.status, 405);
     assert_header(&r, "x-request-id", "split-1");
-    assert_body_starts(&r, "{\"type\":\"error\",\"error\":{\"type\":\"not_implemented\"");
+    assert_body_starts(&r, "{\"error\":{\"message\":\"use GET or HEAD\"");
     assert_int_equal(client_response(cl, &r, false), 0);
     assert_int_equal(r.status, 200);
     assert_header(&r, "x-request-id", "split-2");
@@ -762,7 +765,7 @@ static void test_one_byte_writes(void **state)
 
 /* ---------------------------------------------------------------- provider error shapes */
 
-static void test_chat_completions_501_openai_shape(void **state)
+static void test_chat_completions_502_openai_shape(void **state)
 {
     struct client *cl = client_open(state);
     struct resp r;
@@ -773,25 +776,25 @@ static void test_chat_completions_501_openai_shape(void **state)
              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
              sizeof(body) - 1, body);
     exchange(cl, req, &r);
-    assert_int_equal(r.status, 501);
+    assert_int_equal(r.status, 502);
     assert_header(&r, "content-type", "application/json");
     assert_int_equal(r.content_length, (long)r.body_len);
     assert_body_starts(&r, "{\"error\":{\"message\":\"");
-    assert_body_ends(&r, "\",\"type\":\"not_implemented\",\"code\":\"forwarding_not_built\","
+    assert_body_ends(&r, "\",\"type\":\"upstream_error\",\"code\":\"upstream_unreachable\","
                          "\"param\":null}}");
     assert_body_has(&r, "upstream 'openai'");
     assert_connection(&r, "keep-alive");
     /* Other OpenAI paths and the default route use the same shape. */
     exchange(cl, "POST /v1/embeddings HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", &r);
-    assert_int_equal(r.status, 501);
+    assert_int_equal(r.status, 502);
     assert_body_starts(&r, "{\"error\":{\"message\":\"");
     exchange(cl, "GET /v1/models HTTP/1.1\r\n\r\n", &r);
-    assert_int_equal(r.status, 501);
+    assert_int_equal(r.status, 502);
     assert_body_starts(&r, "{\"error\":{\"message\":\"");
     client_free(cl);
 }
 
-static void test_messages_501_anthropic_shape(void **state)
+static void test_messages_502_anthropic_shape(void **state)
 {
     static const char *const paths[] = {"/v1/messages", "/v1/messages/count_tokens",
                                         "/v1/messages?beta=true"};
@@ -804,9 +807,9 @@ static void test_messages_501_anthropic_shape(void **state)
                  "Content-Length: 2\r\n\r\n{}",
                  paths[i]);
         exchange(cl, req, &r);
-        assert_int_equal(r.status, 501);
+        assert_int_equal(r.status, 502);
         assert_header(&r, "content-type", "application/json");
-        assert_body_starts(&r, "{\"type\":\"error\",\"error\":{\"type\":\"not_implemented\","
+        assert_body_starts(&r, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\","
                                "\"message\":\"");
         assert_body_ends(&r, "\"}}");
         assert_body_has(&r, "upstream 'anthropic'");
@@ -815,7 +818,7 @@ static void test_messages_501_anthropic_shape(void **state)
     }
     /* A path that only starts with the same letters is not Anthropic's. */
     exchange(cl, "POST /v1/messagesX HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &r);
-    assert_int_equal(r.status, 501);
+    assert_int_equal(r.status, 502);
     assert_body_starts(&r, "{\"error\":{\"message\":\"");
     client_free(cl);
 }
@@ -878,7 +881,7 @@ static void test_content_length_too_large_413(void **state)
     cl = client_open(state);
     exchange(cl, "POST /v1/messages HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", &r);
     assert_int_equal(r.status, 413);
-    assert_body_starts(&r, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\"");
+    assert_body_starts(&r, "{\"type\":\"error\",\"error\":{\"type\":\"request_too_large\"");
     assert_int_equal(client_wait_close(cl), 1);
     client_free(cl);
 }
@@ -894,7 +897,7 @@ static void test_body_at_limit_accepted(void **state)
     snprintf(req, sizeof(req),
              "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 2048\r\n\r\n%s", body);
     exchange(cl, req, &r);
-    assert_int_equal(r.status, 501);
+    assert_int_equal(r.status, 502);
     assert_connection(&r, "keep-alive");
     exchange(cl, "GET /healthz HTTP/1.1\r\n\r\n", &r);
     assert_int_equal(r.status, 200);
@@ -931,7 +934,7 @@ static void test_chunked_under_limit_accepted(void **state)
              "3e8\r\n%1000s\r\n3e8\r\n%1000s\r\n0\r\n\r\n",
              "c", "d");
     exchange(cl, req, &r);
-    assert_int_equal(r.status, 501);
+    assert_int_equal(r.status, 502);
     assert_connection(&r, "keep-alive");
     exchange(cl, "GET /healthz HTTP/1.1\r\n\r\n", &r);
     assert_int_equal(r.status, 200);
@@ -950,7 +953,7 @@ static void test_url_too_long_414(void **state)
                      repeat('q', 8192 - (sizeof(prefix) - 1)));
     assert_true(n > 0 && (size_t)n < sizeof(req));
     exchange(cl, req, &r);
-    assert_int_equal(r.status, 501);
+    assert_int_equal(r.status, 502);
     assert_connection(&r, "keep-alive");
 
     /* One byte more. */
@@ -1065,7 +1068,8 @@ static void test_body_timeout_408(void **state)
 {
     struct client *cl = client_open(state);
     struct resp r;
-    client_send(cl, "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"model\":");
+    /* A local path: a forwarded request could meet an upstream error first. */
+    client_send(cl, "POST /healthz HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"model\":");
     assert_int_equal(client_response(cl, &r, false), 0);
     assert_openai_error(&r, 408, "request_timeout");
     assert_body_has(&r, "client_body_timeout");
@@ -1135,7 +1139,7 @@ static size_t count_of(const char *hay, size_t len, const char *needle)
 static void test_half_close_gets_all_responses(void **state)
 {
     enum { N = 16000 };
-    static const char one[] = "GET /v1/models HTTP/1.1\r\n\r\n";
+    static const char one[] = "GET /healthz HTTP/1.1\r\n\r\n";
     static char reqs[N * (sizeof(one) - 1)];
     static char got[8 << 20];
     struct client *cl = client_open_small_rcvbuf(state);
@@ -1182,7 +1186,7 @@ static void test_half_close_gets_all_responses(void **state)
             break;
         have += (size_t)n;
     }
-    size_t answers = count_of(got, have, "HTTP/1.1 501 ");
+    size_t answers = count_of(got, have, "HTTP/1.1 200 ");
     if (answers != N)
         fail_msg("after shutdown(SHUT_WR): %zu of %d answers (%zu bytes)", answers, (int)N, have);
     client_free(cl);
@@ -1407,8 +1411,8 @@ int main(void)
         T(test_connection_close_honoured),
         T(test_pipelining_in_order),
         T(test_one_byte_writes),
-        T(test_chat_completions_501_openai_shape),
-        T(test_messages_501_anthropic_shape),
+        T(test_chat_completions_502_openai_shape),
+        T(test_messages_502_anthropic_shape),
         T(test_headers_too_large_431),
         T(test_headers_under_limit_accepted),
         T(test_content_length_too_large_413),

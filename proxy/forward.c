@@ -1,0 +1,343 @@
+/* Forwarding: the client's request to the upstream (head rewritten, body streamed, JSON
+ * checked before its last byte leaves) and the upstream's response back, event by event. */
+#include "proxy/conn.h"
+
+#include "policy/config.h"
+#include "policy/route.h"
+#include "proxy/server.h"
+#include "proxy/upstream.h"
+#include "telemetry/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/uio.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+/* Depth and lengths for request bodies: generous for tool schemas, still bounded. */
+static const struct guard_json_limits body_json_limits = {
+    .max_depth = 128, .max_key = 1024, .max_number = 256};
+
+static bool hdr_value_has(const struct proxy_hdrs *h, const struct proxy_hdr *e, const char *word)
+{
+    size_t n = strlen(word);
+    const char *v = proxy_hdr_value(h, e);
+    for (size_t i = 0; i + n <= e->value_len; i++) {
+        if (strncasecmp(v + i, word, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The origin-form target: an absolute-form "http://host/path" keeps only its path. */
+static const char *txn_target(const struct proxy_txn *t, size_t *len)
+{
+    const char *u = t->url;
+    size_t n = t->url_len;
+    if (n > 8 && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
+        const char *p = memchr(u + 8, '/', n - 8);
+        if (p == NULL) {
+            *len = 1;
+            return "/";
+        }
+        n -= (size_t)(p - u);
+        u = p;
+    }
+    *len = n;
+    return u;
+}
+
+/* Request head for the upstream: hop-by-hop headers dropped, Host for the upstream,
+ * X-Forwarded-*, our x-request-id, identity encoding (the guards read every byte), the
+ * configured key in place of the client's, and the body framing we send. */
+static void write_request_head(struct proxy_conn *c, const struct proxy_upstream_rt *rt,
+                               const char *target, size_t tlen, struct evbuffer *o)
+{
+    const struct proxy_txn *t = &c->txn;
+    const struct proxy_hdrs *h = &c->req_hdrs;
+    const llhttp_t *p = &c->parser;
+    evbuffer_add_printf(o, "%s %s%.*s HTTP/1.1\r\nHost: %s\r\n",
+                        llhttp_method_name((llhttp_method_t)t->method), rt->cfg->url.base_path,
+                        (int)tlen, target, rt->host_header);
+    for (size_t i = 0; i < h->n; i++) {
+        const struct proxy_hdr *e = &h->items[i];
+        if (proxy_hdr_is_hop(h, e) || proxy_hdr_is(h, e, "host") ||
+            proxy_hdr_is(h, e, "content-length") || proxy_hdr_is(h, e, "expect") ||
+            proxy_hdr_is(h, e, "accept-encoding") || proxy_hdr_is(h, e, "x-forwarded-proto") ||
+            proxy_hdr_is(h, e, "x-request-id"))
+            continue;
+        if (rt->api_key && (proxy_hdr_is(h, e, "authorization") ||
+                            proxy_hdr_is(h, e, "x-api-key") || proxy_hdr_is(h, e, "api-key")))
+            continue;
+        if (proxy_hdr_is(h, e, "x-forwarded-for"))
+            continue; /* joined below */
+        proxy_hdr_write(h, e, o);
+    }
+    /* Earlier hops first, in order, then this client: one header. */
+    evbuffer_add(o, "X-Forwarded-For: ", 17);
+    for (size_t i = 0; i < h->n; i++) {
+        const struct proxy_hdr *e = &h->items[i];
+        if (proxy_hdr_is(h, e, "x-forwarded-for") && e->value_len > 0)
+            evbuffer_add_printf(o, "%.*s, ", (int)e->value_len, proxy_hdr_value(h, e));
+    }
+    evbuffer_add_printf(o, "%s\r\n", c->peer_ip);
+    evbuffer_add_printf(o,
+                        "X-Forwarded-Proto: %s\r\nx-request-id: %s\r\n"
+                        "Accept-Encoding: identity\r\n",
+                        (c->flags & PROXY_CONN_F_TLS) ? "https" : "http", t->request_id);
+    if (rt->api_key) {
+        if (t->flavor == PROXY_FLAVOR_ANTHROPIC)
+            evbuffer_add_printf(o, "x-api-key: %s\r\n", rt->api_key);
+        else
+            evbuffer_add_printf(o, "Authorization: Bearer %s\r\n", rt->api_key);
+    }
+    if (p->flags & F_CHUNKED)
+        evbuffer_add(o, "Transfer-Encoding: chunked\r\n", 28);
+    else if (p->flags & F_CONTENT_LENGTH)
+        evbuffer_add_printf(o, "Content-Length: %" PRIu64 "\r\n", p->content_length);
+    evbuffer_add(o, "Connection: keep-alive\r\n\r\n", 26);
+}
+
+int proxy_forward_begin(struct proxy_conn *c)
+{
+    struct proxy_txn *t = &c->txn;
+    const struct policy_route *route;
+    const llhttp_t *p = &c->parser;
+    size_t tlen;
+    const char *target = txn_target(t, &tlen);
+    char msg[300];
+    t->flavor = proxy_flavor_of(target, tlen);
+    if (target[0] != '/') {
+        proxy_conn_fail(c, 400, "invalid_request_error", "bad_request_target",
+                        "the request target must be a path such as /v1/chat/completions");
+        return -EINVAL;
+    }
+    t->up = policy_route_match(c->worker->srv->cfg, target, tlen, &route);
+    struct proxy_upool *pool = t->up ? proxy_worker_pool(c->worker, t->up) : NULL;
+    if (pool == NULL) {
+        proxy_conn_fail(c, 502, "upstream_error", "no_upstream", "no upstream serves this path");
+        return -ENOENT;
+    }
+    if (proxy_uconn_get(pool, c, t->method == HTTP_HEAD, &t->uc) != 0) {
+        snprintf(msg, sizeof(msg), "out of memory connecting to upstream '%s'", t->up->name);
+        proxy_conn_fail(c, 503, "upstream_error", "overloaded", msg);
+        return -ENOMEM;
+    }
+    const struct proxy_hdr *expect = proxy_hdrs_find(&c->req_hdrs, "expect");
+    if (expect && hdr_value_has(&c->req_hdrs, expect, "100-continue") && p->http_minor >= 1) {
+        /* We read the body anyway: tell the client to send it now. */
+        struct iovec iov = {.iov_base = "HTTP/1.1 100 Continue\r\n\r\n", .iov_len = 25};
+        proxy_conn_sendv(c, &iov, 1);
+    }
+    bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
+    const struct proxy_hdr *ct = proxy_hdrs_find(&c->req_hdrs, "content-type");
+    if (has_body && ct && hdr_value_has(&c->req_hdrs, ct, "json")) {
+        t->json_check = true;
+        guard_json_init(&t->json, &body_json_limits);
+    }
+    t->req_chunked = (p->flags & F_CHUNKED) != 0;
+    /* Sent with the first body bytes of this read: usually one write for the request. */
+    write_request_head(c, pool->rt, target, tlen, c->up_out);
+    return 0;
+}
+
+/* Body bytes to the upstream, re-framed as a chunk when the client sent chunks. */
+static void write_body(struct proxy_conn *c, struct evbuffer *src, const char *at, size_t len)
+{
+    struct evbuffer *o = c->up_out;
+    if (src)
+        len = evbuffer_get_length(src);
+    if (len == 0)
+        return;
+    if (c->txn.req_chunked)
+        evbuffer_add_printf(o, "%zx\r\n", len);
+    if (src)
+        evbuffer_add_buffer(o, src);
+    else
+        evbuffer_add(o, at, len);
+    if (c->txn.req_chunked)
+        evbuffer_add(o, "\r\n", 2);
+}
+
+void proxy_forward_flush(struct proxy_conn *c)
+{
+    if (c->txn.uc && evbuffer_get_length(c->up_out) > 0)
+        proxy_uconn_send(c->txn.uc, c->up_out);
+}
+
+/* Run the JSON tokenizer over what it was fed; false (and the client answered 400) when the
+ * body is not JSON. */
+static bool json_drain(struct proxy_conn *c, bool last)
+{
+    struct guard_json_event ev;
+    int rc;
+    while ((rc = guard_json_next(&c->txn.json, &ev)) > 0)
+        ;
+    bool incomplete = rc == 0 && last && !guard_json_done(&c->txn.json);
+    if (rc == 0 && !incomplete)
+        return true;
+    const struct guard_json_error *e = guard_json_error(&c->txn.json);
+    char msg[300];
+    snprintf(msg, sizeof(msg),
+             "the request body is not valid JSON: %s at line %" PRIu32 ", column %" PRIu32
+             " (byte %" PRIu64 ")",
+             rc < 0 ? e->message : "unexpected end of input", rc < 0 ? e->line : 0,
+             rc < 0 ? e->column : 0, rc < 0 ? e->offset : c->txn.body_bytes);
+    c->txn.json_failed = true;
+    proxy_conn_fail(c, 400, "invalid_request_error", "invalid_json", msg);
+    return false;
+}
+
+int proxy_forward_body(struct proxy_conn *c, const char *at, size_t len)
+{
+    struct proxy_txn *t = &c->txn;
+    if (t->uc == NULL)
+        return -EPIPE;
+    if (!t->json_check) {
+        write_body(c, NULL, at, len);
+        return 0;
+    }
+    guard_json_feed(&t->json, at, len, false);
+    if (!json_drain(c, false))
+        return -EBADMSG;
+    /* The bytes before this piece may go; this piece waits for the verdict at the end. */
+    if (c->hold == NULL && (c->hold = evbuffer_new()) == NULL) {
+        proxy_conn_fail(c, 503, "upstream_error", "overloaded", "out of memory");
+        return -ENOMEM;
+    }
+    write_body(c, c->hold, NULL, 0);
+    evbuffer_add(c->hold, at, len);
+    return 0;
+}
+
+int proxy_forward_end(struct proxy_conn *c)
+{
+    struct proxy_txn *t = &c->txn;
+    if (t->uc == NULL)
+        return -EPIPE;
+    if (t->json_check) {
+        guard_json_feed(&t->json, NULL, 0, true);
+        if (!json_drain(c, true))
+            return -EBADMSG;
+        write_body(c, c->hold, NULL, 0);
+    }
+    if (t->req_chunked)
+        evbuffer_add(c->up_out, "0\r\n\r\n", 5);
+    proxy_forward_flush(c);
+    proxy_uconn_request_done(t->uc);
+    return 0;
+}
+
+void proxy_forward_abort(struct proxy_conn *c)
+{
+    struct proxy_uconn *u = c->txn.uc;
+    c->txn.uc = NULL;
+    evbuffer_drain(c->up_out, evbuffer_get_length(c->up_out));
+    if (u)
+        proxy_uconn_release(u, false);
+}
+
+/* ---------------------------------------------------------------- the response */
+
+int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
+{
+    struct proxy_txn *t = &c->txn;
+    const struct proxy_hdrs *h = &u->hdrs;
+    const llhttp_t *up = &u->parser;
+    int status = u->status;
+    bool body = t->method != HTTP_HEAD && status != 204 && status != 304;
+    bool delimited = (up->flags & F_CONTENT_LENGTH) && !(up->flags & F_CHUNKED);
+    struct evbuffer *b = c->down_out;
+    if (body && !delimited) {
+        /* Chunks for an HTTP/1.1 client; an HTTP/1.0 client reads to the close. */
+        if (c->parser.http_minor >= 1)
+            t->resp_chunked = true;
+        else
+            t->keep_alive = false;
+    }
+    bool keep = t->keep_alive && !c->worker->draining;
+    t->keep_alive = keep;
+    evbuffer_add_printf(b, "HTTP/1.1 %d %s\r\n", status,
+                        u->reason[0] ? u->reason : proxy_status_reason(status));
+    for (size_t i = 0; i < h->n; i++) {
+        const struct proxy_hdr *e = &h->items[i];
+        if (proxy_hdr_is_hop(h, e))
+            continue;
+        if (t->resp_chunked && proxy_hdr_is(h, e, "content-length"))
+            continue;
+        if (proxy_hdr_is(h, e, "x-request-id")) {
+            /* Ours is x-request-id; the provider's own id stays available to the client. */
+            evbuffer_add_printf(b, "x-upstream-request-id: %.*s\r\n", (int)e->value_len,
+                                proxy_hdr_value(h, e));
+            continue;
+        }
+        proxy_hdr_write(h, e, b);
+    }
+    evbuffer_add_printf(b, "x-request-id: %s\r\n%sConnection: %s\r\n\r\n", t->request_id,
+                        t->resp_chunked ? "Transfer-Encoding: chunked\r\n" : "",
+                        keep ? "keep-alive" : "close");
+    t->resp_head_sent = true;
+    return 0; /* sent with the first body bytes by proxy_conn_upstream_flush */
+}
+
+int proxy_conn_upstream_body(struct proxy_conn *c, const char *at, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (c->txn.resp_chunked)
+        evbuffer_add_printf(c->down_out, "%zx\r\n", len);
+    evbuffer_add(c->down_out, at, len);
+    if (c->txn.resp_chunked)
+        evbuffer_add(c->down_out, "\r\n", 2);
+    return 0;
+}
+
+void proxy_conn_upstream_flush(struct proxy_conn *c)
+{
+    struct proxy_txn *t = &c->txn;
+    if (evbuffer_get_length(c->down_out) == 0)
+        return;
+    /* Straight to the socket: a stream event reaches the client as soon as it arrives. */
+    proxy_conn_send(c, c->down_out);
+    if (t->uc && !(c->flags & PROXY_CONN_F_FREEING) &&
+        evbuffer_get_length(bufferevent_get_output(c->bev)) > PROXY_CONN_OUT_HIGH)
+        proxy_uconn_reading(t->uc, false); /* the client is slower: slow the upstream */
+}
+
+void proxy_conn_upstream_done(struct proxy_conn *c, struct proxy_uconn *u, bool reusable)
+{
+    struct proxy_txn *t = &c->txn;
+    if (t->resp_chunked)
+        evbuffer_add(c->down_out, "0\r\n\r\n", 5);
+    t->uc = NULL;
+    proxy_conn_upstream_flush(c);
+    proxy_uconn_release(u, reusable);
+    proxy_conn_txn_end(c);
+}
+
+void proxy_conn_upstream_fail(struct proxy_conn *c, int status, const char *code,
+                              const char *message)
+{
+    struct proxy_txn *t = &c->txn;
+    t->uc = NULL;                 /* the upstream connection closes itself */
+    proxy_conn_upstream_flush(c); /* what arrived before the failure still goes out */
+    tel_log(TEL_LOG_WARN, "upstream_failed", TEL_STR("request_id", t->request_id),
+            TEL_STR("upstream", t->up ? t->up->name : ""), TEL_INT("status", status),
+            TEL_STR("reason", code), TEL_STR("detail", message));
+    if ((c->flags & PROXY_CONN_F_WAIT_RESP) && !t->resp_head_sent) {
+        /* The request was read whole: answer, and the connection serves the next one. */
+        proxy_conn_respond_error(c, t->flavor, status, "upstream_error", code, message);
+        proxy_conn_txn_end(c);
+        return;
+    }
+    proxy_conn_fail(c, status, "upstream_error", code, message);
+}
+
+void proxy_conn_upstream_drained(struct proxy_conn *c)
+{
+    proxy_conn_resume(c);
+}

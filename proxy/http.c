@@ -1,0 +1,160 @@
+/* HTTP/1.1 message pieces: a bounded header store filled from llhttp callbacks, and the
+ * hop-by-hop rules a proxy applies when it passes headers on. */
+#include "proxy/http.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+void proxy_hdrs_init(struct proxy_hdrs *h, size_t cap_bytes)
+{
+    memset(h, 0, sizeof(*h));
+    h->cap_bytes = cap_bytes;
+}
+
+void proxy_hdrs_reset(struct proxy_hdrs *h)
+{
+    h->len = 0;
+    h->n = 0;
+    h->in_value = false;
+}
+
+void proxy_hdrs_deinit(struct proxy_hdrs *h)
+{
+    free(h->buf);
+    free(h->items);
+    memset(h, 0, sizeof(*h));
+}
+
+static int hdrs_append(struct proxy_hdrs *h, const char *at, size_t len)
+{
+    if (h->len + len > h->cap_bytes)
+        return -E2BIG;
+    if (h->len + len > h->cap) {
+        size_t cap = h->cap ? h->cap : 1024;
+        while (cap < h->len + len)
+            cap *= 2;
+        if (cap > h->cap_bytes)
+            cap = h->cap_bytes;
+        char *grown = realloc(h->buf, cap);
+        if (grown == NULL)
+            return -ENOMEM;
+        h->buf = grown;
+        h->cap = cap;
+    }
+    memcpy(h->buf + h->len, at, len);
+    h->len += len;
+    return 0;
+}
+
+int proxy_hdrs_add_name(struct proxy_hdrs *h, const char *at, size_t len)
+{
+    if (h->n == 0 || h->in_value) {
+        if (h->n >= PROXY_HDRS_MAX)
+            return -E2BIG;
+        if (h->n == h->cap_items) {
+            size_t cap = h->cap_items ? h->cap_items * 2 : 16;
+            struct proxy_hdr *grown = realloc(h->items, cap * sizeof(*grown));
+            if (grown == NULL)
+                return -ENOMEM;
+            h->items = grown;
+            h->cap_items = cap;
+        }
+        h->items[h->n++] = (struct proxy_hdr){.name = (uint32_t)h->len};
+        h->in_value = false;
+    }
+    struct proxy_hdr *e = &h->items[h->n - 1];
+    int rc = hdrs_append(h, at, len);
+    if (rc == 0) {
+        e->name_len += (uint32_t)len;
+        e->value = (uint32_t)h->len;
+    }
+    return rc;
+}
+
+int proxy_hdrs_add_value(struct proxy_hdrs *h, const char *at, size_t len)
+{
+    if (h->n == 0)
+        return -EINVAL;
+    struct proxy_hdr *e = &h->items[h->n - 1];
+    h->in_value = true;
+    int rc = hdrs_append(h, at, len);
+    if (rc == 0)
+        e->value_len += (uint32_t)len;
+    return rc;
+}
+
+bool proxy_hdr_is(const struct proxy_hdrs *h, const struct proxy_hdr *e, const char *name)
+{
+    size_t n = strlen(name);
+    return e->name_len == n && strncasecmp(h->buf + e->name, name, n) == 0;
+}
+
+const struct proxy_hdr *proxy_hdrs_find(const struct proxy_hdrs *h, const char *name)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        if (proxy_hdr_is(h, &h->items[i], name))
+            return &h->items[i];
+    }
+    return NULL;
+}
+
+bool proxy_token_in_list(const char *list, size_t len, const char *token)
+{
+    size_t tl = strlen(token);
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && list[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t'))
+            end--;
+        if (end - start == tl && strncasecmp(list + start, token, tl) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool proxy_hdr_is_hop(const struct proxy_hdrs *h, const struct proxy_hdr *e)
+{
+    static const char *const hop[] = {"connection",
+                                      "keep-alive",
+                                      "proxy-connection",
+                                      "te",
+                                      "trailer",
+                                      "transfer-encoding",
+                                      "upgrade",
+                                      "proxy-authenticate",
+                                      "proxy-authorization"};
+    for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++) {
+        if (proxy_hdr_is(h, e, hop[i]))
+            return true;
+    }
+    /* Headers that the Connection header lists are hop-by-hop as well. */
+    char name[64];
+    if (e->name_len >= sizeof(name))
+        return false;
+    memcpy(name, h->buf + e->name, e->name_len);
+    name[e->name_len] = '\0';
+    for (size_t i = 0; i < h->n; i++) {
+        const struct proxy_hdr *c = &h->items[i];
+        if (proxy_hdr_is(h, c, "connection") &&
+            proxy_token_in_list(h->buf + c->value, c->value_len, name))
+            return true;
+    }
+    return false;
+}
+
+void proxy_hdr_write(const struct proxy_hdrs *h, const struct proxy_hdr *e, struct evbuffer *out)
+{
+    evbuffer_add(out, h->buf + e->name, e->name_len);
+    evbuffer_add(out, ": ", 2);
+    evbuffer_add(out, h->buf + e->value, e->value_len);
+    evbuffer_add(out, "\r\n", 2);
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Proxy benchmark: POST /v1/chat/completions through warden and through nginx proxy_pass (with
+# upstream keep-alive, buffering off) to the same mock upstream, on loopback, in one session.
+# Prints throughput at concurrency C, latency at concurrency 1 (direct, warden, nginx) and the
+# ratios. Benchmarks never gate CI.
+# usage: tests/bench/proxy.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
+#   BUILD_DIR needs warden and tests/mock/mock_upstream (a Release build with tests on:
+#   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$root/build-bench}
+secs=${2:-10}
+conns=${3:-32}
+workers=${WORKERS:-1}
+mock=$build/tests/mock/mock_upstream
+for tool in wrk nginx curl; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool missing: apt-get install wrk nginx-light curl" >&2; exit 2; }
+done
+for bin in "$build/warden" "$mock"; do
+    [ -x "$bin" ] || { echo "bench: $bin missing (see usage)" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+"$mock" --listen 127.0.0.1:0 >"$tmp/mock.out" 2>"$tmp/mock.err" &
+pids+=($!)
+for _ in $(seq 50); do
+    mport=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/mock.out")
+    [ -n "$mport" ] && break
+    sleep 0.1
+done
+wport=18281 nport=18282
+"$build/warden" serve --listen 127.0.0.1:$wport --workers "$workers" --set log.level=warn \
+    --upstream "openai=http://127.0.0.1:$mport" 2>"$tmp/warden.log" &
+pids+=($!)
+cat >"$tmp/nginx.conf" <<NGX
+worker_processes $workers;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx.err warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    upstream mock { server 127.0.0.1:$mport; keepalive 64; }
+    server {
+        listen 127.0.0.1:$nport reuseport;
+        client_body_buffer_size 64k;
+        location / {
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_request_buffering off;
+        }
+    }
+}
+NGX
+nginx -c "$tmp/nginx.conf" -p "$tmp" &
+pids+=($!)
+body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
+for p in $mport $wport $nport; do
+    for _ in $(seq 50); do
+        curl -sf -o /dev/null -H 'content-type: application/json' -d "$body" \
+            "http://127.0.0.1:$p/v1/chat/completions" && break
+        sleep 0.1
+    done
+done
+cat >"$tmp/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-bench"
+LUA
+
+# run NAME PORT CONNS: prints "rps p50 p99" (latencies in microseconds)
+run() {
+    wrk -t 1 -c "$3" -d "${secs}s" --latency -s "$tmp/post.lua" \
+        "http://127.0.0.1:$2/v1/chat/completions" >"$tmp/$1.out"
+    awk '
+        function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; return v * 1000000 }
+        /Requests\/sec/ { rps = $2 }
+        $1 == "50%" { p50 = us($2) }
+        $1 == "99%" { p99 = us($2) }
+        END { printf "%s %d %d\n", rps, p50, p99 }' "$tmp/$1.out"
+}
+echo "proxy benchmark: $secs s per run, wrk 1 thread, $workers worker(s) each for warden and nginx"
+read -r m_rps m_p50 m_p99 < <(run direct1 $mport 1)
+read -r w_rps w_p50 w_p99 < <(run warden1 $wport 1)
+read -r n_rps n_p50 n_p99 < <(run nginx1 $nport 1)
+printf 'concurrency 1   direct  p50 %6d us  p99 %6d us\n' "$m_p50" "$m_p99"
+printf 'concurrency 1   warden  p50 %6d us  p99 %6d us  added p99 %d us\n' "$w_p50" "$w_p99" $((w_p99 - m_p99))
+printf 'concurrency 1   nginx   p50 %6d us  p99 %6d us  added p99 %d us\n' "$n_p50" "$n_p99" $((n_p99 - m_p99))
+read -r w_rps w_p50 w_p99 < <(run warden $wport "$conns")
+read -r n_rps n_p50 n_p99 < <(run nginx $nport "$conns")
+printf 'concurrency %-3s warden %10s req/s  p99 %6d us\n' "$conns" "$w_rps" "$w_p99"
+printf 'concurrency %-3s nginx  %10s req/s  p99 %6d us\n' "$conns" "$n_rps" "$n_p99"
+awk -v a="$w_rps" -v b="$n_rps" 'BEGIN { printf "throughput ratio warden/nginx: %.2f\n", a / b }'
