@@ -741,11 +741,10 @@ static void test_pipelining_in_order(void **state)
 
 static void test_one_byte_writes(void **state)
 {
-    static const char req[] =
-        "POST /healthz HTTP/1.1\r\nHost: warden\r\nx-request-id: split-1\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n"
-        "5\r\n{\"a\":\r\n3\r\n\"b\"\r\n1\r\n}\r\n0\r\n\r\n"
-        "GET /healthz HTTP/1.1\r\nx-request-id: split-2\r\n\r\n";
+    static const char req[] = "POST /healthz HTTP/1.1\r\nHost: warden\r\nx-request-id: split-1\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n"
+                              "5\r\n{\"a\":\r\n3\r\n\"b\"\r\n1\r\n}\r\n0\r\n\r\n"
+                              "GET /healthz HTTP/1.1\r\nx-request-id: split-2\r\n\r\n";
     struct client *cl = client_open(state);
     struct resp r;
     for (size_t i = 0; i < sizeof(req) - 1; i++) {
