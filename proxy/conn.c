@@ -405,6 +405,18 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return rc != HPE_OK ? rc : hdrs_status(c, proxy_hdrs_add_name(&c->req_hdrs, at, len));
 }
 
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct proxy_conn *c = parser_conn(p);
+    const struct proxy_hdrs *h = &c->req_hdrs;
+    /* llhttp lets ": value" through even in strict mode; such a line is no header. */
+    if (h->n == 0 || h->in_value || h->items[h->n - 1].name_len == 0) {
+        c->txn.status = 400;
+        return HPE_USER;
+    }
+    return HPE_OK;
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct proxy_conn *c = parser_conn(p);
@@ -487,6 +499,7 @@ static const llhttp_settings_t parser_settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
@@ -521,6 +534,10 @@ static void conn_parse_error(struct proxy_conn *c, llhttp_errno_t e)
         snprintf(msg, sizeof(msg), "request body exceeds %lld bytes (limits.max_body_bytes)",
                  (long long)conn_cfg(c)->limits.max_body_bytes);
         proxy_conn_fail(c, 413, "invalid_request_error", "request_too_large", msg);
+        return;
+    case 400:
+        proxy_conn_fail(c, 400, "invalid_request_error", "bad_http_request",
+                        "malformed HTTP request: a header line has an empty name");
         return;
     default:
         break;

@@ -31,6 +31,8 @@ void proxy_hdrs_deinit(struct proxy_hdrs *h)
 
 static int hdrs_append(struct proxy_hdrs *h, const char *at, size_t len)
 {
+    if (len == 0)
+        return 0;
     if (h->len + len > h->cap_bytes)
         return -E2BIG;
     if (h->len + len > h->cap) {
