@@ -63,25 +63,36 @@ static void write_request_head(struct proxy_conn *c, const struct proxy_upstream
     evbuffer_add_printf(o, "%s %s%.*s HTTP/1.1\r\nHost: %s\r\n",
                         llhttp_method_name((llhttp_method_t)t->method), rt->cfg->url.base_path,
                         (int)tlen, target, rt->host_header);
+    bool xff = false;
     for (size_t i = 0; i < h->n; i++) {
         const struct proxy_hdr *e = &h->items[i];
-        if (proxy_hdr_is_hop(h, e) || proxy_hdr_is(h, e, "host") ||
-            proxy_hdr_is(h, e, "content-length") || proxy_hdr_is(h, e, "expect") ||
-            proxy_hdr_is(h, e, "accept-encoding") || proxy_hdr_is(h, e, "x-forwarded-proto") ||
-            proxy_hdr_is(h, e, "x-request-id"))
+        switch (proxy_hdr_classify(h, e)) {
+        case PROXY_HDR_HOP:
+        case PROXY_HDR_HOST:
+        case PROXY_HDR_CONTENT_LENGTH:
+        case PROXY_HDR_EXPECT:
+        case PROXY_HDR_ACCEPT_ENCODING:
+        case PROXY_HDR_X_FORWARDED_PROTO:
+        case PROXY_HDR_X_REQUEST_ID:
+            continue; /* ours, below */
+        case PROXY_HDR_X_FORWARDED_FOR:
+            xff = true; /* joined below */
             continue;
-        if (rt->api_key && (proxy_hdr_is(h, e, "authorization") ||
-                            proxy_hdr_is(h, e, "x-api-key") || proxy_hdr_is(h, e, "api-key")))
-            continue;
-        if (proxy_hdr_is(h, e, "x-forwarded-for"))
-            continue; /* joined below */
+        case PROXY_HDR_AUTHORIZATION:
+        case PROXY_HDR_X_API_KEY:
+            if (rt->api_key)
+                continue; /* the configured key replaces the client's */
+            break;
+        default:
+            break;
+        }
         proxy_hdr_write(h, e, o);
     }
     /* Earlier hops first, in order, then this client: one header. */
     evbuffer_add(o, "X-Forwarded-For: ", 17);
-    for (size_t i = 0; i < h->n; i++) {
+    for (size_t i = 0; xff && i < h->n; i++) {
         const struct proxy_hdr *e = &h->items[i];
-        if (proxy_hdr_is(h, e, "x-forwarded-for") && e->value_len > 0)
+        if (e->value_len > 0 && proxy_hdr_classify(h, e) == PROXY_HDR_X_FORWARDED_FOR)
             evbuffer_add_printf(o, "%.*s, ", (int)e->value_len, proxy_hdr_value(h, e));
     }
     evbuffer_add_printf(o, "%s\r\n", c->peer_ip);
@@ -265,11 +276,10 @@ int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
                         u->reason[0] ? u->reason : proxy_status_reason(status));
     for (size_t i = 0; i < h->n; i++) {
         const struct proxy_hdr *e = &h->items[i];
-        if (proxy_hdr_is_hop(h, e))
+        enum proxy_hdr_kind kind = proxy_hdr_classify(h, e);
+        if (kind == PROXY_HDR_HOP || (t->resp_chunked && kind == PROXY_HDR_CONTENT_LENGTH))
             continue;
-        if (t->resp_chunked && proxy_hdr_is(h, e, "content-length"))
-            continue;
-        if (proxy_hdr_is(h, e, "x-request-id")) {
+        if (kind == PROXY_HDR_X_REQUEST_ID) {
             /* Ours is x-request-id; the provider's own id stays available to the client. */
             evbuffer_add_printf(b, "x-upstream-request-id: %.*s\r\n", (int)e->value_len,
                                 proxy_hdr_value(h, e));

@@ -123,34 +123,59 @@ bool proxy_token_in_list(const char *list, size_t len, const char *token)
     return false;
 }
 
-bool proxy_hdr_is_hop(const struct proxy_hdrs *h, const struct proxy_hdr *e)
+enum proxy_hdr_kind proxy_hdr_classify(const struct proxy_hdrs *h, const struct proxy_hdr *e)
 {
-    static const char *const hop[] = {"connection",
-                                      "keep-alive",
-                                      "proxy-connection",
-                                      "te",
-                                      "trailer",
-                                      "transfer-encoding",
-                                      "upgrade",
-                                      "proxy-authenticate",
-                                      "proxy-authorization"};
-    for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++) {
-        if (proxy_hdr_is(h, e, hop[i]))
-            return true;
+    static const struct {
+        const char *name;
+        enum proxy_hdr_kind kind;
+    } names[] = {
+        {"te", PROXY_HDR_HOP},
+        {"host", PROXY_HDR_HOST},
+        {"expect", PROXY_HDR_EXPECT},
+        {"api-key", PROXY_HDR_X_API_KEY},
+        {"trailer", PROXY_HDR_HOP},
+        {"upgrade", PROXY_HDR_HOP},
+        {"x-api-key", PROXY_HDR_X_API_KEY},
+        {"keep-alive", PROXY_HDR_HOP},
+        {"connection", PROXY_HDR_HOP},
+        {"content-type", PROXY_HDR_CONTENT_TYPE},
+        {"x-request-id", PROXY_HDR_X_REQUEST_ID},
+        {"authorization", PROXY_HDR_AUTHORIZATION},
+        {"content-length", PROXY_HDR_CONTENT_LENGTH},
+        {"accept-encoding", PROXY_HDR_ACCEPT_ENCODING},
+        {"x-forwarded-for", PROXY_HDR_X_FORWARDED_FOR},
+        {"proxy-connection", PROXY_HDR_HOP},
+        {"transfer-encoding", PROXY_HDR_HOP},
+        {"x-forwarded-proto", PROXY_HDR_X_FORWARDED_PROTO},
+        {"proxy-authenticate", PROXY_HDR_HOP},
+        {"proxy-authorization", PROXY_HDR_HOP},
+    };
+    const char *name = h->buf + e->name;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t n = strlen(names[i].name);
+        if (n > e->name_len)
+            break; /* sorted by length */
+        if (n == e->name_len && strncasecmp(name, names[i].name, n) == 0)
+            return names[i].kind;
     }
     /* Headers that the Connection header lists are hop-by-hop as well. */
-    char name[64];
-    if (e->name_len >= sizeof(name))
-        return false;
-    memcpy(name, h->buf + e->name, e->name_len);
-    name[e->name_len] = '\0';
-    for (size_t i = 0; i < h->n; i++) {
-        const struct proxy_hdr *c = &h->items[i];
-        if (proxy_hdr_is(h, c, "connection") &&
-            proxy_token_in_list(h->buf + c->value, c->value_len, name))
-            return true;
+    if (e->name_len < 64) {
+        char lower[64];
+        memcpy(lower, name, e->name_len);
+        lower[e->name_len] = '\0';
+        for (size_t i = 0; i < h->n; i++) {
+            const struct proxy_hdr *c = &h->items[i];
+            if (c->name_len == 10 && strncasecmp(h->buf + c->name, "connection", 10) == 0 &&
+                proxy_token_in_list(h->buf + c->value, c->value_len, lower))
+                return PROXY_HDR_HOP;
+        }
     }
-    return false;
+    return PROXY_HDR_OTHER;
+}
+
+bool proxy_hdr_is_hop(const struct proxy_hdrs *h, const struct proxy_hdr *e)
+{
+    return proxy_hdr_classify(h, e) == PROXY_HDR_HOP;
 }
 
 void proxy_hdr_write(const struct proxy_hdrs *h, const struct proxy_hdr *e, struct evbuffer *out)

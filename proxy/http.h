@@ -50,6 +50,27 @@ static inline const char *proxy_hdr_value(const struct proxy_hdrs *h, const stru
     return h->buf + e->value;
 }
 
+/* What a proxy needs to know of a header name; PROXY_HDR_OTHER for everything else. */
+enum proxy_hdr_kind {
+    PROXY_HDR_OTHER = 0,
+    PROXY_HDR_HOP, /* Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
+                      Upgrade, Proxy-Authenticate, Proxy-Authorization */
+    PROXY_HDR_HOST,
+    PROXY_HDR_CONTENT_LENGTH,
+    PROXY_HDR_CONTENT_TYPE,
+    PROXY_HDR_EXPECT,
+    PROXY_HDR_ACCEPT_ENCODING,
+    PROXY_HDR_X_FORWARDED_FOR,
+    PROXY_HDR_X_FORWARDED_PROTO,
+    PROXY_HDR_X_REQUEST_ID,
+    PROXY_HDR_AUTHORIZATION,
+    PROXY_HDR_X_API_KEY, /* x-api-key (Anthropic) and api-key (Azure OpenAI) */
+};
+
+/* The kind of a stored header, by its name (one switch on the length, one compare). Headers
+ * named by the message's Connection header count as PROXY_HDR_HOP. */
+enum proxy_hdr_kind proxy_hdr_classify(const struct proxy_hdrs *h, const struct proxy_hdr *e);
+
 /* A header that describes one connection and never passes a proxy (RFC 9110 7.6.1):
  * Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, and
  * any header the message's own Connection header names. */
