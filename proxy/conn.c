@@ -587,6 +587,8 @@ static void conn_process(struct proxy_conn *c)
              * (proxy_conn_resume when it has drained). */
             c->flags |= PROXY_CONN_F_REQ_FULL;
             bufferevent_disable(c->bev, EV_READ);
+            evtimer_del(c->timer_ev); /* the client is not the one stalling */
+            proxy_uconn_write_wait(c->txn.uc, true);
             return;
         }
         if (e == HPE_PAUSED) {
@@ -624,6 +626,9 @@ void proxy_conn_resume(struct proxy_conn *c)
     if (!(c->flags & PROXY_CONN_F_REQ_FULL))
         return;
     c->flags &= ~PROXY_CONN_F_REQ_FULL;
+    if (c->txn.uc)
+        proxy_uconn_write_wait(c->txn.uc, false);
+    conn_arm_timer(c, conn_cfg(c)->limits.client_body_timeout_ms);
     if (!(c->flags & PROXY_CONN_F_PEER_EOF))
         bufferevent_enable(c->bev, EV_READ);
     conn_process(c);
@@ -634,6 +639,9 @@ void proxy_conn_txn_end(struct proxy_conn *c)
     struct proxy_txn *t = &c->txn;
     bool keep = t->keep_alive && !c->worker->draining && t->status == 0 &&
                 !(c->flags & PROXY_CONN_F_CLOSING);
+    /* The upstream answered before the client finished sending: if we close, linger. */
+    if (!keep && t->started && !(c->flags & PROXY_CONN_F_WAIT_RESP))
+        c->flags |= PROXY_CONN_F_LINGER;
     c->flags &= ~(PROXY_CONN_F_WAIT_RESP | PROXY_CONN_F_REQ_FULL);
     c->requests++;
     tel_log(TEL_LOG_DEBUG, "request", TEL_STR("peer", c->peer),
@@ -791,9 +799,8 @@ void proxy_conn_close(struct proxy_conn *c, bool flush)
 
 void proxy_conn_drain(struct proxy_conn *c)
 {
-    if (!c->txn.started && !(c->flags & PROXY_CONN_F_WAIT_RESP) &&
-        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-        proxy_conn_close(c, false);
+    if (!c->txn.started && !(c->flags & PROXY_CONN_F_WAIT_RESP))
+        proxy_conn_close(c, true); /* at once, or once its last answer is flushed */
     /* A request in progress gets "Connection: close" on its response (worker->draining). */
 }
 

@@ -121,6 +121,15 @@ static int on_resp_header_field(llhttp_t *p, const char *at, size_t len)
     return proxy_hdrs_add_name(&parser_uconn(p)->hdrs, at, len) == 0 ? HPE_OK : HPE_USER;
 }
 
+static int on_resp_header_field_complete(llhttp_t *p)
+{
+    const struct proxy_hdrs *h = &parser_uconn(p)->hdrs;
+    /* An empty name would reach the client as ": value", which is no header at all. */
+    if (h->n == 0 || h->in_value || h->items[h->n - 1].name_len == 0)
+        return HPE_USER;
+    return HPE_OK;
+}
+
 static int on_resp_header_value(llhttp_t *p, const char *at, size_t len)
 {
     return proxy_hdrs_add_value(&parser_uconn(p)->hdrs, at, len) == 0 ? HPE_OK : HPE_USER;
@@ -168,6 +177,7 @@ static const llhttp_settings_t resp_settings = {
     .on_message_begin = on_resp_begin,
     .on_status = on_resp_status,
     .on_header_field = on_resp_header_field,
+    .on_header_field_complete = on_resp_header_field_complete,
     .on_header_value = on_resp_header_value,
     .on_header_value_complete = on_resp_header_value_complete,
     .on_headers_complete = on_resp_headers_complete,
@@ -266,8 +276,11 @@ static void uconn_event_cb(struct bufferevent *bev, short what, void *arg)
     }
     if ((what & BEV_EVENT_EOF) && !(u->flags & PROXY_UCONN_F_IDLE) &&
         (u->flags & PROXY_UCONN_F_HEAD)) {
-        /* A body delimited by the end of the connection ends here. */
-        if (llhttp_finish(&u->parser) == HPE_OK && !(u->flags & PROXY_UCONN_F_FREEING)) {
+        /* A body delimited by the end of the connection ends here (llhttp_finish runs
+         * on_resp_complete, which pauses the parser). */
+        llhttp_errno_t fe = llhttp_finish(&u->parser);
+        if ((fe == HPE_OK || fe == HPE_PAUSED) && !(u->flags & PROXY_UCONN_F_FREEING)) {
+            llhttp_resume(&u->parser);
             u->keep_alive = false;
             uconn_response_done(u);
             return;
@@ -311,6 +324,11 @@ static void uconn_timer_cb(evutil_socket_t fd, short what, void *arg)
                  "connecting to upstream '%s' (%s) timed out "
                  "(limits.upstream_connect_timeout)",
                  up->name, up->url.text);
+    else if (!(u->flags & (PROXY_UCONN_F_HEAD | PROXY_UCONN_F_REQ_DONE)))
+        snprintf(msg, sizeof(msg),
+                 "upstream '%s' stopped reading the request body "
+                 "(limits.upstream_read_timeout)",
+                 up->name);
     else if (!(u->flags & PROXY_UCONN_F_HEAD))
         snprintf(msg, sizeof(msg),
                  "upstream '%s' sent no response in time "
@@ -469,6 +487,16 @@ void proxy_uconn_send(struct proxy_uconn *u, struct evbuffer *b)
         bufferevent_write_buffer(u->bev, b);
 }
 
+void proxy_uconn_write_wait(struct proxy_uconn *u, bool waiting)
+{
+    if (u->flags & (PROXY_UCONN_F_FREEING | PROXY_UCONN_F_HEAD))
+        return;
+    if (waiting)
+        u_arm(u, u_cfg(u)->limits.upstream_read_timeout_ms);
+    else
+        evtimer_del(u->timer_ev);
+}
+
 void proxy_uconn_request_done(struct proxy_uconn *u)
 {
     u->flags |= PROXY_UCONN_F_REQ_DONE;
@@ -483,12 +511,15 @@ void proxy_uconn_reading(struct proxy_uconn *u, bool on)
     if (on) {
         u->flags &= ~PROXY_UCONN_F_OUT_FULL;
         bufferevent_enable(u->bev, EV_READ);
+        u_arm(u, u_cfg(u)->limits.upstream_read_timeout_ms);
         /* Bytes read before the pause are still waiting in the input. */
         if (evbuffer_get_length(bufferevent_get_input(u->bev)) > 0)
             uconn_read_cb(u->bev, u);
     } else {
         u->flags |= PROXY_UCONN_F_OUT_FULL;
         bufferevent_disable(u->bev, EV_READ);
+        /* The client is slow, not the upstream: its send_timeout watches this wait. */
+        evtimer_del(u->timer_ev);
     }
 }
 

@@ -85,6 +85,10 @@ static inline struct bufferevent *proxy_uconn_bev(struct proxy_uconn *u)
  * through the bufferevent (TLS, connecting, or a backlog). */
 void proxy_uconn_send(struct proxy_uconn *u, struct evbuffer *b);
 
+/* The upstream is (true) or no longer (false) holding back the request body: while it is,
+ * its silence is timed (limits.upstream_read_timeout, then 504), not the client's. */
+void proxy_uconn_write_wait(struct proxy_uconn *u, bool waiting);
+
 /* The whole request was written: start the first-byte timeout. */
 void proxy_uconn_request_done(struct proxy_uconn *u);
 

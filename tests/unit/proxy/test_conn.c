@@ -822,6 +822,64 @@ static void test_messages_502_anthropic_shape(void **state)
     client_free(cl);
 }
 
+/* ---------------------------------------------------------------- upstream framing */
+
+/* An upstream whose body ends when it closes (no Content-Length, not chunked): the client
+ * gets the whole body, re-framed as chunks with the final chunk, and keeps its connection.
+ * The upstream here is this thread: a listening socket the server connects to. */
+static void test_close_delimited_upstream_body(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t salen = sizeof(sa);
+    char url[64], buf[4096];
+    size_t got = 0;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(sa.sin_port));
+    const struct setting up[] = {{"upstreams.openai.url", url}};
+    server_up(state, up, 1);
+
+    struct client *cl = client_open(state);
+    struct resp r;
+    client_send(cl, "GET /v1/models HTTP/1.1\r\nHost: warden\r\n\r\n");
+    struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, IO_TIMEOUT_MS), 1);
+    int ufd = accept(lfd, NULL, NULL);
+    assert_true(ufd >= 0);
+    while (memmem(buf, got, "\r\n\r\n", 4) == NULL && got < sizeof(buf)) {
+        struct pollfd upfd = {.fd = ufd, .events = POLLIN};
+        assert_int_equal(poll(&upfd, 1, IO_TIMEOUT_MS), 1);
+        ssize_t n = read(ufd, buf + got, sizeof(buf) - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                 "Connection: close\r\n\r\nhello, until the close";
+    assert_int_equal(write(ufd, answer, sizeof(answer) - 1), (ssize_t)sizeof(answer) - 1);
+    close(ufd);
+    close(lfd);
+
+    assert_int_equal(client_response(cl, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    assert_header(&r, "transfer-encoding", "chunked");
+    assert_connection(&r, "keep-alive");
+    static const char want[] = "16\r\nhello, until the close\r\n0\r\n\r\n";
+    int64_t deadline = now_ms() + IO_TIMEOUT_MS;
+    while (memmem(cl->buf, cl->len, "0\r\n\r\n", 5) == NULL)
+        if (client_fill(cl, deadline) <= 0)
+            fail_msg("no final chunk; got %zu bytes: %.*s", cl->len, (int)cl->len, cl->buf);
+    if (cl->len != sizeof(want) - 1 || memcmp(cl->buf, want, cl->len) != 0)
+        fail_msg("body as chunks: %.*s", (int)cl->len, cl->buf);
+    cl->len = 0;
+    /* The client connection serves the next request. */
+    exchange(cl, "GET /healthz HTTP/1.1\r\n\r\n", &r);
+    assert_int_equal(r.status, 200);
+    client_free(cl);
+}
+
 /* ---------------------------------------------------------------- limits */
 
 static void test_headers_too_large_431(void **state)
@@ -1444,6 +1502,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drain_graceful, setup_drain, server_down),
         cmocka_unit_test_setup_teardown(test_drain_deadline, setup_drain_deadline, server_down),
         T(test_drain_empty),
+        cmocka_unit_test_teardown(test_close_delimited_upstream_body, server_down),
     };
 #undef T
     /* Rejections are logged at info; keep the test output to warnings. */
