@@ -115,11 +115,13 @@ static const struct policy_key limit_keys[] = {
              "then the response is cut."},
     {.name = "upstream_idle_timeout",
      .type = POLICY_T_DURATION,
-     .def = "60s",
+     .def = "4s",
      .offset = LOFF(upstream_idle_timeout_ms),
      .min = 100,
      .max = DAY_MS,
-     .desc = "How long an idle upstream connection is kept in the pool for reuse."},
+     .desc = "How long an idle upstream connection is kept in the pool for reuse. Below the "
+             "5 s after which uvicorn (vLLM) and Node servers close idle connections, so a "
+             "pooled connection is not reused just as the server closes it."},
 };
 static const struct policy_table limits_table = {limit_keys, NKEYS(limit_keys), 0, 0, 0};
 

@@ -175,7 +175,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->limits.upstream_connect_timeout_ms, 10000);
     assert_int_equal(cfg->limits.upstream_first_byte_timeout_ms, 600000);
     assert_int_equal(cfg->limits.upstream_read_timeout_ms, 300000);
-    assert_int_equal(cfg->limits.upstream_idle_timeout_ms, 60000);
+    assert_int_equal(cfg->limits.upstream_idle_timeout_ms, 4000);
     assert_int_equal(cfg->limits.drain_timeout_ms, 30000);
     assert_int_equal(cfg->limits.max_connections, 10000);
 
