@@ -35,17 +35,22 @@ static void u_arm(struct proxy_uconn *u, int64_t ms)
     evtimer_add(u->timer_ev, &tv);
 }
 
-static void uconn_free_cb(evutil_socket_t fd, short what, void *arg)
+/* Free everything of `u` now; callers make sure no callback chain still holds it. */
+static void uconn_destroy(struct proxy_uconn *u)
 {
-    struct proxy_uconn *u = arg;
-    (void)fd;
-    (void)what;
     if (u->bev)
         bufferevent_free(u->bev);
     event_free(u->timer_ev);
     event_free(u->free_ev);
     proxy_hdrs_deinit(&u->hdrs);
     free(u);
+}
+
+static void uconn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    uconn_destroy(arg);
 }
 
 /* Close and free from a deferred event; the caller's callback chain may still hold `u`. */
@@ -371,12 +376,7 @@ void proxy_upool_deinit(struct proxy_upool *pool)
     while (pool->idle) {
         struct proxy_uconn *u = pool->idle;
         pool_unlink(u);
-        if (u->bev)
-            bufferevent_free(u->bev);
-        event_free(u->timer_ev);
-        event_free(u->free_ev);
-        proxy_hdrs_deinit(&u->hdrs);
-        free(u);
+        uconn_destroy(u); /* the worker's loop has ended: no callback can hold it */
     }
     proxy_tls_session_cache_free(pool->tls_cache);
     pool->tls_cache = NULL;
