@@ -173,11 +173,6 @@ enum proxy_hdr_kind proxy_hdr_classify(const struct proxy_hdrs *h, const struct 
     return PROXY_HDR_OTHER;
 }
 
-bool proxy_hdr_is_hop(const struct proxy_hdrs *h, const struct proxy_hdr *e)
-{
-    return proxy_hdr_classify(h, e) == PROXY_HDR_HOP;
-}
-
 void proxy_hdr_write(const struct proxy_hdrs *h, const struct proxy_hdr *e, struct evbuffer *out)
 {
     evbuffer_add(out, h->buf + e->name, e->name_len);

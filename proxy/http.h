@@ -71,11 +71,6 @@ enum proxy_hdr_kind {
  * named by the message's Connection header count as PROXY_HDR_HOP. */
 enum proxy_hdr_kind proxy_hdr_classify(const struct proxy_hdrs *h, const struct proxy_hdr *e);
 
-/* A header that describes one connection and never passes a proxy (RFC 9110 7.6.1):
- * Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, and
- * any header the message's own Connection header names. */
-bool proxy_hdr_is_hop(const struct proxy_hdrs *h, const struct proxy_hdr *e);
-
 /* True when the comma-separated list `list` (len bytes) holds `token`, ignoring case. */
 bool proxy_token_in_list(const char *list, size_t len, const char *token);
 

@@ -424,7 +424,8 @@ static struct proxy_uconn *uconn_connect(struct proxy_upool *pool)
     /* With TLS the socket bufferevent underneath does the TCP connect. */
     if (bufferevent_socket_connect_hostname(sock, w->dns, AF_UNSPEC, up->url.host, up->url.port) !=
         0) {
-        /* The failure is reported through the event callback; keep the uconn until then. */
+        /* Keep the uconn: the connect timer armed above ends the attempt with a 504 if the
+         * event callback does not report the failure first. */
         tel_log(TEL_LOG_DEBUG, "upstream_connect_failed", TEL_STR("upstream", up->name));
     }
     return u;
@@ -462,11 +463,6 @@ int proxy_uconn_get(struct proxy_upool *pool, struct proxy_conn *client, bool he
     bufferevent_enable(u->bev, EV_READ);
     *out = u;
     return 0;
-}
-
-struct evbuffer *proxy_uconn_output(struct proxy_uconn *u)
-{
-    return bufferevent_get_output(u->bev);
 }
 
 size_t proxy_uconn_pending(struct proxy_uconn *u)

@@ -66,20 +66,12 @@ int proxy_upool_init(struct proxy_upool *pool, struct proxy_worker *w,
                      const struct proxy_upstream_rt *rt);
 void proxy_upool_deinit(struct proxy_upool *pool);
 
-/* A connection for `client`: an idle pooled one, or a new connect. The request head and
- * body may be written to proxy_uconn_output at once; they go out once connected.
+/* A connection for `client`: an idle pooled one, or a new connect. The request may be sent
+ * with proxy_uconn_send at once; what a connecting socket cannot take yet waits for it.
  * Returns 0, or a negative errno (no memory). Connect failures arrive later through
  * proxy_conn_upstream_fail. */
 int proxy_uconn_get(struct proxy_upool *pool, struct proxy_conn *client, bool head_request,
                     struct proxy_uconn **out);
-
-struct evbuffer *proxy_uconn_output(struct proxy_uconn *u);
-
-/* The (plaintext) bufferevent to write the request to. */
-static inline struct bufferevent *proxy_uconn_bev(struct proxy_uconn *u)
-{
-    return u->bev;
-}
 
 /* Send `b` (emptied): straight to a connected plain socket when nothing is queued, else
  * through the bufferevent (TLS, connecting, or a backlog). */

@@ -71,6 +71,24 @@ async function openaiDeltaTimes(stream) {
     return out;
 }
 
+async function anthropicDeltaTimes(stream) {
+    const out = [];
+    for await (const ev of stream) {
+        if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') {
+            out.push({ t: performance.now(), d: ev.delta.text });
+        }
+    }
+    return out;
+}
+
+// The three deltas of SLOW3, in order, the first well before the last (not delivered at once).
+function assertSpread(assert, got) {
+    assert.equal(got.map((x) => x.d).join(''), 'alpha beta gamma');
+    assert.equal(got.length, 3);
+    const gap = got[2].t - got[0].t;
+    assert.ok(gap >= 200, `first delta only ${gap.toFixed(0)} ms before the last (sent 300 ms apart)`);
+}
+
 // Three deltas, 150 ms before every SSE event: the first and the last delta leave the mock
 // 300 ms apart. A proxy that buffers the stream delivers them together.
 const SLOW3 = `text=${encodeURIComponent('alpha beta gamma')};events=3;delay_ms=150`;
@@ -85,11 +103,7 @@ export const cases = [
                 { model: MODEL, messages: [{ role: 'user', content: 'timing' }], stream: true },
                 { headers: { 'x-mock-script': SLOW3 } },
             );
-            const got = await openaiDeltaTimes(stream);
-            assert.equal(got.map((x) => x.d).join(''), 'alpha beta gamma');
-            assert.equal(got.length, 3);
-            const gap = got[2].t - got[0].t;
-            assert.ok(gap >= 200, `first delta only ${gap.toFixed(0)} ms before the last (sent 300 ms apart)`);
+            assertSpread(assert, await openaiDeltaTimes(stream));
             const r = await mock.settled(1);
             assert.equal(r.path, '/v1/chat/completions');
             assert.equal(r.response, 'complete');
@@ -104,16 +118,7 @@ export const cases = [
                 { model: CLAUDE, max_tokens: 32, messages: [{ role: 'user', content: 'timing' }], stream: true },
                 { headers: { 'x-mock-script': SLOW3 } },
             );
-            const got = [];
-            for await (const ev of stream) {
-                if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') {
-                    got.push({ t: performance.now(), d: ev.delta.text });
-                }
-            }
-            assert.equal(got.map((x) => x.d).join(''), 'alpha beta gamma');
-            assert.equal(got.length, 3);
-            const gap = got[2].t - got[0].t;
-            assert.ok(gap >= 200, `first delta only ${gap.toFixed(0)} ms before the last (sent 300 ms apart)`);
+            assertSpread(assert, await anthropicDeltaTimes(stream));
             const r = await mock.settled(1);
             assert.equal(r.path, '/v1/messages');
             assert.equal(r.response, 'complete');

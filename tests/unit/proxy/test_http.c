@@ -141,11 +141,12 @@ static void test_connection_listed_headers_are_hop(void **state)
     (void)state;
     proxy_hdrs_init(&h, 4096);
     feed(&h, pairs, 10, 4);
-    assert_true(proxy_hdr_is_hop(&h, &h.items[0]));  /* listed after it appears */
-    assert_true(proxy_hdr_is_hop(&h, &h.items[1]));  /* Connection itself */
-    assert_true(proxy_hdr_is_hop(&h, &h.items[2]));  /* listed in lower case */
-    assert_false(proxy_hdr_is_hop(&h, &h.items[3])); /* not listed */
-    assert_true(proxy_hdr_is_hop(&h, &h.items[4]));
+    assert_int_equal(proxy_hdr_classify(&h, &h.items[0]),
+                     PROXY_HDR_HOP); /* listed after it appears */
+    assert_int_equal(proxy_hdr_classify(&h, &h.items[1]), PROXY_HDR_HOP); /* Connection itself */
+    assert_int_equal(proxy_hdr_classify(&h, &h.items[2]), PROXY_HDR_HOP); /* listed in lower case */
+    assert_int_equal(proxy_hdr_classify(&h, &h.items[3]), PROXY_HDR_OTHER); /* not listed */
+    assert_int_equal(proxy_hdr_classify(&h, &h.items[4]), PROXY_HDR_HOP);
     proxy_hdrs_deinit(&h);
 }
 
