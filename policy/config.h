@@ -44,6 +44,13 @@ struct policy_route {
     char *upstream;
 };
 
+/* What a guard's verdict does to the request. */
+enum policy_action {
+    POLICY_ACTION_BLOCK = 0,
+    POLICY_ACTION_FLAG,
+    POLICY_ACTION_LOG,
+};
+
 enum policy_log_format {
     POLICY_LOG_TEXT = 0,
     POLICY_LOG_JSON,
@@ -96,9 +103,15 @@ struct policy_config {
     struct policy_route *routes;
     size_t n_routes;
     struct {
+        bool enabled;
+        char *rules_dir;
+        char *cache_dir;
         double block_threshold;
         double warn_threshold;
         bool scan_system;
+        int on_block; /* enum policy_action */
+        int on_warn;
+        int64_t decode_budget;
         struct policy_loc warn_threshold_loc;
         struct policy_loc block_threshold_loc;
     } prompt_guard;

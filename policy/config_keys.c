@@ -173,7 +173,24 @@ static const struct policy_table route_table = {route_keys, NKEYS(route_keys),
                                                 sizeof(struct policy_route), 0, ROFF(loc)};
 
 #define POFF(field) (OFF(prompt_guard.field) - OFF(prompt_guard))
+static const char *const prompt_actions[] = {"block", "flag", "log", NULL};
 static const struct policy_key prompt_keys[] = {
+    {.name = "enabled",
+     .type = POLICY_T_BOOL,
+     .def = "true",
+     .offset = POFF(enabled),
+     .desc = "Scan the text of every OpenAI and Anthropic request for prompt injection."},
+    {.name = "rules_dir",
+     .type = POLICY_T_STR,
+     .offset = POFF(rules_dir),
+     .desc = "Directory of prompt rule files (*.yaml) to use instead of the built-in set."},
+    {.name = "cache_dir",
+     .type = POLICY_T_STR,
+     .def = "auto",
+     .offset = POFF(cache_dir),
+     .desc = "Where compiled rule databases are kept so a start or reload skips compiling: "
+             "auto ($WARDEN_CACHE_DIR, $XDG_CACHE_HOME/warden or ~/.cache/warden), off, or a "
+             "directory. It must be as trusted as the rules."},
     {.name = "block_threshold",
      .type = POLICY_T_FLOAT,
      .def = "0.7",
@@ -197,6 +214,28 @@ static const struct policy_key prompt_keys[] = {
      .def = "false",
      .offset = POFF(scan_system),
      .desc = "Also score system and developer prompts (off: they are the operator's own)."},
+    {.name = "on_block",
+     .type = POLICY_T_ENUM,
+     .def = "block",
+     .offset = POFF(on_block),
+     .choices = prompt_actions,
+     .desc = "Action for a score at or above block_threshold: block (HTTP 400, code "
+             "prompt_blocked; the upstream never sees the request), flag (forward with "
+             "x-warden-* headers) or log (forward, log only)."},
+    {.name = "on_warn",
+     .type = POLICY_T_ENUM,
+     .def = "flag",
+     .offset = POFF(on_warn),
+     .choices = prompt_actions,
+     .desc = "Action for a score at or above warn_threshold: block, flag or log."},
+    {.name = "decode_budget",
+     .type = POLICY_T_SIZE,
+     .def = "64KiB",
+     .offset = POFF(decode_budget),
+     .min = 0,
+     .max = 16 * 1024 * 1024,
+     .desc = "Decoded bytes (base64, hex, percent, entities, escapes) rescanned per request; "
+             "0 turns decoding off."},
 };
 static const struct policy_table prompt_table = {prompt_keys, NKEYS(prompt_keys), 0, 0, 0};
 

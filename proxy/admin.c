@@ -1,21 +1,28 @@
-/* Warden's own endpoints on the listener: health, readiness and the (later) API paths. */
+/* Warden's own endpoints on the listener: health, readiness, the scan API and the rules. */
 #include "proxy/admin.h"
 
+#include "policy/config.h"
+#include "policy/rules.h"
 #include "proxy/conn.h"
+#include "proxy/scan.h"
 #include "proxy/server.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
 
 /* Paths of Warden's API whose capability arrives with a later part of the product. */
 static const struct {
     const char *path; /* exact, or prefix when it ends with '/' */
     const char *what;
 } later[] = {
-    {"/metrics", "Prometheus metrics"},      {"/v1/scan/prompt", "the prompt guard"},
-    {"/v1/scan/output", "the output guard"}, {"/v1/scan/deps", "the supply-chain scanner"},
-    {"/v1/rules", "the rule catalogue"},     {"/v1/rules/", "the rule catalogue"},
+    {"/metrics", "Prometheus metrics"},
+    {"/v1/scan/output", "the output guard"},
+    {"/v1/scan/deps", "the supply-chain scanner"},
 };
 
 static bool path_is(const char *path, size_t len, const char *want)
@@ -32,11 +39,143 @@ static int respond_json(struct proxy_conn *c, int status, const char *body)
     return 1;
 }
 
+static int method_not_allowed(struct proxy_conn *c, const char *allow)
+{
+    char msg[80], extra[64];
+    snprintf(msg, sizeof(msg), "use %s", allow);
+    snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+    proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 405, "invalid_request_error",
+                             "method_not_allowed", msg, extra);
+    return 1;
+}
+
+static int send_buffer(struct proxy_conn *c, int status, struct evbuffer *b)
+{
+    size_t n = evbuffer_get_length(b);
+    proxy_conn_respond(c, status, "application/json", (const char *)evbuffer_pullup(b, -1), n,
+                       NULL);
+    evbuffer_free(b);
+    return 1;
+}
+
+static const struct policy_prompt_rules *prompt_rules(struct proxy_conn *c)
+{
+    const struct policy_prompt_rules *r = proxy_worker_rules(c->worker);
+    if (r == NULL || c->worker->prompt_scratch == NULL)
+        proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 503, "guard_error", "guard_disabled",
+                                 "the prompt guard is disabled (prompt_guard.enabled)", NULL);
+    return r;
+}
+
+/* POST /v1/scan/prompt {"text": ...}: the verdict the proxy would reach on that user text. */
+static int scan_prompt(struct proxy_conn *c)
+{
+    const struct policy_config *cfg = c->worker->srv->cfg;
+    const struct policy_prompt_rules *r;
+    struct proxy_scan_req req = {0};
+    struct guard_prompt_verdict v;
+    struct timespec t0, t1;
+    char why[200];
+    if (c->txn.method != HTTP_POST)
+        return method_not_allowed(c, "POST");
+    if ((r = prompt_rules(c)) == NULL)
+        return 1;
+    struct evbuffer *out = evbuffer_new();
+    req.text = evbuffer_new();
+    req.id = evbuffer_new();
+    struct guard_prompt_scan *scan = NULL;
+    if (out == NULL || req.text == NULL || req.id == NULL)
+        goto oom;
+    size_t blen = c->hold ? evbuffer_get_length(c->hold) : 0;
+    const char *body = blen ? (const char *)evbuffer_pullup(c->hold, -1) : "";
+    if (proxy_scan_req_parse(body, blen, "text", &req, why, sizeof(why)) != 0) {
+        char msg[260];
+        snprintf(msg, sizeof(msg), "request body: %s", why);
+        proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 400, "invalid_request_error",
+                                 "invalid_request", msg, NULL);
+        goto done;
+    }
+    struct guard_prompt_limits lim = {.decode_budget = (size_t)cfg->prompt_guard.decode_budget,
+                                      .no_decode = cfg->prompt_guard.decode_budget == 0};
+    if ((scan = guard_prompt_scan_new(r->db, &lim)) == NULL)
+        goto oom;
+    size_t n = evbuffer_get_length(req.text);
+    const char *text = n ? (const char *)evbuffer_pullup(req.text, -1) : "";
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = guard_prompt_scan_block(scan, c->worker->prompt_scratch, text, n,
+                                     cfg->prompt_guard.warn_threshold,
+                                     cfg->prompt_guard.block_threshold, &v);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc != 0) {
+        proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 503, "guard_error", "guard_unavailable",
+                                 "the prompt guard could not scan this text", NULL);
+        goto done;
+    }
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    proxy_scan_prompt_json(out, r, &v, ms);
+    guard_prompt_scan_free(scan);
+    evbuffer_free(req.text);
+    evbuffer_free(req.id);
+    return send_buffer(c, 200, out);
+oom:
+    proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 503, "guard_error", "overloaded",
+                             "out of memory", NULL);
+done:
+    guard_prompt_scan_free(scan);
+    if (out)
+        evbuffer_free(out);
+    if (req.text)
+        evbuffer_free(req.text);
+    if (req.id)
+        evbuffer_free(req.id);
+    return 1;
+}
+
+/* GET /v1/rules and /v1/rules/{id}. */
+static int rules(struct proxy_conn *c, const char *path, size_t len)
+{
+    const struct policy_prompt_rules *r;
+    if (c->txn.method != HTTP_GET && c->txn.method != HTTP_HEAD)
+        return method_not_allowed(c, "GET, HEAD");
+    if ((r = prompt_rules(c)) == NULL)
+        return 1;
+    struct evbuffer *out = evbuffer_new();
+    if (out == NULL) {
+        proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 503, "guard_error", "overloaded",
+                                 "out of memory", NULL);
+        return 1;
+    }
+    if (len <= 10) { /* "/v1/rules" or "/v1/rules/" */
+        proxy_scan_rules_json(out, r);
+        return send_buffer(c, 200, out);
+    }
+    char id[80];
+    size_t n = len - 10;
+    if (n >= sizeof(id)) {
+        n = 0;
+    }
+    memcpy(id, path + 10, n);
+    id[n] = '\0';
+    long i = n ? guard_prompt_db_find(r->db, id) : -1;
+    if (i < 0) {
+        evbuffer_free(out);
+        char msg[160];
+        snprintf(msg, sizeof(msg), "no rule has the id '%.80s' (GET /v1/rules lists them)", id);
+        proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 404, "invalid_request_error",
+                                 "rule_not_found", msg, NULL);
+        return 1;
+    }
+    proxy_scan_rule_json(out, r, (size_t)i);
+    return send_buffer(c, 200, out);
+}
+
 bool proxy_admin_owns(const char *url, size_t len)
 {
     const char *q = memchr(url, '?', len);
     size_t plen = q ? (size_t)(q - url) : len;
-    if (path_is(url, plen, "/healthz") || path_is(url, plen, "/readyz"))
+    if (path_is(url, plen, "/healthz") || path_is(url, plen, "/readyz") ||
+        path_is(url, plen, "/v1/scan/prompt") || path_is(url, plen, "/v1/rules") ||
+        path_is(url, plen, "/v1/rules/"))
         return true;
     for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
         if (path_is(url, plen, later[i].path))
@@ -67,13 +206,17 @@ int proxy_admin_handle(struct proxy_conn *c, const char *url, size_t len)
             return respond_json(c, 503, "{\"status\":\"draining\"}");
         return respond_json(c, 200, "{\"status\":\"ready\"}");
     }
+    if (path_is(url, plen, "/v1/scan/prompt"))
+        return scan_prompt(c);
+    if (path_is(url, plen, "/v1/rules") || path_is(url, plen, "/v1/rules/"))
+        return rules(c, url, plen);
     for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
         if (path_is(url, plen, later[i].path)) {
             char msg[200];
             snprintf(msg, sizeof(msg), "%s is not built in this version of Warden yet",
                      later[i].what);
             proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 501, "not_implemented", "not_built",
-                                     msg);
+                                     msg, NULL);
             return 1;
         }
     }

@@ -215,13 +215,19 @@ static int cmd_serve(const struct cli_cmd *cmd, int argc, char **argv)
         policy_config_unref(cfg);
         return rc;
     }
-    /* First SIGTERM/SIGINT: drain. A second one: stop now. SIGHUP is reserved for reload. */
+    /* First SIGTERM/SIGINT: drain. A second one: stop now. SIGHUP reloads the rules. */
     for (;;) {
         sigwait(&sigs, &sig);
         if (sig != SIGHUP)
             break;
-        tel_log(TEL_LOG_WARN, "reload_unsupported",
-                TEL_STR("detail", "SIGHUP ignored: configuration reload is not built yet"));
+        char why[700];
+        if (proxy_server_reload_rules(srv, why, sizeof(why)) != 0)
+            tel_log(TEL_LOG_ERROR, "reload_failed", TEL_STR("detail", why),
+                    TEL_STR("kept", "the running rule set"));
+        else
+            tel_log(TEL_LOG_INFO, "rules_reloaded",
+                    TEL_STR("detail", "prompt rules reloaded; other configuration changes "
+                                      "need a restart"));
     }
     tel_log(TEL_LOG_INFO, "shutdown", TEL_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"),
             TEL_INT("drain_timeout_ms", cfg->limits.drain_timeout_ms));
@@ -290,6 +296,18 @@ static int cmd_later(const struct cli_cmd *cmd, int argc, char **argv)
     return cli_fail("%s: %s is not built in this version of Warden yet", cmd->name, cmd->later);
 }
 
+static int cmd_scan_prompt(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    return proxy_cli_scan_prompt(argc, argv);
+}
+
+static int cmd_rules(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    return proxy_cli_rules(argc, argv);
+}
+
 static int cmd_help(const struct cli_cmd *cmd, int argc, char **argv);
 
 static const struct cli_cmd commands[] = {
@@ -320,8 +338,13 @@ static const struct cli_cmd commands[] = {
      "  --json     print the verdict as JSON\n"
      "  --batch    read JSON lines {\"id\",\"text\"}, write one verdict per line\n"
      "\n"
-     "Exit status: 0 pass, 1 blocked, 2 usage error.\n",
-     cmd_later, "the prompt guard"},
+     "  --config FILE  thresholds and rules_dir from this configuration\n"
+     "  --rules DIR    prompt rule files to use instead of the built-in set\n"
+     "  --threads N    --batch threads (default: one per core)\n"
+     "\n"
+     "Exit status: 0 pass or warn, 1 blocked (in --batch: any input blocked), 2 usage\n"
+     "error.\n",
+     cmd_scan_prompt, NULL},
     {"scan-output", "check model output for PII, secrets and schema",
      "usage: warden scan-output [--text T | FILE | -] [--schema FILE] [--json] [--batch]\n"
      "\n"
@@ -347,9 +370,16 @@ static const struct cli_cmd commands[] = {
      "usage: warden rules [--json]\n"
      "       warden rules test\n"
      "\n"
-     "List the prompt, output and supply-chain rules, or check every rule against its\n"
-     "match / no_match examples.\n",
-     cmd_later, "the rule catalogue"},
+     "List the detection rules, or check every rule against its match / no_match\n"
+     "examples through the whole engine (normalisation, decoders, streams).\n"
+     "\n"
+     "  --json         list as JSON (the body of GET /v1/rules)\n"
+     "  --config FILE  rules_dir from this configuration\n"
+     "  --rules DIR    rule files to use instead of the built-in set\n"
+     "  -v             test: print every example checked\n"
+     "\n"
+     "Exit status: 0 ok, 1 an example failed, 2 usage or rule file error.\n",
+     cmd_rules, NULL},
     {"policy", "check a configuration file, or print the configuration reference",
      "usage: warden policy check FILE\n"
      "       warden policy docs\n"

@@ -65,8 +65,11 @@ static void txn_reset(struct proxy_txn *t)
     t->req_chunked = false;
     t->resp_head_sent = false;
     t->resp_chunked = false;
-    t->json_check = false;
-    t->json_failed = false;
+    t->n_filters = 0;
+    t->hold_all = false;
+    t->prompt_ran = false;
+    t->prompt_flag = false;
+    t->guard_ns = 0;
     t->flavor = PROXY_FLAVOR_OPENAI;
     t->up = NULL;
     t->uc = NULL;
@@ -188,7 +191,7 @@ void proxy_conn_send(struct proxy_conn *c, struct evbuffer *b)
 void proxy_conn_respond(struct proxy_conn *c, int status, const char *content_type,
                         const char *body, size_t len, const char *extra)
 {
-    char head[1024];
+    char head[2048];
     bool keep = c->txn.keep_alive && !(c->flags & PROXY_CONN_F_CLOSING) && !c->worker->draining &&
                 c->txn.status == 0;
     if (c->flags & PROXY_CONN_F_FREEING)
@@ -211,19 +214,6 @@ void proxy_conn_respond(struct proxy_conn *c, int status, const char *content_ty
     if (body && c->txn.method != HTTP_HEAD)
         iov[1].iov_len = len;
     proxy_conn_sendv(c, iov, 2);
-}
-
-/* Append `s` as the body of a JSON string. */
-static void json_escape(struct evbuffer *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            evbuffer_add_printf(b, "\\%c", *p);
-        else if (*p < 0x20)
-            evbuffer_add_printf(b, "\\u%04x", *p);
-        else
-            evbuffer_add(b, p, 1);
-    }
 }
 
 /* Anthropic's error types go by status; its SDK and its users know these names. */
@@ -257,7 +247,8 @@ static const char *anthropic_error_type(int status, const char *type)
 }
 
 void proxy_conn_respond_error(struct proxy_conn *c, enum proxy_flavor flavor, int status,
-                              const char *type, const char *code, const char *message)
+                              const char *type, const char *code, const char *message,
+                              const char *extra)
 {
     struct evbuffer *b = evbuffer_new();
     if (b == NULL) {
@@ -266,19 +257,19 @@ void proxy_conn_respond_error(struct proxy_conn *c, enum proxy_flavor flavor, in
     }
     if (flavor == PROXY_FLAVOR_ANTHROPIC) {
         evbuffer_add_printf(b, "{\"type\":\"error\",\"error\":{\"type\":\"");
-        json_escape(b, anthropic_error_type(status, type));
+        proxy_json_escape(b, anthropic_error_type(status, type), SIZE_MAX);
         evbuffer_add_printf(b, "\",\"message\":\"");
-        json_escape(b, message);
+        proxy_json_escape(b, message, SIZE_MAX);
         evbuffer_add_printf(b, "\"}}");
     } else {
         evbuffer_add_printf(b, "{\"error\":{\"message\":\"");
-        json_escape(b, message);
+        proxy_json_escape(b, message, SIZE_MAX);
         evbuffer_add_printf(b, "\",\"type\":\"");
-        json_escape(b, type);
+        proxy_json_escape(b, type, SIZE_MAX);
         evbuffer_add_printf(b, "\",\"code\":");
         if (code) {
             evbuffer_add(b, "\"", 1);
-            json_escape(b, code);
+            proxy_json_escape(b, code, SIZE_MAX);
             evbuffer_add(b, "\"", 1);
         } else {
             evbuffer_add(b, "null", 4);
@@ -287,7 +278,7 @@ void proxy_conn_respond_error(struct proxy_conn *c, enum proxy_flavor flavor, in
     }
     size_t len = evbuffer_get_length(b);
     proxy_conn_respond(c, status, "application/json", (const char *)evbuffer_pullup(b, -1), len,
-                       NULL);
+                       extra);
     evbuffer_free(b);
 }
 
@@ -325,7 +316,7 @@ void proxy_conn_fail(struct proxy_conn *c, int status, const char *type, const c
     if (!valid_request_id(c->txn.request_id, strlen(c->txn.request_id)))
         proxy_worker_request_id(c->worker, c->txn.request_id);
     proxy_conn_respond_error(c, proxy_flavor_of(c->txn.url, c->txn.url_len), status, type, code,
-                             message);
+                             message, NULL);
     tel_log(TEL_LOG_INFO, "request_rejected", TEL_STR("peer", c->peer),
             TEL_STR("request_id", c->txn.request_id), TEL_INT("status", status),
             TEL_STR("reason", code ? code : type));
@@ -483,8 +474,17 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
         return HPE_USER;
     }
     conn_arm_timer(c, conn_cfg(c)->limits.client_body_timeout_ms);
-    if (c->txn.proxied && proxy_forward_body(c, at, len) != 0)
-        return HPE_USER; /* answered already */
+    if (c->txn.proxied) {
+        if (proxy_forward_body(c, at, len) != 0)
+            return HPE_USER; /* answered already */
+        return HPE_OK;
+    }
+    /* Warden's own endpoints read their (capped) body whole. */
+    if (c->hold == NULL && (c->hold = evbuffer_new()) == NULL) {
+        c->txn.status = 503;
+        return HPE_USER;
+    }
+    evbuffer_add(c->hold, at, len);
     return HPE_OK;
 }
 
@@ -534,6 +534,9 @@ static void conn_parse_error(struct proxy_conn *c, llhttp_errno_t e)
         snprintf(msg, sizeof(msg), "request body exceeds %lld bytes (limits.max_body_bytes)",
                  (long long)conn_cfg(c)->limits.max_body_bytes);
         proxy_conn_fail(c, 413, "invalid_request_error", "request_too_large", msg);
+        return;
+    case 503:
+        proxy_conn_fail(c, 503, "upstream_error", "overloaded", "out of memory");
         return;
     case 400:
         proxy_conn_fail(c, 400, "invalid_request_error", "bad_http_request",
@@ -751,6 +754,7 @@ static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
     proxy_hdrs_deinit(&c->req_hdrs);
     if (c->hold)
         evbuffer_free(c->hold);
+    proxy_filters_free(c);
     evbuffer_free(c->up_out);
     evbuffer_free(c->down_out);
     free(c);

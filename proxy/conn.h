@@ -9,7 +9,8 @@
 #include <event2/util.h>
 #include <llhttp.h>
 
-#include "guards/json.h"
+#include "guards/prompt.h"
+#include "proxy/filter.h"
 #include "proxy/http.h"
 
 struct proxy_worker;
@@ -18,6 +19,7 @@ struct policy_upstream;
 struct bufferevent;
 struct event;
 struct evbuffer;
+struct proxy_body_filter;
 
 #define PROXY_URL_MAX        8192
 #define PROXY_REQUEST_ID_MAX 128
@@ -47,12 +49,18 @@ struct proxy_txn {
     bool req_chunked;    /* its body is re-framed as chunks upstream */
     bool resp_head_sent; /* the client has the response head */
     bool resp_chunked;   /* the response body is re-framed as chunks for the client */
-    bool json_check;     /* the body is checked to be JSON before its last byte goes on */
-    bool json_failed;
     enum proxy_flavor flavor;
     const struct policy_upstream *up;
     struct proxy_uconn *uc;
-    struct guard_json json;
+
+    /* Guards (proxy/filter.c). */
+    struct proxy_filter filters[PROXY_TXN_FILTERS];
+    unsigned n_filters;
+    bool hold_all;     /* a filter holds the whole body until its verdict */
+    bool prompt_ran;   /* `prompt` holds the prompt guard's verdict */
+    bool prompt_flag;  /* the verdict goes to the client as x-warden-* headers */
+    uint64_t guard_ns; /* time spent in guards */
+    struct guard_prompt_verdict prompt;
 };
 
 #define PROXY_CONN_F_CLOSING   0x1u   /* no more requests; free once the output is flushed */
@@ -80,9 +88,10 @@ struct proxy_conn {
     llhttp_t parser;
     struct proxy_txn txn;
     struct proxy_hdrs req_hdrs; /* headers of the current request, capped at max_header_bytes */
-    struct evbuffer *hold;      /* the last body bytes, held until a body guard's verdict */
-    struct evbuffer *up_out;    /* request bytes for the upstream, sent once per read */
-    struct evbuffer *down_out;  /* response bytes for the client, sent once per upstream read */
+    struct evbuffer *hold;      /* body bytes held until the filters' verdict */
+    struct proxy_body_filter *body_filter; /* kept between requests (proxy/filter.c) */
+    struct evbuffer *up_out;               /* request bytes for the upstream, sent once per read */
+    struct evbuffer *down_out; /* response bytes for the client, sent once per upstream read */
     unsigned flags;
     uint64_t requests;
     char peer[64];
@@ -109,7 +118,8 @@ void proxy_conn_respond(struct proxy_conn *c, int status, const char *content_ty
 
 /* Queue an error in the provider's shape, so the official SDKs raise their usual errors. */
 void proxy_conn_respond_error(struct proxy_conn *c, enum proxy_flavor flavor, int status,
-                              const char *type, const char *code, const char *message);
+                              const char *type, const char *code, const char *message,
+                              const char *extra);
 
 /* Send the iovecs in order, as proxy_conn_send does; the iovecs are consumed. */
 struct iovec;

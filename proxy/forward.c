@@ -1,5 +1,5 @@
-/* Forwarding: the client's request to the upstream (head rewritten, body streamed, JSON
- * checked before its last byte leaves) and the upstream's response back, event by event. */
+/* Forwarding: the client's request to the upstream (head rewritten, body streamed through the
+ * attached filters) and the upstream's response back, event by event. */
 #include "proxy/conn.h"
 
 #include "policy/config.h"
@@ -17,10 +17,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-
-/* Depth and lengths for request bodies: generous for tool schemas, still bounded. */
-static const struct guard_json_limits body_json_limits = {
-    .max_depth = 128, .max_key = 1024, .max_number = 256};
 
 static bool hdr_value_has(const struct proxy_hdrs *h, const struct proxy_hdr *e, const char *word)
 {
@@ -145,10 +141,13 @@ int proxy_forward_begin(struct proxy_conn *c)
         proxy_conn_sendv(c, &iov, 1);
     }
     bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
-    const struct proxy_hdr *ct = proxy_hdrs_find(&c->req_hdrs, "content-type");
-    if (has_body && ct && hdr_value_has(&c->req_hdrs, ct, "json")) {
-        t->json_check = true;
-        guard_json_init(&t->json, &body_json_limits);
+    if (proxy_filters_attach(c, target, tlen, has_body) != 0) {
+        proxy_conn_fail(c, 503, "upstream_error", "overloaded", "out of memory");
+        return -ENOMEM;
+    }
+    if (t->n_filters > 0 && c->hold == NULL && (c->hold = evbuffer_new()) == NULL) {
+        proxy_conn_fail(c, 503, "upstream_error", "overloaded", "out of memory");
+        return -ENOMEM;
     }
     t->req_chunked = (p->flags & F_CHUNKED) != 0;
     /* Sent with the first body bytes of this read: usually one write for the request. */
@@ -176,51 +175,30 @@ static void write_body(struct proxy_conn *c, struct evbuffer *src, const char *a
 
 void proxy_forward_flush(struct proxy_conn *c)
 {
-    if (c->txn.uc && evbuffer_get_length(c->up_out) > 0)
+    /* Nothing leaves while a filter holds the request for its verdict. */
+    if (c->txn.uc && !c->txn.hold_all && evbuffer_get_length(c->up_out) > 0)
         proxy_uconn_send(c->txn.uc, c->up_out);
-}
-
-/* Run the JSON tokenizer over what it was fed; false (and the client answered 400) when the
- * body is not JSON. */
-static bool json_drain(struct proxy_conn *c, bool last)
-{
-    struct guard_json_event ev;
-    int rc;
-    while ((rc = guard_json_next(&c->txn.json, &ev)) > 0)
-        ;
-    bool incomplete = rc == 0 && last && !guard_json_done(&c->txn.json);
-    if (rc == 0 && !incomplete)
-        return true;
-    const struct guard_json_error *e = guard_json_error(&c->txn.json);
-    char msg[300];
-    snprintf(msg, sizeof(msg),
-             "the request body is not valid JSON: %s at line %" PRIu32 ", column %" PRIu32
-             " (byte %" PRIu64 ")",
-             rc < 0 ? e->message : "unexpected end of input", rc < 0 ? e->line : 0,
-             rc < 0 ? e->column : 0, rc < 0 ? e->offset : c->txn.body_bytes);
-    c->txn.json_failed = true;
-    proxy_conn_fail(c, 400, "invalid_request_error", "invalid_json", msg);
-    return false;
 }
 
 int proxy_forward_body(struct proxy_conn *c, const char *at, size_t len)
 {
     struct proxy_txn *t = &c->txn;
+    bool release = true;
     if (t->uc == NULL)
         return -EPIPE;
-    if (!t->json_check) {
+    if (t->n_filters == 0) {
         write_body(c, NULL, at, len);
         return 0;
     }
-    guard_json_feed(&t->json, at, len, false);
-    if (!json_drain(c, false))
-        return -EBADMSG;
-    /* The bytes before this piece may go; this piece waits for the verdict at the end. */
-    if (c->hold == NULL && (c->hold = evbuffer_new()) == NULL) {
-        proxy_conn_fail(c, 503, "upstream_error", "overloaded", "out of memory");
-        return -ENOMEM;
+    for (unsigned i = 0; i < t->n_filters; i++) {
+        int rc = t->filters[i].ops->req_data(c, t->filters[i].ctx, at, len);
+        if (rc < 0)
+            return rc; /* answered */
+        release &= rc > 0;
     }
-    write_body(c, c->hold, NULL, 0);
+    /* What came before this piece may go; this piece waits for the next one or the end. */
+    if (release)
+        write_body(c, c->hold, NULL, 0);
     evbuffer_add(c->hold, at, len);
     return 0;
 }
@@ -230,14 +208,16 @@ int proxy_forward_end(struct proxy_conn *c)
     struct proxy_txn *t = &c->txn;
     if (t->uc == NULL)
         return -EPIPE;
-    if (t->json_check) {
-        guard_json_feed(&t->json, NULL, 0, true);
-        if (!json_drain(c, true))
-            return -EBADMSG;
-        write_body(c, c->hold, NULL, 0);
+    for (unsigned i = 0; i < t->n_filters; i++) {
+        int rc = t->filters[i].ops->req_end(c, t->filters[i].ctx, c->hold);
+        if (rc < 0)
+            return rc; /* answered */
     }
+    if (t->n_filters > 0)
+        write_body(c, c->hold, NULL, 0);
     if (t->req_chunked)
         evbuffer_add(c->up_out, "0\r\n\r\n", 5);
+    t->hold_all = false;
     proxy_forward_flush(c);
     proxy_uconn_request_done(t->uc);
     return 0;
@@ -287,6 +267,7 @@ int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
         }
         proxy_hdr_write(h, e, b);
     }
+    proxy_filters_response_headers(c, b);
     evbuffer_add_printf(b, "x-request-id: %s\r\n%sConnection: %s\r\n\r\n", t->request_id,
                         t->resp_chunked ? "Transfer-Encoding: chunked\r\n" : "",
                         keep ? "keep-alive" : "close");
@@ -340,7 +321,7 @@ void proxy_conn_upstream_fail(struct proxy_conn *c, int status, const char *code
             TEL_STR("reason", code), TEL_STR("detail", message));
     if ((c->flags & PROXY_CONN_F_WAIT_RESP) && !t->resp_head_sent) {
         /* The request was read whole: answer, and the connection serves the next one. */
-        proxy_conn_respond_error(c, t->flavor, status, "upstream_error", code, message);
+        proxy_conn_respond_error(c, t->flavor, status, "upstream_error", code, message, NULL);
         proxy_conn_txn_end(c);
         return;
     }

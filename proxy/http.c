@@ -3,6 +3,7 @@
 #include "proxy/http.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -179,4 +180,45 @@ void proxy_hdr_write(const struct proxy_hdrs *h, const struct proxy_hdr *e, stru
     evbuffer_add(out, ": ", 2);
     evbuffer_add(out, h->buf + e->value, e->value_len);
     evbuffer_add(out, "\r\n", 2);
+}
+
+void proxy_json_escape(struct evbuffer *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t run = 0, i;
+    if (n == SIZE_MAX)
+        n = strlen(s);
+    for (i = 0; i < n; i++) {
+        unsigned char ch = p[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != 0x7f)
+            continue;
+        evbuffer_add(b, p + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
+        size_t len = 2;
+        switch (ch) {
+        case '"':
+        case '\\':
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            len = 6;
+        }
+        evbuffer_add(b, esc, len);
+    }
+    evbuffer_add(b, p + run, n - run);
 }

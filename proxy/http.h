@@ -77,4 +77,8 @@ bool proxy_token_in_list(const char *list, size_t len, const char *token);
 /* Append "Name: value\r\n" for one stored header. */
 void proxy_hdr_write(const struct proxy_hdrs *h, const struct proxy_hdr *e, struct evbuffer *out);
 
+/* Append the bytes of s as the inside of a JSON string (quotes not included): n bytes, or up
+ * to the NUL when n is SIZE_MAX. Bytes >= 0x80 pass as they are (the caller's text is UTF-8). */
+void proxy_json_escape(struct evbuffer *b, const char *s, size_t n);
+
 #endif

@@ -1,13 +1,16 @@
 /* The server: SO_REUSEPORT listeners, one event loop per worker thread, graceful drain. */
 #include "proxy/server.h"
 
+#include "guards/prompt.h"
 #include "policy/config.h"
+#include "policy/rules.h"
 #include "proxy/conn.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
 #include "telemetry/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -276,6 +279,8 @@ static void server_free(struct proxy_server *srv)
         for (size_t u = 0; w->pools && u < srv->n_ups; u++)
             proxy_upool_deinit(&w->pools[u]);
         free(w->pools);
+        guard_prompt_scratch_free(w->prompt_scratch);
+        policy_prompt_rules_unref(w->prompt_rules);
         if (w->dns)
             evdns_base_free(w->dns, 0);
         if (w->base)
@@ -284,6 +289,8 @@ static void server_free(struct proxy_server *srv)
     free(srv->workers);
     server_upstreams_free(srv);
     proxy_tls_server_free(srv->tls);
+    policy_prompt_rules_unref(srv->prompt_rules);
+    pthread_mutex_destroy(&srv->rules_lock);
     policy_config_unref(srv->cfg);
     free(srv);
 }
@@ -303,6 +310,7 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
     if (srv == NULL)
         return -ENOMEM;
     pthread_once(&threads_once, threads_init);
+    pthread_mutex_init(&srv->rules_lock, NULL);
     srv->cfg = policy_config_ref(cfg);
     srv->n_workers = worker_count(cfg);
     srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
@@ -321,6 +329,18 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
     srv->port = cfg->listen.port;
     if ((rc = server_upstreams_init(srv)) != 0)
         goto fail;
+    if (cfg->prompt_guard.enabled) {
+        struct policy_error perr;
+        char cache[PATH_MAX];
+        const char *cdir = policy_cache_dir(cfg->prompt_guard.cache_dir, cache, sizeof(cache));
+        if ((rc = policy_prompt_rules_load(cfg->prompt_guard.rules_dir, cdir, &srv->prompt_rules,
+                                           &perr)) != 0) {
+            snprintf(server_error, sizeof(server_error), "%s", perr.msg);
+            goto fail;
+        }
+        tel_log(TEL_LOG_INFO, "prompt_rules_loaded", TEL_UINT("rules", srv->prompt_rules->n),
+                TEL_STR("rule_set", srv->prompt_rules->hash));
+    }
     if (cfg->tls.cert) {
         char err[300];
         if (proxy_tls_server_new(cfg->tls.cert, cfg->tls.key, &srv->tls, err, sizeof(err)) != 0) {
@@ -357,6 +377,14 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
         if (w->dns)
             evdns_base_load_hosts(w->dns, NULL);
         w->pools = calloc(srv->n_ups ? srv->n_ups : 1, sizeof(*w->pools));
+        if (srv->prompt_rules) {
+            w->prompt_rules = policy_prompt_rules_ref(srv->prompt_rules);
+            if ((w->prompt_scratch = guard_prompt_scratch_new(srv->prompt_rules->db)) == NULL) {
+                close(fd);
+                rc = -ENOMEM;
+                goto fail;
+            }
+        }
         if (w->dns == NULL || w->pools == NULL) {
             close(fd);
             rc = -ENOMEM;
@@ -413,6 +441,55 @@ fail:
         freeaddrinfo(ai);
     server_free(srv);
     return rc;
+}
+
+int proxy_server_reload_rules(struct proxy_server *srv, char *err, size_t cap)
+{
+    struct policy_prompt_rules *fresh, *old;
+    struct policy_error perr;
+    if (!srv->cfg->prompt_guard.enabled)
+        return 0;
+    char cache[PATH_MAX];
+    const char *cdir = policy_cache_dir(srv->cfg->prompt_guard.cache_dir, cache, sizeof(cache));
+    if (policy_prompt_rules_load(srv->cfg->prompt_guard.rules_dir, cdir, &fresh, &perr) != 0) {
+        snprintf(err, cap, "%s", perr.msg);
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&srv->rules_lock);
+    old = srv->prompt_rules;
+    srv->prompt_rules = fresh;
+    atomic_fetch_add(&srv->rules_gen, 1);
+    pthread_mutex_unlock(&srv->rules_lock);
+    policy_prompt_rules_unref(old);
+    return 0;
+}
+
+struct policy_prompt_rules *proxy_worker_rules(struct proxy_worker *w)
+{
+    struct proxy_server *srv = w->srv;
+    unsigned gen = atomic_load(&srv->rules_gen);
+    if (gen == w->rules_gen)
+        return w->prompt_rules;
+    pthread_mutex_lock(&srv->rules_lock);
+    struct policy_prompt_rules *r = policy_prompt_rules_ref(srv->prompt_rules);
+    gen = atomic_load(&srv->rules_gen);
+    pthread_mutex_unlock(&srv->rules_lock);
+    if (r == NULL)
+        return w->prompt_rules;
+    /* The scratch grows to serve the new set as well as the old one still in use. */
+    int rc = w->prompt_scratch
+                 ? guard_prompt_scratch_grow(w->prompt_scratch, r->db)
+                 : ((w->prompt_scratch = guard_prompt_scratch_new(r->db)) ? 0 : -ENOMEM);
+    if (rc != 0) {
+        policy_prompt_rules_unref(r); /* keep scanning with the set we have; retry later */
+        return w->prompt_rules;
+    }
+    policy_prompt_rules_unref(w->prompt_rules);
+    w->prompt_rules = r;
+    w->rules_gen = gen;
+    tel_log(TEL_LOG_DEBUG, "worker_rules_updated", TEL_UINT("worker", w->id),
+            TEL_STR("rule_set", r->hash));
+    return r;
 }
 
 void proxy_server_drain(struct proxy_server *srv)

@@ -12,6 +12,8 @@
 struct policy_config;
 struct policy_upstream;
 struct proxy_conn;
+struct guard_prompt_scratch;
+struct policy_prompt_rules;
 struct proxy_server;
 struct event_base;
 struct evconnlistener;
@@ -35,6 +37,9 @@ struct proxy_worker {
     uint64_t rng;              /* request ids */
     struct evdns_base *dns;    /* upstream host names, resolved without blocking */
     struct proxy_upool *pools; /* one per configured upstream, same order */
+    struct guard_prompt_scratch *prompt_scratch; /* Hyperscan scratch of this thread */
+    struct policy_prompt_rules *prompt_rules;    /* this worker's reference to the rule set */
+    unsigned rules_gen;                          /* which reload it is */
 };
 
 struct proxy_server {
@@ -47,6 +52,11 @@ struct proxy_server {
     struct proxy_tls_server *tls;  /* the listener's certificate, when TLS is configured */
     struct proxy_upstream_rt *ups; /* one per configured upstream, same order */
     size_t n_ups;
+    /* The prompt rule set (NULL when the guard is disabled), swapped by a reload. Workers
+     * take their own reference when rules_gen moves; requests finish on the set they began. */
+    pthread_mutex_t rules_lock;
+    struct policy_prompt_rules *prompt_rules;
+    atomic_uint rules_gen;
 };
 
 /* Bind the listeners and start the workers. On success *out runs until
@@ -63,6 +73,14 @@ const char *proxy_server_error(void);
 
 /* The worker's pool for a configured upstream (an element of cfg->upstreams). */
 struct proxy_upool *proxy_worker_pool(struct proxy_worker *w, const struct policy_upstream *up);
+
+/* Load the prompt rules again (from prompt_guard.rules_dir, or the built-in set) and swap
+ * them in for new requests. On error the running set stays and `err` says why. Thread-safe. */
+int proxy_server_reload_rules(struct proxy_server *srv, char *err, size_t cap);
+
+/* The rule set this worker scans with, brought up to date after a reload (NULL when the
+ * prompt guard is disabled). Worker thread only. */
+struct policy_prompt_rules *proxy_worker_rules(struct proxy_worker *w);
 
 /* Cut the drain short: every worker closes its connections and stops. Thread-safe. */
 void proxy_server_stop_now(struct proxy_server *srv);

@@ -6,12 +6,20 @@
 # usage: tests/bench/proxy.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
 #   BUILD_DIR needs warden and tests/mock/mock_upstream (a Release build with tests on:
 #   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench)
+# GUARDS=on runs warden with its prompt guard (the default configuration); GUARDS=off (the
+# default here) measures the bare data path. WORKERS=N sets the workers of warden and nginx.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build-bench}
 secs=${2:-10}
 conns=${3:-32}
 workers=${WORKERS:-1}
+guards=${GUARDS:-off}
+case $guards in
+on) guard_flags=() ;;
+off) guard_flags=(--set prompt_guard.enabled=false) ;;
+*) echo "bench: GUARDS must be on or off" >&2; exit 2 ;;
+esac
 mock=$build/tests/mock/mock_upstream
 for tool in wrk nginx curl; do
     command -v "$tool" >/dev/null || { echo "bench: $tool missing: apt-get install wrk nginx-light curl" >&2; exit 2; }
@@ -34,7 +42,7 @@ for _ in $(seq 50); do
 done
 wport=18281 nport=18282
 "$build/warden" serve --listen 127.0.0.1:$wport --workers "$workers" --set log.level=warn \
-    --upstream "openai=http://127.0.0.1:$mport" 2>"$tmp/warden.log" &
+    "${guard_flags[@]}" --upstream "openai=http://127.0.0.1:$mport" 2>"$tmp/warden.log" &
 pids+=($!)
 cat >"$tmp/nginx.conf" <<NGX
 worker_processes $workers;
@@ -86,7 +94,7 @@ run() {
         $1 == "99%" { p99 = us($2) }
         END { printf "%s %d %d\n", rps, p50, p99 }' "$tmp/$1.out"
 }
-echo "proxy benchmark: $secs s per run, wrk 1 thread, $workers worker(s) each for warden and nginx"
+echo "proxy benchmark: $secs s per run, wrk 1 thread, $workers worker(s) each for warden and nginx, guards $guards"
 read -r m_rps m_p50 m_p99 < <(run direct1 $mport 1)
 read -r w_rps w_p50 w_p99 < <(run warden1 $wport 1)
 read -r n_rps n_p50 n_p99 < <(run nginx1 $nport 1)

@@ -387,8 +387,8 @@ static void test_table_defaults_parse(void **state)
 
     (void)state;
     walk_table(&policy_config_table, "", "", "", 0, 0, &n_keys);
-    /* 10 top-level, 2 log, 12 limits, 2 tls, 3 upstream, 2 route, 3 prompt_guard. */
-    assert_int_equal(n_keys, 34);
+    /* 10 top-level, 2 log, 12 limits, 2 tls, 3 upstream, 2 route, 9 prompt_guard. */
+    assert_int_equal(n_keys, 40);
 }
 
 /* ---------------------------------------------------------------- data-driven corpus */

@@ -1,0 +1,571 @@
+/* Prompt guard: one Hyperscan database for every rule, streamed over normalised text, its
+ * ROT13 view and decoded payloads; noisy-OR scoring. The database is compiled in streaming
+ * mode only and serves whole texts too (a stream opened, fed once, reset): compiling the
+ * rules is most of the start-up time, and a second, block-mode copy would double it. */
+#include "guards/prompt.h"
+
+#include "guards/decode.h"
+#include "guards/normalize.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hs/hs.h>
+
+/* Weights of the engine's own signals: a rule hidden in an encoding is rarely innocent; an
+ * instruction in tool output is the shape of an indirect injection. */
+static const struct guard_prompt_rule signals[GUARD_PROMPT_SIG_COUNT] = {
+    [GUARD_PROMPT_SIG_ENCODED] = {.id = "pi-signal-encoded",
+                                  .category = "obfuscation",
+                                  .pattern = "",
+                                  .description = "A rule matched inside a decoded payload "
+                                                 "(base64, hex, percent, HTML entities, "
+                                                 "\\u escapes, ROT13).",
+                                  .weight = 0.4},
+    [GUARD_PROMPT_SIG_TOOL] = {.id = "pi-signal-tool-context",
+                               .category = "indirect_injection",
+                               .pattern = "",
+                               .description = "A rule matched in tool or function output, "
+                                              "where instructions to the model do not belong.",
+                               .weight = 0.25},
+};
+
+#define PROMPT_HS_FLAGS (HS_FLAG_CASELESS | HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH)
+/* Normalised bytes handed to Hyperscan per call. */
+#define PROMPT_SLICE 2048
+/* Normalised bytes per ROT13 decision (see rot13_looks_rotated). */
+#define ROT13_BLOCK 64
+
+struct guard_prompt_db {
+    hs_database_t *stream_db;
+    size_t n_rules; /* loaded rules; the signals follow */
+    struct guard_prompt_rule *rules;
+    char hash[72];
+};
+
+struct guard_prompt_scratch {
+    hs_scratch_t *hs;
+};
+
+struct guard_prompt_scan {
+    const struct guard_prompt_db *db;
+    struct guard_prompt_limits lim;
+    hs_scratch_t *scratch; /* borrowed for the scan */
+    hs_stream_t *plain;    /* the current field, normalised */
+    hs_stream_t *rot13;    /* the same text with letters rotated by 13 */
+    hs_stream_t *decoded;  /* one decoded payload at a time */
+    struct guard_norm norm;
+    struct guard_decode dec;
+    bool in_field;
+    bool hs_failed;
+    enum guard_prompt_src src;
+    unsigned view;  /* what the running Hyperscan call is scanning */
+    uint8_t *views; /* per rule: the views it matched in */
+    uint64_t bytes;
+    char *payload; /* normalised decoded payload */
+    size_t payload_cap;
+    char out[GUARD_NORM_OUT_MAX(PROMPT_SLICE)];
+    char rot_blk[ROT13_BLOCK]; /* the ROT13 block being filled */
+    size_t rot_len;
+    char rot_prev[ROT13_BLOCK]; /* the block before it */
+    size_t rot_prev_len;
+    bool rot_prev_rotated, rot_prev_fed;
+};
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s ? s : "");
+    char *d = malloc(n + 1);
+    if (d)
+        memcpy(d, s ? s : "", n + 1);
+    return d;
+}
+
+static void rules_free(struct guard_prompt_rule *r, size_t n)
+{
+    for (size_t i = 0; r && i < n; i++) {
+        free((char *)r[i].id);
+        free((char *)r[i].category);
+        free((char *)r[i].pattern);
+        free((char *)r[i].description);
+    }
+    free(r);
+}
+
+void guard_prompt_db_free(struct guard_prompt_db *db)
+{
+    if (db == NULL)
+        return;
+    hs_free_database(db->stream_db);
+    rules_free(db->rules, db->n_rules + GUARD_PROMPT_SIG_COUNT);
+    free(db);
+}
+
+static int compile(const struct guard_prompt_rule *rules, size_t n, unsigned mode,
+                   hs_database_t **out, int *bad, char *err, size_t errlen)
+{
+    const char **pats = calloc(n ? n : 1, sizeof(*pats));
+    unsigned *flags = calloc(n ? n : 1, sizeof(*flags));
+    unsigned *ids = calloc(n ? n : 1, sizeof(*ids));
+    hs_compile_error_t *cerr = NULL;
+    int rc = -ENOMEM;
+    if (pats == NULL || flags == NULL || ids == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        pats[i] = rules[i].pattern;
+        flags[i] = PROMPT_HS_FLAGS;
+        ids[i] = (unsigned)i;
+    }
+    if (hs_compile_multi(pats, flags, ids, (unsigned)n, mode, NULL, out, &cerr) != HS_SUCCESS) {
+        *bad = cerr ? cerr->expression : -1;
+        snprintf(err, errlen, "%s", cerr && cerr->message ? cerr->message : "compile failed");
+        hs_free_compile_error(cerr);
+        rc = -EINVAL;
+        goto out;
+    }
+    rc = 0;
+out:
+    free(pats);
+    free(flags);
+    free(ids);
+    return rc;
+}
+
+/* Check the rules and copy what the database keeps; the Hyperscan part comes after. */
+static int db_prepare(const struct guard_prompt_rule *rules, size_t n, const char *hash,
+                      struct guard_prompt_db **out, int *bad, char *err, size_t errlen)
+{
+    struct guard_prompt_db *db = calloc(1, sizeof(*db));
+    *bad = -1;
+    *out = NULL;
+    if (db == NULL)
+        goto nomem;
+    if (n == 0) {
+        snprintf(err, errlen, "no prompt rules");
+        free(db);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!(rules[i].weight >= 0.0 && rules[i].weight <= 1.0) || rules[i].id == NULL ||
+            rules[i].pattern == NULL || rules[i].pattern[0] == '\0') {
+            *bad = (int)i;
+            snprintf(err, errlen, "a rule needs an id, a pattern and a weight in 0..1");
+            free(db);
+            return -EINVAL;
+        }
+        for (size_t j = 0; j < i + GUARD_PROMPT_SIG_COUNT; j++) {
+            const char *other = j < i ? rules[j].id : signals[j - i].id;
+            if (strcmp(rules[i].id, other) == 0) {
+                *bad = (int)i;
+                snprintf(err, errlen, "rule id '%s' is used twice", rules[i].id);
+                free(db);
+                return -EINVAL;
+            }
+        }
+    }
+    db->n_rules = n;
+    db->rules = calloc(n + GUARD_PROMPT_SIG_COUNT, sizeof(*db->rules));
+    if (db->rules == NULL)
+        goto nomem;
+    for (size_t i = 0; i < n + GUARD_PROMPT_SIG_COUNT; i++) {
+        const struct guard_prompt_rule *r = i < n ? &rules[i] : &signals[i - n];
+        struct guard_prompt_rule *d = &db->rules[i];
+        d->weight = r->weight;
+        d->id = dup_str(r->id);
+        d->category = dup_str(r->category);
+        d->pattern = dup_str(r->pattern);
+        d->description = dup_str(r->description);
+        if (!d->id || !d->category || !d->pattern || !d->description)
+            goto nomem;
+    }
+    snprintf(db->hash, sizeof(db->hash), "%s", hash ? hash : "");
+    *out = db;
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory compiling prompt rules");
+    guard_prompt_db_free(db);
+    return -ENOMEM;
+}
+
+int guard_prompt_db_new(const struct guard_prompt_rule *rules, size_t n, const char *hash,
+                        struct guard_prompt_db **out, int *bad, char *err, size_t errlen)
+{
+    struct guard_prompt_db *db;
+    int rc = db_prepare(rules, n, hash, &db, bad, err, errlen);
+    if (rc != 0)
+        return rc;
+    rc = compile(rules, n, HS_MODE_STREAM, &db->stream_db, bad, err, errlen);
+    if (rc != 0) {
+        if (rc == -ENOMEM)
+            snprintf(err, errlen, "out of memory compiling prompt rules");
+        guard_prompt_db_free(db);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+int guard_prompt_db_load(const struct guard_prompt_rule *rules, size_t n, const char *hash,
+                         const char *buf, size_t len, struct guard_prompt_db **out)
+{
+    struct guard_prompt_db *db;
+    char err[200];
+    int bad;
+    int rc = db_prepare(rules, n, hash, &db, &bad, err, sizeof(err));
+    if (rc != 0)
+        return rc;
+    /* Hyperscan checks the bytes' version and that this CPU can run them. */
+    if (hs_deserialize_database(buf, len, &db->stream_db) != HS_SUCCESS) {
+        guard_prompt_db_free(db);
+        return -EINVAL;
+    }
+    *out = db;
+    return 0;
+}
+
+int guard_prompt_db_serialize(const struct guard_prompt_db *db, char **buf, size_t *len)
+{
+    return hs_serialize_database(db->stream_db, buf, len) == HS_SUCCESS ? 0 : -ENOMEM;
+}
+
+const char *guard_prompt_db_engine(void)
+{
+    static char engine[96];
+    if (engine[0] == '\0')
+        snprintf(engine, sizeof(engine), "hs %s flags %u stream", hs_version(),
+                 (unsigned)PROMPT_HS_FLAGS);
+    return engine;
+}
+
+size_t guard_prompt_db_count(const struct guard_prompt_db *db)
+{
+    return db->n_rules + GUARD_PROMPT_SIG_COUNT;
+}
+
+const struct guard_prompt_rule *guard_prompt_db_rule(const struct guard_prompt_db *db, size_t i)
+{
+    return i < guard_prompt_db_count(db) ? &db->rules[i] : NULL;
+}
+
+const char *guard_prompt_db_hash(const struct guard_prompt_db *db)
+{
+    return db->hash;
+}
+
+long guard_prompt_db_find(const struct guard_prompt_db *db, const char *id)
+{
+    for (size_t i = 0; i < guard_prompt_db_count(db); i++) {
+        if (strcmp(db->rules[i].id, id) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+struct guard_prompt_scratch *guard_prompt_scratch_new(const struct guard_prompt_db *db)
+{
+    struct guard_prompt_scratch *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    if (hs_alloc_scratch(db->stream_db, &s->hs) != HS_SUCCESS) {
+        guard_prompt_scratch_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int guard_prompt_scratch_grow(struct guard_prompt_scratch *s, const struct guard_prompt_db *db)
+{
+    if (hs_alloc_scratch(db->stream_db, &s->hs) != HS_SUCCESS)
+        return -ENOMEM;
+    return 0;
+}
+
+void guard_prompt_scratch_free(struct guard_prompt_scratch *s)
+{
+    if (s == NULL)
+        return;
+    hs_free_scratch(s->hs);
+    free(s);
+}
+
+/* ---------------------------------------------------------------- scanning */
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx)
+{
+    struct guard_prompt_scan *s = ctx;
+    (void)from, (void)to, (void)flags;
+    if (id < s->db->n_rules)
+        s->views[id] |= (uint8_t)s->view;
+    return 0;
+}
+
+static void on_payload(void *ud, enum guard_enc enc, unsigned layers, const char *buf, size_t len)
+{
+    struct guard_prompt_scan *s = ud;
+    (void)enc, (void)layers;
+    if (s->hs_failed || len == 0)
+        return;
+    size_t cap = GUARD_NORM_OUT_MAX(len);
+    if (cap > s->payload_cap) {
+        char *p = realloc(s->payload, cap);
+        if (p == NULL) {
+            s->hs_failed = true;
+            return;
+        }
+        s->payload = p;
+        s->payload_cap = cap;
+    }
+    size_t n = guard_norm_block(buf, len, s->payload, s->payload_cap);
+    s->bytes += n;
+    s->view = GUARD_PROMPT_VIEW_DECODED;
+    if (hs_scan_stream(s->decoded, s->payload, (unsigned)n, 0, s->scratch, on_match, s) !=
+            HS_SUCCESS ||
+        hs_reset_stream(s->decoded, 0, s->scratch, on_match, s) != HS_SUCCESS)
+        s->hs_failed = true;
+}
+
+struct guard_prompt_scan *guard_prompt_scan_new(const struct guard_prompt_db *db,
+                                                const struct guard_prompt_limits *lim)
+{
+    struct guard_prompt_scan *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->db = db;
+    s->lim.decode_budget = lim && lim->decode_budget ? lim->decode_budget : GUARD_DECODE_BUDGET;
+    s->lim.no_decode = lim && lim->no_decode;
+    s->views = calloc(guard_prompt_db_count(db), 1);
+    if (s->views == NULL || hs_open_stream(db->stream_db, 0, &s->plain) != HS_SUCCESS ||
+        hs_open_stream(db->stream_db, 0, &s->rot13) != HS_SUCCESS ||
+        hs_open_stream(db->stream_db, 0, &s->decoded) != HS_SUCCESS) {
+        guard_prompt_scan_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void guard_prompt_scan_free(struct guard_prompt_scan *s)
+{
+    if (s == NULL)
+        return;
+    if (s->plain)
+        hs_close_stream(s->plain, NULL, NULL, NULL);
+    if (s->rot13)
+        hs_close_stream(s->rot13, NULL, NULL, NULL);
+    if (s->decoded)
+        hs_close_stream(s->decoded, NULL, NULL, NULL);
+    free(s->views);
+    free(s->payload);
+    free(s);
+}
+
+void guard_prompt_scan_reset(struct guard_prompt_scan *s, struct guard_prompt_scratch *scratch)
+{
+    s->scratch = scratch->hs;
+    if (s->in_field) {
+        /* The last scan stopped inside a field (a request cut short): drop its state. */
+        hs_reset_stream(s->plain, 0, NULL, NULL, NULL);
+        hs_reset_stream(s->rot13, 0, NULL, NULL, NULL);
+    }
+    memset(s->views, 0, guard_prompt_db_count(s->db));
+    s->bytes = 0;
+    s->in_field = false;
+    s->rot_len = 0;
+    s->rot_prev_len = 0;
+    s->rot_prev_rotated = false;
+    s->rot_prev_fed = false;
+    s->hs_failed = false;
+    struct guard_decode_limits dl = {.budget = s->lim.decode_budget};
+    guard_decode_init(&s->dec, &dl, on_payload, s);
+}
+
+/* The ROT13 view. Scanning the whole text twice would halve the guard's speed, so only blocks
+ * whose letters look rotated go to the second stream: in English the letters e t o i s h are
+ * about half of all letters and their ROT13 images r g b v f u about a sixth; rotated text
+ * turns that round. A block is ROT13_BLOCK normalised bytes; a block that looks rotated goes
+ * with its neighbours on each side, so a payload cut by a block edge is scanned whole. About
+ * 1% of the blocks of ordinary English look rotated (measured on the development set). */
+
+static const uint8_t rot13_class[256] = {
+    ['e'] = 1, ['t'] = 1, ['o'] = 1, ['i'] = 1, ['s'] = 1, ['h'] = 1, /* plain English */
+    ['r'] = 2, ['g'] = 2, ['b'] = 2, ['v'] = 2, ['f'] = 2, ['u'] = 2, /* their ROT13 images */
+};
+
+static bool rot13_looks_rotated(const char *b, size_t n)
+{
+    unsigned plain = 0, rotated = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = rot13_class[(unsigned char)b[i]];
+        plain += c == 1;
+        rotated += c == 2;
+    }
+    return rotated >= 4 && rotated >= plain;
+}
+
+static void rot13_feed(struct guard_prompt_scan *s, const char *b, size_t n)
+{
+    char out[ROT13_BLOCK];
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)b[i];
+        out[i] = (char)(ch >= 'a' && ch <= 'z' ? 'a' + (ch - 'a' + 13) % 26 : ch);
+    }
+    s->bytes += n;
+    s->view = GUARD_PROMPT_VIEW_DECODED;
+    if (hs_scan_stream(s->rot13, out, (unsigned)n, 0, s->scratch, on_match, s) != HS_SUCCESS)
+        s->hs_failed = true;
+}
+
+/* One whole block (or the last part of a field): decide, and feed what needs feeding. */
+static void rot13_block(struct guard_prompt_scan *s, const char *b, size_t n)
+{
+    bool rotated = rot13_looks_rotated(b, n), fed = false;
+    if (rotated) {
+        if (s->rot_prev_len && !s->rot_prev_fed)
+            rot13_feed(s, s->rot_prev, s->rot_prev_len);
+        rot13_feed(s, b, n);
+        fed = true;
+    } else if (s->rot_prev_rotated) {
+        rot13_feed(s, b, n); /* the block after a rotated one */
+        fed = true;
+    }
+    memcpy(s->rot_prev, b, n);
+    s->rot_prev_len = n;
+    s->rot_prev_rotated = rotated;
+    s->rot_prev_fed = fed;
+}
+
+static void rot13_add(struct guard_prompt_scan *s, const char *p, size_t n)
+{
+    while (n > 0) {
+        size_t take = ROT13_BLOCK - s->rot_len < n ? ROT13_BLOCK - s->rot_len : n;
+        memcpy(s->rot_blk + s->rot_len, p, take);
+        s->rot_len += take;
+        p += take;
+        n -= take;
+        if (s->rot_len == ROT13_BLOCK) {
+            rot13_block(s, s->rot_blk, ROT13_BLOCK);
+            s->rot_len = 0;
+        }
+    }
+}
+
+/* Normalised text of the current field to the plain stream and the ROT13 blocks. */
+static void scan_normalised(struct guard_prompt_scan *s, size_t n)
+{
+    if (n == 0 || s->hs_failed)
+        return;
+    s->bytes += n;
+    s->view = 1u << s->src;
+    if (hs_scan_stream(s->plain, s->out, (unsigned)n, 0, s->scratch, on_match, s) != HS_SUCCESS)
+        s->hs_failed = true;
+    rot13_add(s, s->out, n);
+}
+
+static void field_end(struct guard_prompt_scan *s)
+{
+    scan_normalised(s, guard_norm_end(&s->norm, s->out, sizeof(s->out)));
+    if (s->rot_len > 0 && !s->hs_failed)
+        rot13_block(s, s->rot_blk, s->rot_len);
+    s->rot_len = 0;
+    s->rot_prev_len = 0;
+    s->rot_prev_rotated = false;
+    s->rot_prev_fed = false;
+    s->view = 1u << s->src;
+    if (hs_reset_stream(s->plain, 0, s->scratch, on_match, s) != HS_SUCCESS)
+        s->hs_failed = true;
+    s->view = GUARD_PROMPT_VIEW_DECODED;
+    if (hs_reset_stream(s->rot13, 0, s->scratch, on_match, s) != HS_SUCCESS)
+        s->hs_failed = true;
+    if (!s->lim.no_decode)
+        guard_decode_end(&s->dec);
+    s->in_field = false;
+}
+
+int guard_prompt_scan_text(struct guard_prompt_scan *s, enum guard_prompt_src src, const char *text,
+                           size_t len, bool end)
+{
+    if (!s->in_field) {
+        s->in_field = true;
+        s->src = src;
+        guard_norm_init(&s->norm);
+        guard_decode_reset(&s->dec);
+    }
+    while (len > 0) {
+        size_t take = len < PROMPT_SLICE ? len : PROMPT_SLICE;
+        if (!s->lim.no_decode)
+            guard_decode_feed(&s->dec, text, take);
+        scan_normalised(s, guard_norm_feed(&s->norm, text, take, s->out, sizeof(s->out)));
+        text += take;
+        len -= take;
+    }
+    if (end)
+        field_end(s);
+    return s->hs_failed ? -EIO : 0;
+}
+
+void guard_prompt_scan_verdict(struct guard_prompt_scan *s, double warn, double block,
+                               struct guard_prompt_verdict *v)
+{
+    const struct guard_prompt_db *db = s->db;
+    if (s->in_field)
+        field_end(s);
+    bool sig[GUARD_PROMPT_SIG_COUNT] = {false};
+    double keep = 1.0;
+    memset(v, 0, sizeof(*v));
+    for (size_t i = 0; i < db->n_rules; i++) {
+        if (s->views[i] == 0)
+            continue;
+        /* Hidden only: a decoded copy of plain text (one "&amp;" makes the whole text an
+         * inline copy) matches what the text itself matched, and that is no signal. */
+        if (s->views[i] == GUARD_PROMPT_VIEW_DECODED)
+            sig[GUARD_PROMPT_SIG_ENCODED] = true;
+        if (s->views[i] & (1u << GUARD_PROMPT_SRC_TOOL))
+            sig[GUARD_PROMPT_SIG_TOOL] = true;
+    }
+    for (size_t i = 0; i < GUARD_PROMPT_SIG_COUNT; i++)
+        s->views[db->n_rules + i] = sig[i] ? GUARD_PROMPT_VIEW_DECODED : 0;
+    /* In index order, so the same matches always give the same score to the last bit. */
+    for (size_t i = 0; i < guard_prompt_db_count(db); i++) {
+        if (s->views[i] == 0)
+            continue;
+        keep *= 1.0 - db->rules[i].weight;
+        if (v->n_matched < GUARD_PROMPT_VERDICT_RULES)
+            v->rules[v->n_matched] = (uint32_t)i;
+        v->n_matched++;
+    }
+    v->score = 1.0 - keep;
+    v->kind = v->score >= block  ? GUARD_PROMPT_BLOCK
+              : v->score >= warn ? GUARD_PROMPT_WARN
+                                 : GUARD_PROMPT_PASS;
+    v->bytes_scanned = s->bytes;
+    v->budget_exhausted = guard_decode_exhausted(&s->dec);
+}
+
+int guard_prompt_scan_block(struct guard_prompt_scan *s, struct guard_prompt_scratch *scratch,
+                            const char *text, size_t len, double warn, double block,
+                            struct guard_prompt_verdict *v)
+{
+    guard_prompt_scan_reset(s, scratch);
+    int rc = guard_prompt_scan_text(s, GUARD_PROMPT_SRC_USER, text, len, true);
+    guard_prompt_scan_verdict(s, warn, block, v);
+    return rc;
+}
+
+unsigned guard_prompt_scan_views(const struct guard_prompt_scan *s, size_t rule)
+{
+    return rule < guard_prompt_db_count(s->db) ? s->views[rule] : 0;
+}
+
+const char *guard_prompt_verdict_name(enum guard_prompt_verdict_kind k)
+{
+    switch (k) {
+    case GUARD_PROMPT_WARN:
+        return "warn";
+    case GUARD_PROMPT_BLOCK:
+        return "block";
+    default:
+        return "pass";
+    }
+}

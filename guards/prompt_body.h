@@ -1,0 +1,53 @@
+/* Prompt guard over request bodies: the JSON of an LLM API request, tokenised as it arrives,
+ * with the text of the fields a user or a tool controls streamed into a prompt scan. */
+#ifndef WARDEN_GUARDS_PROMPT_BODY_H
+#define WARDEN_GUARDS_PROMPT_BODY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "guards/json.h"
+#include "guards/prompt.h"
+
+/* Which request shape the body has, from the request path. */
+enum guard_prompt_api {
+    GUARD_PROMPT_API_NONE = 0,    /* not an LLM prompt (embeddings, files, ...): JSON only */
+    GUARD_PROMPT_API_CHAT,        /* OpenAI chat completions: messages[].content */
+    GUARD_PROMPT_API_RESPONSES,   /* OpenAI responses: input, instructions */
+    GUARD_PROMPT_API_COMPLETIONS, /* OpenAI legacy completions: prompt */
+    GUARD_PROMPT_API_MESSAGES,    /* Anthropic messages (and count_tokens): messages, system */
+};
+
+/* The API a request path belongs to (the path after any routing prefix, query ignored). */
+enum guard_prompt_api guard_prompt_api_of(const char *path, size_t len);
+
+#define GUARD_PROMPT_BODY_DEPTH 8 /* levels whose member names are tracked */
+
+struct guard_prompt_body {
+    struct guard_json js;
+    struct guard_prompt_scan *scan; /* borrowed; NULL to check the JSON only */
+    enum guard_prompt_api api;
+    bool scan_system;
+    bool in_text;                             /* a text field is being streamed to the scan */
+    uint8_t key[GUARD_PROMPT_BODY_DEPTH + 1]; /* member name at each depth (enum in .c) */
+    uint8_t role;                             /* of the message being read */
+    uint8_t item_type;                        /* `type` of the message or input item */
+    uint8_t part_type;                        /* `type` of the content part */
+    uint8_t collect;                          /* which short value is being collected */
+    uint8_t text_src; /* enum guard_prompt_src of the text field being streamed */
+    char small[24];   /* a role or type value being collected */
+    size_t small_len;
+    unsigned fields; /* text fields streamed to the scan */
+};
+
+/* Start a body. `scan` must have been reset by the caller (or be NULL). */
+void guard_prompt_body_init(struct guard_prompt_body *b, enum guard_prompt_api api,
+                            struct guard_prompt_scan *scan, bool scan_system,
+                            const struct guard_json_limits *lim);
+
+/* The next piece of the body; `last` after the final piece. Returns 0, or < 0 when the body
+ * is not JSON (-EBADMSG) or exceeds a limit (-E2BIG): details in guard_json_error(&b->js);
+ * -ENODATA when it ends before the JSON does; or the scan's error (-EIO, -ENOMEM). */
+int guard_prompt_body_feed(struct guard_prompt_body *b, const char *at, size_t len, bool last);
+
+#endif

@@ -1,0 +1,777 @@
+/* Rule sets: YAML rule files loaded with positions, checked, hashed, compiled; examples run. */
+#include "policy/rules.h"
+
+#include "telemetry/sha256.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define RULES_FILE_MAX  (1024 * 1024)
+#define RULES_FILES_MAX 256
+#define RULES_MAX       4096
+#define EXAMPLES_MAX    64
+
+static const char *const prompt_categories[] = {
+    "instruction_override", "role_manipulation",  "prompt_extraction",
+    "context_smuggling",    "indirect_injection", "exfiltration",
+    "obfuscation",          "multi_turn",         "adversarial_suffix",
+};
+
+struct rule_file {
+    char *name; /* as reported in errors: "rules/prompt/x.yaml" or the path */
+    char *data;
+    size_t len;
+};
+
+static void rules_err(struct policy_error *err, const char *src, yaml_mark_t m, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+
+static void rules_err(struct policy_error *err, const char *src, yaml_mark_t m, const char *fmt,
+                      ...)
+{
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    snprintf(err->msg, sizeof(err->msg), "%s:%zu:%zu: %s", src, m.line + 1, m.column + 1, what);
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+void policy_prompt_rules_free(struct policy_prompt_rules *r)
+{
+    if (r == NULL)
+        return;
+    guard_prompt_db_free(r->db);
+    for (size_t i = 0; i < r->n; i++) {
+        free((char *)r->rules[i].id);
+        free((char *)r->rules[i].category);
+        free((char *)r->rules[i].pattern);
+        free((char *)r->rules[i].description);
+        for (size_t j = 0; r->examples && j < r->n_examples[i]; j++)
+            free(r->examples[i][j].text);
+        if (r->examples)
+            free(r->examples[i]);
+    }
+    for (size_t i = 0; i < r->n_sources; i++)
+        free(r->sources[i]);
+    free(r->sources);
+    free(r->rules);
+    free(r->locs);
+    free(r->examples);
+    free(r->n_examples);
+    free(r);
+}
+
+/* Make room for one more rule. */
+struct policy_prompt_rules *policy_prompt_rules_ref(struct policy_prompt_rules *r)
+{
+    if (r)
+        atomic_fetch_add(&r->refs, 1);
+    return r;
+}
+
+void policy_prompt_rules_unref(struct policy_prompt_rules *r)
+{
+    if (r && atomic_fetch_sub(&r->refs, 1) == 1)
+        policy_prompt_rules_free(r);
+}
+
+static int rules_grow(struct policy_prompt_rules *r)
+{
+    size_t n = r->n + 1;
+    struct guard_prompt_rule *rules = realloc(r->rules, n * sizeof(*rules));
+    if (rules == NULL)
+        return -ENOMEM;
+    r->rules = rules;
+    struct policy_loc *locs = realloc(r->locs, n * sizeof(*locs));
+    if (locs == NULL)
+        return -ENOMEM;
+    r->locs = locs;
+    struct policy_rule_example **ex = realloc(r->examples, n * sizeof(*ex));
+    if (ex == NULL)
+        return -ENOMEM;
+    r->examples = ex;
+    size_t *nex = realloc(r->n_examples, n * sizeof(*nex));
+    if (nex == NULL)
+        return -ENOMEM;
+    r->n_examples = nex;
+    memset(&r->rules[r->n], 0, sizeof(r->rules[0]));
+    memset(&r->locs[r->n], 0, sizeof(r->locs[0]));
+    r->examples[r->n] = NULL;
+    r->n_examples[r->n] = 0;
+    r->n = n;
+    return 0;
+}
+
+static bool valid_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 2 || n > 64 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static const char *scalar(yaml_node_t *n, size_t *len)
+{
+    *len = n->data.scalar.length;
+    return (const char *)n->data.scalar.value;
+}
+
+static bool key_is(yaml_node_t *k, const char *name)
+{
+    return k->type == YAML_SCALAR_NODE && k->data.scalar.length == strlen(name) &&
+           memcmp(k->data.scalar.value, name, strlen(name)) == 0;
+}
+
+/* The examples under match: or no_match:. */
+static int load_examples(struct policy_prompt_rules *r, yaml_document_t *doc, yaml_node_t *seq,
+                         const char *src, bool match, struct policy_error *err)
+{
+    size_t i = r->n - 1;
+    if (seq->type != YAML_SEQUENCE_NODE) {
+        rules_err(err, src, seq->start_mark, "%s: expected a list of strings",
+                  match ? "match" : "no_match");
+        return -EINVAL;
+    }
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++) {
+        yaml_node_t *n = yaml_document_get_node(doc, *it);
+        size_t len;
+        if (n == NULL || n->type != YAML_SCALAR_NODE) {
+            rules_err(err, src, n ? n->start_mark : seq->start_mark, "%s: each example is a string",
+                      match ? "match" : "no_match");
+            return -EINVAL;
+        }
+        if (r->n_examples[i] >= EXAMPLES_MAX) {
+            rules_err(err, src, n->start_mark, "more than %d examples in one rule", EXAMPLES_MAX);
+            return -EINVAL;
+        }
+        struct policy_rule_example *ex =
+            realloc(r->examples[i], (r->n_examples[i] + 1) * sizeof(*ex));
+        if (ex == NULL)
+            return -ENOMEM;
+        r->examples[i] = ex;
+        const char *text = scalar(n, &len);
+        ex[r->n_examples[i]] = (struct policy_rule_example){
+            .text = dup_n(text, len),
+            .loc = {.source = r->sources[r->n_sources - 1],
+                    .line = (uint32_t)n->start_mark.line + 1,
+                    .col = (uint32_t)n->start_mark.column + 1},
+            .match = match,
+        };
+        if (ex[r->n_examples[i]].text == NULL)
+            return -ENOMEM;
+        r->n_examples[i]++;
+    }
+    return 0;
+}
+
+/* One mapping of the rules: list. */
+static int load_rule(struct policy_prompt_rules *r, yaml_document_t *doc, yaml_node_t *map,
+                     const char *src, struct policy_error *err)
+{
+    int rc;
+    bool have_weight = false;
+    size_t n_match = 0, n_no = 0;
+    if (map->type != YAML_MAPPING_NODE) {
+        rules_err(err, src, map->start_mark, "each rule is a mapping (id, category, weight, ...)");
+        return -EINVAL;
+    }
+    if (r->n >= RULES_MAX) {
+        rules_err(err, src, map->start_mark, "more than %d rules", RULES_MAX);
+        return -EINVAL;
+    }
+    if ((rc = rules_grow(r)) != 0)
+        return rc;
+    struct guard_prompt_rule *rule = &r->rules[r->n - 1];
+    r->locs[r->n - 1] = (struct policy_loc){.source = r->sources[r->n_sources - 1],
+                                            .line = (uint32_t)map->start_mark.line + 1,
+                                            .col = (uint32_t)map->start_mark.column + 1};
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(doc, p->value);
+        const char **field = NULL;
+        size_t len;
+        if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE) {
+            rules_err(err, src, map->start_mark, "rule keys are plain names");
+            return -EINVAL;
+        }
+        if (key_is(k, "match") || key_is(k, "no_match")) {
+            bool m = key_is(k, "match");
+            size_t before = r->n_examples[r->n - 1];
+            if ((rc = load_examples(r, doc, v, src, m, err)) != 0)
+                return rc;
+            *(m ? &n_match : &n_no) += r->n_examples[r->n - 1] - before;
+            continue;
+        }
+        if (v->type != YAML_SCALAR_NODE) {
+            rules_err(err, src, v->start_mark, "%s: expected a single value",
+                      (const char *)k->data.scalar.value);
+            return -EINVAL;
+        }
+        const char *text = scalar(v, &len);
+        if (key_is(k, "id"))
+            field = &rule->id;
+        else if (key_is(k, "category"))
+            field = &rule->category;
+        else if (key_is(k, "pattern"))
+            field = &rule->pattern;
+        else if (key_is(k, "description"))
+            field = &rule->description;
+        else if (key_is(k, "weight")) {
+            char buf[32], *end;
+            snprintf(buf, sizeof(buf), "%.*s", (int)(len < 31 ? len : 31), text);
+            double w = strtod(buf, &end);
+            if (len == 0 || len > 30 || *end != '\0' || !(w >= 0.0 && w <= 1.0)) {
+                rules_err(err, src, v->start_mark, "weight: '%s' is not a number from 0 to 1", buf);
+                return -EINVAL;
+            }
+            rule->weight = w;
+            have_weight = true;
+            continue;
+        } else {
+            rules_err(err, src, k->start_mark,
+                      "unknown key '%s' (a rule has id, category, weight, pattern, "
+                      "description, match, no_match)",
+                      (const char *)k->data.scalar.value);
+            return -EINVAL;
+        }
+        if (*field != NULL) {
+            rules_err(err, src, k->start_mark, "'%s' given twice",
+                      (const char *)k->data.scalar.value);
+            return -EINVAL;
+        }
+        if (memchr(text, '\0', len) != NULL) {
+            rules_err(err, src, v->start_mark, "NUL byte in a value");
+            return -EINVAL;
+        }
+        if ((*field = dup_n(text, len)) == NULL)
+            return -ENOMEM;
+    }
+    const char *missing = !rule->id            ? "id"
+                          : !rule->category    ? "category"
+                          : !rule->pattern     ? "pattern"
+                          : !rule->description ? "description"
+                          : !have_weight       ? "weight"
+                                               : NULL;
+    if (missing) {
+        rules_err(err, src, map->start_mark, "rule %s has no %s", rule->id ? rule->id : "",
+                  missing);
+        return -EINVAL;
+    }
+    if (!valid_id(rule->id)) {
+        rules_err(err, src, map->start_mark,
+                  "id '%s': use 2-64 characters of a-z, 0-9, '-', '_', '.'", rule->id);
+        return -EINVAL;
+    }
+    bool known = false;
+    for (size_t i = 0; i < sizeof(prompt_categories) / sizeof(prompt_categories[0]); i++)
+        known |= strcmp(rule->category, prompt_categories[i]) == 0;
+    if (!known) {
+        rules_err(err, src, map->start_mark,
+                  "rule %s: unknown category '%s' (instruction_override, role_manipulation, "
+                  "prompt_extraction, context_smuggling, indirect_injection, exfiltration, "
+                  "obfuscation, multi_turn, adversarial_suffix)",
+                  rule->id, rule->category);
+        return -EINVAL;
+    }
+    if (n_match == 0 || n_no == 0) {
+        rules_err(err, src, map->start_mark,
+                  "rule %s needs at least one match: and one no_match: example", rule->id);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i + 1 < r->n; i++) {
+        if (strcmp(r->rules[i].id, rule->id) == 0) {
+            rules_err(err, src, map->start_mark, "rule id '%s' is also used at %s:%" PRIu32,
+                      rule->id, r->locs[i].source, r->locs[i].line);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* Refuse anchors and aliases: rule files are data, and aliases multiply work. */
+static int check_plain(const struct rule_file *f, struct policy_error *err)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    int rc = 0;
+    if (!yaml_parser_initialize(&p))
+        return -ENOMEM;
+    yaml_parser_set_input_string(&p, (const unsigned char *)f->data, f->len);
+    for (;;) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            yaml_mark_t m = p.problem_mark;
+            rules_err(err, f->name, m, "YAML: %s", p.problem ? p.problem : "syntax error");
+            rc = -EINVAL;
+            break;
+        }
+        bool anchor = (ev.type == YAML_SCALAR_EVENT && ev.data.scalar.anchor) ||
+                      (ev.type == YAML_SEQUENCE_START_EVENT && ev.data.sequence_start.anchor) ||
+                      (ev.type == YAML_MAPPING_START_EVENT && ev.data.mapping_start.anchor);
+        if (ev.type == YAML_ALIAS_EVENT || anchor) {
+            rules_err(err, f->name, ev.start_mark, "anchors and aliases are not allowed here");
+            rc = -EINVAL;
+        }
+        yaml_event_type_t t = ev.type;
+        yaml_event_delete(&ev);
+        if (rc != 0 || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+static int load_file(struct policy_prompt_rules *r, const struct rule_file *f,
+                     struct policy_error *err)
+{
+    yaml_parser_t p;
+    yaml_document_t doc;
+    int rc = check_plain(f, err);
+    if (rc != 0)
+        return rc;
+    char **srcs = realloc(r->sources, (r->n_sources + 1) * sizeof(*srcs));
+    if (srcs == NULL)
+        return -ENOMEM;
+    r->sources = srcs;
+    if ((r->sources[r->n_sources] = dup_n(f->name, strlen(f->name))) == NULL)
+        return -ENOMEM;
+    r->n_sources++;
+    if (!yaml_parser_initialize(&p))
+        return -ENOMEM;
+    yaml_parser_set_input_string(&p, (const unsigned char *)f->data, f->len);
+    if (!yaml_parser_load(&p, &doc)) {
+        rules_err(err, f->name, p.problem_mark, "YAML: %s", p.problem ? p.problem : "syntax error");
+        yaml_parser_delete(&p);
+        return -EINVAL;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    yaml_node_t *list = NULL;
+    if (root == NULL) {
+        rules_err(err, f->name, p.mark, "empty file: expected 'rules:' with a list of rules");
+        rc = -EINVAL;
+        goto out;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        rules_err(err, f->name, root->start_mark, "expected a mapping with 'rules:'");
+        rc = -EINVAL;
+        goto out;
+    }
+    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
+         pr++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, pr->key);
+        if (k && key_is(k, "rules")) {
+            list = yaml_document_get_node(&doc, pr->value);
+        } else {
+            rules_err(err, f->name, k ? k->start_mark : root->start_mark,
+                      "unknown top-level key (a rule file holds 'rules:')");
+            rc = -EINVAL;
+            goto out;
+        }
+    }
+    if (list == NULL || list->type != YAML_SEQUENCE_NODE) {
+        rules_err(err, f->name, list ? list->start_mark : root->start_mark,
+                  "'rules:' must be a list of rules");
+        rc = -EINVAL;
+        goto out;
+    }
+    for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top;
+         it++) {
+        if ((rc = load_rule(r, &doc, yaml_document_get_node(&doc, *it), f->name, err)) != 0)
+            goto out;
+    }
+out:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct rule_file *)a)->name, ((const struct rule_file *)b)->name);
+}
+
+static void files_free(struct rule_file *f, size_t n, bool owned)
+{
+    for (size_t i = 0; owned && i < n; i++) {
+        free(f[i].name);
+        free(f[i].data);
+    }
+    free(f);
+}
+
+/* Every *.yaml of dir, read whole (capped). */
+static int read_dir(const char *dir, struct rule_file **out, size_t *n_out,
+                    struct policy_error *err)
+{
+    DIR *d = opendir(dir);
+    struct rule_file *files = NULL;
+    size_t n = 0;
+    int rc = 0;
+    struct dirent *de;
+    if (d == NULL) {
+        snprintf(err->msg, sizeof(err->msg), "%s: cannot open rules directory: %s", dir,
+                 strerror(errno));
+        return -EIO;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0 || de->d_name[0] == '.')
+            continue;
+        if (n >= RULES_FILES_MAX) {
+            snprintf(err->msg, sizeof(err->msg), "%s: more than %d rule files", dir,
+                     RULES_FILES_MAX);
+            rc = -EINVAL;
+            break;
+        }
+        struct rule_file *nf = realloc(files, (n + 1) * sizeof(*nf));
+        if (nf == NULL) {
+            rc = -ENOMEM;
+            break;
+        }
+        files = nf;
+        struct rule_file *f = &files[n];
+        memset(f, 0, sizeof(*f));
+        size_t plen = strlen(dir) + 1 + len + 1;
+        f->name = malloc(plen);
+        if (f->name == NULL) {
+            rc = -ENOMEM;
+            break;
+        }
+        n++;
+        snprintf(f->name, plen, "%s/%s", dir, de->d_name);
+        FILE *fp = fopen(f->name, "rb");
+        struct stat st;
+        if (fp == NULL || fstat(fileno(fp), &st) != 0) {
+            snprintf(err->msg, sizeof(err->msg), "%s: cannot read: %s", f->name, strerror(errno));
+            if (fp)
+                fclose(fp);
+            rc = -EIO;
+            break;
+        }
+        if (st.st_size > RULES_FILE_MAX) {
+            snprintf(err->msg, sizeof(err->msg), "%s: larger than %d bytes", f->name,
+                     RULES_FILE_MAX);
+            fclose(fp);
+            rc = -EFBIG;
+            break;
+        }
+        f->data = malloc((size_t)st.st_size + 1);
+        f->len = f->data ? fread(f->data, 1, (size_t)st.st_size, fp) : 0;
+        fclose(fp);
+        if (f->data == NULL) {
+            rc = -ENOMEM;
+            break;
+        }
+    }
+    closedir(d);
+    if (rc == 0 && n == 0) {
+        snprintf(err->msg, sizeof(err->msg), "%s: no *.yaml rule files", dir);
+        rc = -EINVAL;
+    }
+    if (rc != 0) {
+        files_free(files, n, true);
+        return rc;
+    }
+    qsort(files, n, sizeof(*files), name_cmp);
+    *out = files;
+    *n_out = n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- compiled-rules cache */
+
+#define CACHE_FILE_MAX (256u * 1024 * 1024)
+#define CACHE_KEEP     4 /* newest cache files kept; older ones are removed */
+
+const char *policy_cache_dir(const char *configured, char *buf, size_t cap)
+{
+    const char *env;
+    if (configured == NULL || configured[0] == '\0' || strcmp(configured, "off") == 0)
+        return NULL;
+    if (strcmp(configured, "auto") != 0)
+        return configured;
+    if ((env = getenv("WARDEN_CACHE_DIR")) != NULL)
+        return env[0] ? env : NULL;
+    if ((env = getenv("XDG_CACHE_HOME")) != NULL && env[0] == '/')
+        snprintf(buf, cap, "%s/warden", env);
+    else if ((env = getenv("HOME")) != NULL && env[0] == '/')
+        snprintf(buf, cap, "%s/.cache/warden", env);
+    else
+        return NULL;
+    return buf;
+}
+
+/* <dir>/prompt-<sha256 of the rule set and the engine>.hsdb */
+static void cache_path(const char *dir, const char *hash, char *path, size_t cap)
+{
+    struct tel_sha256 h;
+    uint8_t d[TEL_SHA256_LEN];
+    char hex[TEL_SHA256_HEX];
+    const char *engine = guard_prompt_db_engine();
+    tel_sha256_init(&h);
+    tel_sha256_update(&h, hash, strlen(hash) + 1);
+    tel_sha256_update(&h, engine, strlen(engine));
+    tel_sha256_final(&h, d);
+    tel_sha256_hex(d, hex);
+    snprintf(path, cap, "%s/prompt-%.32s.hsdb", dir, hex);
+}
+
+static bool cache_load(struct policy_prompt_rules *r, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    char *buf = NULL;
+    bool ok = false;
+    if (f == NULL)
+        return false;
+    if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && st.st_size < CACHE_FILE_MAX &&
+        (buf = malloc((size_t)st.st_size)) != NULL &&
+        fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size)
+        ok = guard_prompt_db_load(r->rules, r->n, r->hash, buf, (size_t)st.st_size, &r->db) == 0;
+    free(buf);
+    fclose(f);
+    return ok;
+}
+
+/* Keep the newest CACHE_KEEP prompt databases of dir. */
+static void cache_prune(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    struct {
+        char name[64];
+        time_t mtime;
+    } seen[64];
+    size_t n = 0;
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL && n < 64) {
+        size_t len = strlen(de->d_name);
+        struct stat st;
+        char p[PATH_MAX];
+        if (strncmp(de->d_name, "prompt-", 7) != 0 || len < 6 || len >= sizeof(seen[0].name) ||
+            strcmp(de->d_name + len - 5, ".hsdb") != 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+        if (stat(p, &st) != 0)
+            continue;
+        memcpy(seen[n].name, de->d_name, len + 1);
+        seen[n++].mtime = st.st_mtime;
+    }
+    closedir(d);
+    while (n > CACHE_KEEP) {
+        size_t oldest = 0;
+        for (size_t i = 1; i < n; i++)
+            oldest = seen[i].mtime < seen[oldest].mtime ? i : oldest;
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", dir, seen[oldest].name);
+        unlink(p);
+        seen[oldest] = seen[--n];
+    }
+}
+
+/* Write the compiled database for the next start (best effort: a cache that cannot be written
+ * only costs the next start its compile time). */
+static void cache_store(const struct policy_prompt_rules *r, const char *dir, const char *path)
+{
+    char *buf = NULL, tmp[PATH_MAX];
+    size_t len = 0;
+    /* mkdir -p: ~/.cache itself may not exist yet. */
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+                return;
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    if (guard_prompt_db_serialize(r->db, &buf, &len) != 0)
+        return;
+    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        bool ok = write(fd, buf, len) == (ssize_t)len;
+        ok &= close(fd) == 0;
+        if (!ok || rename(tmp, path) != 0)
+            unlink(tmp);
+        else
+            cache_prune(dir);
+    }
+    free(buf);
+}
+
+/* Parse, hash and compile a set of rule files (sorted by name); with a cache directory the
+ * compiled database is taken from it, or stored in it. */
+static int rules_build(const struct rule_file *files, size_t n_files, const char *cache_dir,
+                       struct policy_prompt_rules **out, struct policy_error *err)
+{
+    struct policy_prompt_rules *r = calloc(1, sizeof(*r));
+    struct tel_sha256 h;
+    if (r)
+        atomic_init(&r->refs, 1);
+    uint8_t digest[TEL_SHA256_LEN];
+    char hex[TEL_SHA256_HEX];
+    int rc = -ENOMEM;
+    *out = NULL;
+    if (r == NULL)
+        goto out;
+    /* The hash covers base names and contents, so the embedded set and a copy of the same
+     * files on disk hash alike. */
+    tel_sha256_init(&h);
+    for (size_t i = 0; i < n_files; i++) {
+        const char *base = strrchr(files[i].name, '/');
+        base = base ? base + 1 : files[i].name;
+        uint8_t len[8];
+        for (int b = 0; b < 8; b++)
+            len[b] = (uint8_t)((uint64_t)files[i].len >> (56 - 8 * b));
+        tel_sha256_update(&h, base, strlen(base) + 1);
+        tel_sha256_update(&h, len, sizeof(len));
+        tel_sha256_update(&h, files[i].data, files[i].len);
+        if (files[i].len > RULES_FILE_MAX) {
+            snprintf(err->msg, sizeof(err->msg), "%s: larger than %d bytes", files[i].name,
+                     RULES_FILE_MAX);
+            rc = -EFBIG;
+            goto out;
+        }
+        if ((rc = load_file(r, &files[i], err)) != 0)
+            goto out;
+    }
+    tel_sha256_final(&h, digest);
+    tel_sha256_hex(digest, hex);
+    snprintf(r->hash, sizeof(r->hash), "sha256:%s", hex);
+    char why[300], path[PATH_MAX];
+    int bad = -1;
+    if (cache_dir) {
+        cache_path(cache_dir, r->hash, path, sizeof(path));
+        if (cache_load(r, path)) {
+            *out = r;
+            return 0;
+        }
+    }
+    rc = guard_prompt_db_new(r->rules, r->n, r->hash, &r->db, &bad, why, sizeof(why));
+    if (rc == 0 && cache_dir)
+        cache_store(r, cache_dir, path);
+    if (rc != 0) {
+        if (bad >= 0 && (size_t)bad < r->n)
+            snprintf(err->msg, sizeof(err->msg), "%s:%" PRIu32 ":%" PRIu32 ": rule %s: pattern: %s",
+                     r->locs[bad].source, r->locs[bad].line, r->locs[bad].col, r->rules[bad].id,
+                     why);
+        else
+            snprintf(err->msg, sizeof(err->msg), "prompt rules: %s", why);
+        goto out;
+    }
+    *out = r;
+    r = NULL;
+out:
+    if (rc == -ENOMEM)
+        snprintf(err->msg, sizeof(err->msg), "out of memory loading prompt rules");
+    policy_prompt_rules_free(r);
+    return rc;
+}
+
+int policy_prompt_rules_load(const char *dir, const char *cache_dir,
+                             struct policy_prompt_rules **out, struct policy_error *err)
+{
+    struct rule_file *files = NULL;
+    size_t n_files = 0;
+    bool owned = dir && *dir;
+    int rc;
+    *out = NULL;
+    if (owned) {
+        if ((rc = read_dir(dir, &files, &n_files, err)) != 0)
+            return rc;
+    } else {
+        files = calloc(policy_prompt_rule_files_n ? policy_prompt_rule_files_n : 1, sizeof(*files));
+        if (files == NULL) {
+            snprintf(err->msg, sizeof(err->msg), "out of memory loading prompt rules");
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < policy_prompt_rule_files_n; i++) {
+            files[i].name = (char *)policy_prompt_rule_files[i].name;
+            files[i].data = (char *)policy_prompt_rule_files[i].data;
+            files[i].len = policy_prompt_rule_files[i].len;
+        }
+        n_files = policy_prompt_rule_files_n;
+    }
+    rc = rules_build(files, n_files, cache_dir, out, err);
+    files_free(files, n_files, owned);
+    return rc;
+}
+
+int policy_prompt_rules_load_buffer(const char *name, const char *buf, size_t len,
+                                    struct policy_prompt_rules **out, struct policy_error *err)
+{
+    struct rule_file f = {.name = (char *)name, .data = (char *)buf, .len = len};
+    return rules_build(&f, 1, NULL, out, err);
+}
+
+long policy_prompt_rules_test(const struct policy_prompt_rules *r, FILE *out, bool verbose)
+{
+    struct guard_prompt_scratch *scratch = guard_prompt_scratch_new(r->db);
+    struct guard_prompt_scan *scan = guard_prompt_scan_new(r->db, NULL);
+    struct guard_prompt_verdict v;
+    long failures = 0, checked = 0;
+    if (scratch == NULL || scan == NULL) {
+        failures = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        for (size_t j = 0; j < r->n_examples[i]; j++) {
+            const struct policy_rule_example *ex = &r->examples[i][j];
+            if (guard_prompt_scan_block(scan, scratch, ex->text, strlen(ex->text), 1.0, 1.0, &v) !=
+                0) {
+                failures = -EIO;
+                goto out;
+            }
+            bool hit = guard_prompt_scan_views(scan, i) != 0;
+            checked++;
+            if (hit != ex->match) {
+                failures++;
+                fprintf(out, "FAIL %s:%" PRIu32 ":%" PRIu32 ": rule %s: %s example %s\n",
+                        ex->loc.source, ex->loc.line, ex->loc.col, r->rules[i].id,
+                        ex->match ? "match" : "no_match",
+                        ex->match ? "does not trigger it" : "triggers it");
+            } else if (verbose) {
+                fprintf(out, "ok   %s %s #%zu\n", r->rules[i].id, ex->match ? "match" : "no_match",
+                        j + 1);
+            }
+        }
+    }
+    fprintf(out, "%zu prompt rules, %ld examples, %ld failed (rule set %s)\n", r->n, checked,
+            failures, r->hash);
+out:
+    guard_prompt_scan_free(scan);
+    guard_prompt_scratch_free(scratch);
+    return failures;
+}

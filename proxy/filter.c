@@ -1,0 +1,238 @@
+/* The guard hook and its request-body filter: JSON checked as it streams, and on the prompt
+ * APIs the prompt guard's verdict taken at the last byte, before anything goes upstream. */
+#include "proxy/filter.h"
+
+#include "guards/prompt_body.h"
+#include "policy/config.h"
+#include "policy/rules.h"
+#include "proxy/conn.h"
+#include "proxy/server.h"
+#include "telemetry/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+/* Depth and lengths for request bodies: generous for tool schemas, still bounded. */
+static const struct guard_json_limits body_json_limits = {
+    .max_depth = 128, .max_key = 1024, .max_number = 256};
+
+/* Kept by the connection between its requests: the tokenizer state and the prompt scan
+ * (its Hyperscan streams are allocated once per connection, not per request). */
+struct proxy_body_filter {
+    struct guard_prompt_body body;
+    struct policy_prompt_rules *rules; /* the set `scan` was made for (a reference) */
+    struct guard_prompt_scan *scan;
+    bool prompt; /* the prompt guard runs: the body is held until its verdict */
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Answer a body the guard could not read. */
+static void body_reject(struct proxy_conn *c, struct proxy_body_filter *bf, int rc)
+{
+    char msg[300];
+    const struct guard_json_error *e = guard_json_error(&bf->body.js);
+    if (rc == -EBADMSG || rc == -E2BIG) {
+        snprintf(msg, sizeof(msg),
+                 "the request body is not valid JSON: %s at line %" PRIu32 ", column %" PRIu32
+                 " (byte %" PRIu64 ")",
+                 e->message, e->line, e->column, e->offset);
+        proxy_conn_fail(c, 400, "invalid_request_error", "invalid_json", msg);
+    } else if (rc == -ENODATA) {
+        snprintf(msg, sizeof(msg),
+                 "the request body is not valid JSON: it ends before the JSON value does "
+                 "(byte %" PRIu64 ")",
+                 c->txn.body_bytes);
+        proxy_conn_fail(c, 400, "invalid_request_error", "invalid_json", msg);
+    } else {
+        /* Fail closed: a request the guard could not scan does not go out. */
+        proxy_conn_fail(c, 503, "guard_error", "guard_unavailable",
+                        "the prompt guard could not scan this request; try again");
+    }
+}
+
+static int body_req_data(struct proxy_conn *c, void *ctx, const char *at, size_t len)
+{
+    struct proxy_body_filter *bf = ctx;
+    uint64_t t0 = mono_ns();
+    int rc = guard_prompt_body_feed(&bf->body, at, len, false);
+    c->txn.guard_ns += mono_ns() - t0;
+    if (rc < 0) {
+        body_reject(c, bf, rc);
+        return rc;
+    }
+    return bf->prompt ? 0 : 1;
+}
+
+/* The rule ids of a verdict, comma-separated, cut to fit. */
+static void verdict_rules(const struct policy_prompt_rules *pr,
+                          const struct guard_prompt_verdict *v, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < v->n_matched && i < GUARD_PROMPT_VERDICT_RULES; i++) {
+        const char *id = guard_prompt_db_rule(pr->db, v->rules[i])->id;
+        int w = snprintf(buf + n, cap - n, "%s%s", i ? "," : "", id);
+        if (w < 0 || (size_t)w >= cap - n) {
+            buf[n] = '\0';
+            break;
+        }
+        n += (size_t)w;
+    }
+}
+
+static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
+{
+    struct proxy_body_filter *bf = ctx;
+    struct proxy_txn *t = &c->txn;
+    const struct policy_config *cfg = c->worker->srv->cfg;
+    const struct policy_prompt_rules *pr = bf->rules;
+    (void)held;
+    uint64_t t0 = mono_ns();
+    int rc = guard_prompt_body_feed(&bf->body, NULL, 0, true);
+    if (rc < 0) {
+        t->guard_ns += mono_ns() - t0;
+        body_reject(c, bf, rc);
+        return rc;
+    }
+    if (!bf->prompt)
+        return 1;
+    struct guard_prompt_verdict *v = &t->prompt;
+    guard_prompt_scan_verdict(bf->scan, cfg->prompt_guard.warn_threshold,
+                              cfg->prompt_guard.block_threshold, v);
+    t->guard_ns += mono_ns() - t0;
+    t->prompt_ran = true;
+    int action = v->kind == GUARD_PROMPT_BLOCK  ? cfg->prompt_guard.on_block
+                 : v->kind == GUARD_PROMPT_WARN ? cfg->prompt_guard.on_warn
+                                                : POLICY_ACTION_LOG;
+    t->prompt_flag = v->kind != GUARD_PROMPT_PASS ? action != POLICY_ACTION_LOG
+                                                  : cfg->prompt_guard.on_warn == POLICY_ACTION_FLAG;
+    char rules[512];
+    verdict_rules(pr, v, rules, sizeof(rules));
+    if (v->kind != GUARD_PROMPT_PASS)
+        tel_log(TEL_LOG_INFO, "prompt_verdict", TEL_STR("request_id", t->request_id),
+                TEL_STR("peer", c->peer), TEL_STR("verdict", guard_prompt_verdict_name(v->kind)),
+                TEL_DBL("score", v->score), TEL_STR("rules", rules),
+                TEL_STR("action", action == POLICY_ACTION_BLOCK  ? "block"
+                                  : action == POLICY_ACTION_FLAG ? "flag"
+                                                                 : "log"),
+                TEL_STR("rule_set", pr->hash));
+    if (v->kind == GUARD_PROMPT_PASS || action != POLICY_ACTION_BLOCK)
+        return 1;
+    /* Blocked: the upstream never receives a byte of this request. */
+    char msg[800], extra[1024];
+    snprintf(msg, sizeof(msg),
+             "Request blocked by Warden: prompt injection detected (score %.2f; rules: %s). "
+             "Request id %s.",
+             v->score, rules, t->request_id);
+    struct evbuffer *h = evbuffer_new();
+    size_t n = 0;
+    if (h) {
+        t->prompt_flag = true;
+        proxy_filters_response_headers(c, h);
+        n = evbuffer_copyout(h, extra, sizeof(extra) - 1);
+        evbuffer_free(h);
+    }
+    extra[n] = '\0';
+    proxy_forward_abort(c);
+    proxy_conn_respond_error(c, t->flavor, 400, "invalid_request_error", "prompt_blocked", msg,
+                             extra);
+    proxy_conn_txn_end(c);
+    return -EACCES;
+}
+
+static const struct proxy_filter_ops body_filter_ops = {
+    .name = "body",
+    .req_data = body_req_data,
+    .req_end = body_req_end,
+};
+
+static bool header_has_json(const struct proxy_hdrs *h)
+{
+    const struct proxy_hdr *ct = proxy_hdrs_find(h, "content-type");
+    if (ct == NULL)
+        return false;
+    const char *v = proxy_hdr_value(h, ct);
+    for (size_t i = 0; i + 4 <= ct->value_len; i++) {
+        if ((v[i] | 0x20) == 'j' && (v[i + 1] | 0x20) == 's' && (v[i + 2] | 0x20) == 'o' &&
+            (v[i + 3] | 0x20) == 'n')
+            return true;
+    }
+    return false;
+}
+
+int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, bool has_body)
+{
+    struct proxy_server *srv = c->worker->srv;
+    const struct policy_config *cfg = srv->cfg;
+    struct proxy_txn *t = &c->txn;
+    enum guard_prompt_api api = guard_prompt_api_of(target, tlen);
+    struct policy_prompt_rules *rules = NULL;
+    if (has_body && api != GUARD_PROMPT_API_NONE && cfg->prompt_guard.enabled)
+        rules = proxy_worker_rules(c->worker);
+    /* The prompt APIs are scanned whatever the Content-Type says: leaving it out must not
+     * be a way around the guard. */
+    bool prompt = rules != NULL && c->worker->prompt_scratch != NULL;
+    if (!prompt && !(has_body && header_has_json(&c->req_hdrs)))
+        return 0;
+    struct proxy_body_filter *bf = c->body_filter;
+    if (bf == NULL && (bf = c->body_filter = calloc(1, sizeof(*bf))) == NULL)
+        return -ENOMEM;
+    if (prompt && bf->rules != rules) {
+        /* A reload: the streams of the old set go with it. */
+        guard_prompt_scan_free(bf->scan);
+        bf->scan = NULL;
+        policy_prompt_rules_unref(bf->rules);
+        bf->rules = policy_prompt_rules_ref(rules);
+    }
+    if (prompt && bf->scan == NULL) {
+        struct guard_prompt_limits lim = {.decode_budget = (size_t)cfg->prompt_guard.decode_budget,
+                                          .no_decode = cfg->prompt_guard.decode_budget == 0};
+        if ((bf->scan = guard_prompt_scan_new(rules->db, &lim)) == NULL)
+            return -ENOMEM;
+    }
+    bf->prompt = prompt;
+    if (prompt)
+        guard_prompt_scan_reset(bf->scan, c->worker->prompt_scratch);
+    guard_prompt_body_init(&bf->body, prompt ? api : GUARD_PROMPT_API_NONE,
+                           prompt ? bf->scan : NULL, cfg->prompt_guard.scan_system,
+                           &body_json_limits);
+    t->filters[t->n_filters++] = (struct proxy_filter){.ops = &body_filter_ops, .ctx = bf};
+    t->hold_all |= prompt;
+    return 0;
+}
+
+void proxy_filters_free(struct proxy_conn *c)
+{
+    if (c->body_filter == NULL)
+        return;
+    guard_prompt_scan_free(c->body_filter->scan);
+    policy_prompt_rules_unref(c->body_filter->rules);
+    free(c->body_filter);
+    c->body_filter = NULL;
+}
+
+void proxy_filters_response_headers(struct proxy_conn *c, struct evbuffer *b)
+{
+    const struct proxy_txn *t = &c->txn;
+    if (!t->prompt_ran || !t->prompt_flag || c->body_filter == NULL)
+        return;
+    char rules[512];
+    verdict_rules(c->body_filter->rules, &t->prompt, rules, sizeof(rules));
+    evbuffer_add_printf(b, "x-warden-verdict: %s\r\nx-warden-prompt-score: %.4f\r\n",
+                        guard_prompt_verdict_name(t->prompt.kind), t->prompt.score);
+    if (rules[0])
+        evbuffer_add_printf(b, "x-warden-prompt-rules: %s\r\n", rules);
+    evbuffer_add_printf(b, "x-warden-overhead-ms: %.3f\r\n", (double)t->guard_ns / 1e6);
+}

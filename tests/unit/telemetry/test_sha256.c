@@ -1,0 +1,85 @@
+/* Unit tests for SHA-256 and HMAC-SHA-256: FIPS 180-4 and RFC 4231 vectors, chunking. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "telemetry/sha256.h"
+
+static void hex_of(const void *data, size_t len, char out[TEL_SHA256_HEX])
+{
+    uint8_t d[TEL_SHA256_LEN];
+    tel_sha256(data, len, d);
+    tel_sha256_hex(d, out);
+}
+
+static void test_vectors(void **state)
+{
+    (void)state;
+    char h[TEL_SHA256_HEX];
+    hex_of("", 0, h);
+    assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    hex_of("abc", 3, h);
+    assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    hex_of(m, strlen(m), h);
+    assert_string_equal(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+/* One million 'a' fed in uneven pieces: every buffering path is crossed. */
+static void test_chunked(void **state)
+{
+    (void)state;
+    char *a = malloc(1000000);
+    assert_non_null(a);
+    memset(a, 'a', 1000000);
+    struct tel_sha256 s;
+    uint8_t d[TEL_SHA256_LEN];
+    char h[TEL_SHA256_HEX];
+    tel_sha256_init(&s);
+    size_t off = 0, step = 1;
+    while (off < 1000000) {
+        size_t n = step < 1000000 - off ? step : 1000000 - off;
+        tel_sha256_update(&s, a + off, n);
+        off += n;
+        step = step * 7 % 191 + 1;
+    }
+    tel_sha256_final(&s, d);
+    tel_sha256_hex(d, h);
+    assert_string_equal(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    free(a);
+}
+
+static void test_hmac(void **state)
+{
+    (void)state;
+    uint8_t d[TEL_SHA256_LEN], key[20];
+    char h[TEL_SHA256_HEX];
+    memset(key, 0x0b, sizeof(key));
+    tel_hmac_sha256(key, sizeof(key), "Hi There", 8, d);
+    tel_sha256_hex(d, h);
+    assert_string_equal(h, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    tel_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, d);
+    tel_sha256_hex(d, h);
+    assert_string_equal(h, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    uint8_t big[131];
+    memset(big, 0xaa, sizeof(big));
+    const char *msg = "Test Using Larger Than Block-Size Key - Hash Key First";
+    tel_hmac_sha256(big, sizeof(big), msg, strlen(msg), d);
+    tel_sha256_hex(d, h);
+    assert_string_equal(h, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_hmac),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
