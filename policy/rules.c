@@ -518,7 +518,7 @@ const char *policy_cache_dir(const char *configured, char *buf, size_t cap)
     if (strcmp(configured, "auto") != 0)
         return configured;
     if ((env = getenv("WARDEN_CACHE_DIR")) != NULL)
-        return env[0] ? env : NULL;
+        return env[0] && strcmp(env, "off") != 0 ? env : NULL;
     if ((env = getenv("XDG_CACHE_HOME")) != NULL && env[0] == '/')
         snprintf(buf, cap, "%s/warden", env);
     else if ((env = getenv("HOME")) != NULL && env[0] == '/')

@@ -53,8 +53,9 @@ int policy_prompt_rules_load(const char *dir, const char *cache_dir,
                              struct policy_prompt_rules **out, struct policy_error *err);
 
 /* The cache directory for a configured prompt_guard.cache_dir: "off" or "" none, "auto"
- * $WARDEN_CACHE_DIR, else $XDG_CACHE_HOME/warden, else $HOME/.cache/warden; anything else is
- * the directory itself. Returns NULL for none, else configured or buf. */
+ * $WARDEN_CACHE_DIR ("off" or "": none), else $XDG_CACHE_HOME/warden, else
+ * $HOME/.cache/warden; anything else is the directory itself. Returns NULL for none, else
+ * configured, the environment's value or buf. */
 const char *policy_cache_dir(const char *configured, char *buf, size_t cap);
 void policy_prompt_rules_free(struct policy_prompt_rules *r);
 /* Reference counting: a reload swaps sets while requests finish on the one they started with.

@@ -15,6 +15,7 @@
 
 struct proxy_worker;
 struct proxy_uconn;
+struct proxy_upool;
 struct policy_upstream;
 struct bufferevent;
 struct event;
@@ -51,6 +52,7 @@ struct proxy_txn {
     bool resp_chunked;   /* the response body is re-framed as chunks for the client */
     enum proxy_flavor flavor;
     const struct policy_upstream *up;
+    struct proxy_upool *pool; /* of the route's upstream */
     struct proxy_uconn *uc;
 
     /* Guards (proxy/filter.c). */

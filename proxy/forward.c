@@ -109,6 +109,19 @@ static void write_request_head(struct proxy_conn *c, const struct proxy_upstream
     evbuffer_add(o, "Connection: keep-alive\r\n\r\n", 26);
 }
 
+/* Take a connection from the route's pool for this request. 0, or < 0 after answering. */
+static int upstream_take(struct proxy_conn *c)
+{
+    struct proxy_txn *t = &c->txn;
+    char msg[200];
+    if (proxy_uconn_get(t->pool, c, t->method == HTTP_HEAD, &t->uc) != 0) {
+        snprintf(msg, sizeof(msg), "out of memory connecting to upstream '%s'", t->up->name);
+        proxy_conn_fail(c, 503, "upstream_error", "overloaded", msg);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 int proxy_forward_begin(struct proxy_conn *c)
 {
     struct proxy_txn *t = &c->txn;
@@ -116,7 +129,6 @@ int proxy_forward_begin(struct proxy_conn *c)
     const llhttp_t *p = &c->parser;
     size_t tlen;
     const char *target = txn_target(t, &tlen);
-    char msg[300];
     t->flavor = proxy_flavor_of(target, tlen);
     if (target[0] != '/') {
         proxy_conn_fail(c, 400, "invalid_request_error", "bad_request_target",
@@ -129,11 +141,7 @@ int proxy_forward_begin(struct proxy_conn *c)
         proxy_conn_fail(c, 502, "upstream_error", "no_upstream", "no upstream serves this path");
         return -ENOENT;
     }
-    if (proxy_uconn_get(pool, c, t->method == HTTP_HEAD, &t->uc) != 0) {
-        snprintf(msg, sizeof(msg), "out of memory connecting to upstream '%s'", t->up->name);
-        proxy_conn_fail(c, 503, "upstream_error", "overloaded", msg);
-        return -ENOMEM;
-    }
+    t->pool = pool;
     const struct proxy_hdr *expect = proxy_hdrs_find(&c->req_hdrs, "expect");
     if (expect && hdr_value_has(&c->req_hdrs, expect, "100-continue") && p->http_minor >= 1) {
         /* We read the body anyway: tell the client to send it now. */
@@ -149,6 +157,11 @@ int proxy_forward_begin(struct proxy_conn *c)
         proxy_conn_fail(c, 503, "upstream_error", "overloaded", "out of memory");
         return -ENOMEM;
     }
+    /* A request held for a verdict takes its upstream connection only once it may go: a
+     * blocked one never reaches the upstream, and a pooled connection does not idle (and
+     * risk the upstream's keep-alive timeout) while a slow client sends. */
+    if (!t->hold_all && upstream_take(c) != 0)
+        return -ENOMEM;
     t->req_chunked = (p->flags & F_CHUNKED) != 0;
     /* Sent with the first body bytes of this read: usually one write for the request. */
     write_request_head(c, pool->rt, target, tlen, c->up_out);
@@ -184,7 +197,7 @@ int proxy_forward_body(struct proxy_conn *c, const char *at, size_t len)
 {
     struct proxy_txn *t = &c->txn;
     bool release = true;
-    if (t->uc == NULL)
+    if (t->uc == NULL && !t->hold_all)
         return -EPIPE;
     if (t->n_filters == 0) {
         write_body(c, NULL, at, len);
@@ -206,13 +219,15 @@ int proxy_forward_body(struct proxy_conn *c, const char *at, size_t len)
 int proxy_forward_end(struct proxy_conn *c)
 {
     struct proxy_txn *t = &c->txn;
-    if (t->uc == NULL)
+    if (t->uc == NULL && !t->hold_all)
         return -EPIPE;
     for (unsigned i = 0; i < t->n_filters; i++) {
         int rc = t->filters[i].ops->req_end(c, t->filters[i].ctx, c->hold);
         if (rc < 0)
             return rc; /* answered */
     }
+    if (t->uc == NULL && upstream_take(c) != 0)
+        return -ENOMEM;
     if (t->n_filters > 0)
         write_body(c, c->hold, NULL, 0);
     if (t->req_chunked)

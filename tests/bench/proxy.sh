@@ -70,7 +70,7 @@ nginx -c "$tmp/nginx.conf" -p "$tmp" &
 pids+=($!)
 body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
 for p in $mport $wport $nport; do
-    for _ in $(seq 50); do
+    for _ in $(seq 300); do # warden compiles its rules first when they are not cached
         curl -sf -o /dev/null -H 'content-type: application/json' -d "$body" \
             "http://127.0.0.1:$p/v1/chat/completions" && break
         sleep 0.1
