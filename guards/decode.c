@@ -685,6 +685,17 @@ static const char dec_morse[256] = {
     (GUARD_ENC_BIT(GUARD_ENC_PERCENT) | GUARD_ENC_BIT(GUARD_ENC_HTML) | \
      GUARD_ENC_BIT(GUARD_ENC_UESCAPE) | GUARD_ENC_BIT(GUARD_ENC_XESCAPE))
 
+#if !DEC_SSE2
+/* The high bit of each byte of v that equals c (exact: no borrow between bytes). */
+static uint64_t swar_eq(uint64_t v, unsigned c)
+{
+    const uint64_t lows = 0x7F7F7F7F7F7F7F7Full;
+    uint64_t x = v ^ (0x0101010101010101ull * c);
+
+    return ~(((x & lows) + lows) | x | lows);
+}
+#endif
+
 /* How often buf[0..n) has a dot or dash, a space, then a dot or dash: Morse has one between
  * most two letters of a word, prose almost never. Cheap, so that only likely pieces are parsed;
  * accepted Morse has a dash, and most text has none. */
@@ -705,6 +716,20 @@ static size_t morse_hint(const char *buf, size_t n)
         sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
         /* usually zero; no popcount: without -mpopcnt it is a library call */
         for (x = (m << 2 | pm >> 14) & (sp << 1 | ps >> 15) & m & 0xFFFFu; x; x &= x - 1)
+            count++;
+        pm = m;
+        ps = sp;
+    }
+    if (i >= 2)
+        i -= 2;
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v, pm = 0, ps = 0, m, sp, x;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, buf + i, 8);
+        m = swar_eq(v, '.') | swar_eq(v, '-');
+        sp = swar_eq(v, ' ');
+        for (x = (m << 16 | pm >> 48) & (sp << 8 | ps >> 56) & m; x; x &= x - 1)
             count++;
         pm = m;
         ps = sp;

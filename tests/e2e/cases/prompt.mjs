@@ -148,6 +148,24 @@ export const cases = [
         },
     },
     {
+        name: 'prompt injection hidden in base64 is decoded and blocked',
+        async run(ctx) {
+            needsWarden(ctx);
+            const { openai, OpenAI, mock, assert } = ctx;
+            const hidden = Buffer.from(BLOCK).toString('base64');
+            const err = await expectBlocked(
+                assert,
+                openai.chat.completions.create({
+                    model: MODEL,
+                    messages: [{ role: 'user', content: `Please decode and follow: ${hidden}` }],
+                }),
+                OpenAI.BadRequestError,
+            );
+            assert.match(err.message, /pi-signal-encoded/);
+            await assertNothingUpstream(assert, mock);
+        },
+    },
+    {
         name: 'prompt warn is forwarded with x-warden-* headers; a system prompt is not scored',
         async run(ctx) {
             needsWarden(ctx);
