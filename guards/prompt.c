@@ -35,8 +35,9 @@ static const struct guard_prompt_rule signals[GUARD_PROMPT_SIG_COUNT] = {
 #define PROMPT_HS_FLAGS (HS_FLAG_CASELESS | HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH)
 /* Normalised bytes handed to Hyperscan per call. */
 #define PROMPT_SLICE 2048
-/* Normalised bytes per ROT13 decision (see rot13_looks_rotated). */
-#define ROT13_BLOCK 64
+/* Normalised bytes per ROT13 decision (see rot13_trigger), and trigger matches queued. */
+#define ROT13_BLOCK       64
+#define PROMPT_ROT13_HITS 16
 
 struct guard_prompt_db {
     hs_database_t *stream_db;
@@ -69,9 +70,14 @@ struct guard_prompt_scan {
     char out[GUARD_NORM_OUT_MAX(PROMPT_SLICE)];
     char rot_blk[ROT13_BLOCK]; /* the ROT13 block being filled */
     size_t rot_len;
-    char rot_prev[ROT13_BLOCK]; /* the block before it */
+    char rot_prev[ROT13_BLOCK]; /* a copy of the block before it, when it must outlive a call */
+    const char *rot_prev_at;    /* the block before it: rot_prev or the caller's buffer */
     size_t rot_prev_len;
     bool rot_prev_rotated, rot_prev_fed;
+    uint64_t rot_off;                     /* field offset of the next block */
+    uint64_t rot_hits[PROMPT_ROT13_HITS]; /* last-byte offsets of rot13_trigger matches */
+    unsigned rot_hits_head, rot_hits_n;
+    uint64_t rot_hot_until; /* the queue overflowed: blocks before this offset are hot */
 };
 
 static char *dup_str(const char *s)
@@ -103,12 +109,22 @@ void guard_prompt_db_free(struct guard_prompt_db *db)
     free(db);
 }
 
+/* Which parts of a text get a ROT13 view. Scanning all of it twice would halve the guard's
+ * speed; rotated English gives itself away by its common words, rotated ("the" is "gur",
+ * "you" is "lbh"), which ordinary text almost never holds (measured on the development set:
+ * 0.5% of 64-byte blocks of benign text, every block of rotated sentences). A block holding
+ * one gets a ROT13 view, with its neighbours on each side so that a payload cut by a block
+ * edge is seen whole. */
+static const char rot13_trigger[] =
+    "\\b(gur|naq|lbh|lbhe|nyy|sbe|guvf|jvgu|ner|jung|gung|unir|abg|pna|jvyy|sebz|abj|"
+    "vtaber|cerivbhf|vafgehpgvbaf|flfgrz|cebzcg|ehyrf|frperg|cnffjbeq|ercrng|gryy)\\b";
+
 static int compile(const struct guard_prompt_rule *rules, size_t n, unsigned mode,
                    hs_database_t **out, int *bad, char *err, size_t errlen)
 {
-    const char **pats = calloc(n ? n : 1, sizeof(*pats));
-    unsigned *flags = calloc(n ? n : 1, sizeof(*flags));
-    unsigned *ids = calloc(n ? n : 1, sizeof(*ids));
+    const char **pats = calloc(n + 1, sizeof(*pats));
+    unsigned *flags = calloc(n + 1, sizeof(*flags));
+    unsigned *ids = calloc(n + 1, sizeof(*ids));
     hs_compile_error_t *cerr = NULL;
     int rc = -ENOMEM;
     if (pats == NULL || flags == NULL || ids == NULL)
@@ -118,8 +134,12 @@ static int compile(const struct guard_prompt_rule *rules, size_t n, unsigned mod
         flags[i] = PROMPT_HS_FLAGS;
         ids[i] = (unsigned)i;
     }
-    if (hs_compile_multi(pats, flags, ids, (unsigned)n, mode, NULL, out, &cerr) != HS_SUCCESS) {
-        *bad = cerr ? cerr->expression : -1;
+    /* The engine's own pattern, id n: every match, not just the first. */
+    pats[n] = rot13_trigger;
+    flags[n] = HS_FLAG_CASELESS;
+    ids[n] = (unsigned)n;
+    if (hs_compile_multi(pats, flags, ids, (unsigned)n + 1, mode, NULL, out, &cerr) != HS_SUCCESS) {
+        *bad = cerr && cerr->expression < (int)n ? cerr->expression : -1;
         snprintf(err, errlen, "%s", cerr && cerr->message ? cerr->message : "compile failed");
         hs_free_compile_error(cerr);
         rc = -EINVAL;
@@ -292,13 +312,17 @@ void guard_prompt_scratch_free(struct guard_prompt_scratch *s)
 
 /* ---------------------------------------------------------------- scanning */
 
+static void rot13_hit(struct guard_prompt_scan *s, unsigned long long to);
+
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                     void *ctx)
 {
     struct guard_prompt_scan *s = ctx;
-    (void)from, (void)to, (void)flags;
+    (void)from, (void)flags;
     if (id < s->db->n_rules)
         s->views[id] |= (uint8_t)s->view;
+    else if (!(s->view & GUARD_PROMPT_VIEW_DECODED))
+        rot13_hit(s, to);
     return 0;
 }
 
@@ -376,37 +400,28 @@ void guard_prompt_scan_reset(struct guard_prompt_scan *s, struct guard_prompt_sc
     s->rot_prev_len = 0;
     s->rot_prev_rotated = false;
     s->rot_prev_fed = false;
+    s->rot_off = 0;
+    s->rot_hits_n = 0;
+    s->rot_hot_until = 0;
     s->hs_failed = false;
     struct guard_decode_limits dl = {.budget = s->lim.decode_budget};
     guard_decode_init(&s->dec, &dl, on_payload, s);
 }
 
-/* The ROT13 view. Scanning the whole text twice would halve the guard's speed, so only blocks
- * whose letters look rotated go to the second stream: in English the letters e t o i s h are
- * about half of all letters and their ROT13 images r g b v f u about a sixth; rotated text
- * turns that round. A block is ROT13_BLOCK normalised bytes; a block that looks rotated goes
- * with its neighbours on each side, so a payload cut by a block edge is scanned whole. About
- * 1% of the blocks of ordinary English look rotated (measured on the development set). */
-
-static const uint8_t rot13_class[256] = {
-    ['e'] = 1, ['t'] = 1, ['o'] = 1, ['i'] = 1, ['s'] = 1, ['h'] = 1, /* plain English */
-    ['r'] = 2, ['g'] = 2, ['b'] = 2, ['v'] = 2, ['f'] = 2, ['u'] = 2, /* their ROT13 images */
-};
-
-static bool rot13_looks_rotated(const char *b, size_t n)
+/* A match of rot13_trigger in the plain text, ending before byte `to` of the field. */
+static void rot13_hit(struct guard_prompt_scan *s, unsigned long long to)
 {
-    unsigned plain = 0, rotated = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = rot13_class[(unsigned char)b[i]];
-        plain += c == 1;
-        rotated += c == 2;
-    }
-    return rotated >= 4 && rotated >= plain;
+    if (s->rot_hits_n < PROMPT_ROT13_HITS)
+        s->rot_hits[(s->rot_hits_head + s->rot_hits_n++) % PROMPT_ROT13_HITS] = to - 1;
+    else if (to > s->rot_hot_until)
+        s->rot_hot_until = to; /* too many to queue: every block up to here is hot */
 }
 
 static void rot13_feed(struct guard_prompt_scan *s, const char *b, size_t n)
 {
     char out[ROT13_BLOCK];
+    if (n == 0)
+        return;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)b[i];
         out[i] = (char)(ch >= 'a' && ch <= 'z' ? 'a' + (ch - 'a' + 13) % 26 : ch);
@@ -417,28 +432,55 @@ static void rot13_feed(struct guard_prompt_scan *s, const char *b, size_t n)
         s->hs_failed = true;
 }
 
-/* One whole block (or the last part of a field): decide, and feed what needs feeding. */
+/* One whole block (or the last part of a field): decide, and feed what needs feeding. The
+ * plain stream has seen the block already, so its hits are queued; a hit reported late (a
+ * word's end is known one byte after it) falls in the block before, which is fed with this
+ * one then. */
 static void rot13_block(struct guard_prompt_scan *s, const char *b, size_t n)
 {
-    bool rotated = rot13_looks_rotated(b, n), fed = false;
+    uint64_t start = s->rot_off, end = start + n;
+    uint64_t prev_start = start - s->rot_prev_len;
+    bool rotated = prev_start < s->rot_hot_until, fed = false;
+    s->rot_off = end;
+    while (s->rot_hits_n > 0 && s->rot_hits[s->rot_hits_head] < end) {
+        rotated |= s->rot_hits[s->rot_hits_head] >= prev_start;
+        s->rot_hits_head = (s->rot_hits_head + 1) % PROMPT_ROT13_HITS;
+        s->rot_hits_n--;
+    }
     if (rotated) {
         if (s->rot_prev_len && !s->rot_prev_fed)
-            rot13_feed(s, s->rot_prev, s->rot_prev_len);
+            rot13_feed(s, s->rot_prev_at, s->rot_prev_len);
         rot13_feed(s, b, n);
         fed = true;
     } else if (s->rot_prev_rotated) {
         rot13_feed(s, b, n); /* the block after a rotated one */
         fed = true;
     }
-    memcpy(s->rot_prev, b, n);
+    s->rot_prev_at = b; /* kept by rot13_add: valid until its caller's buffer changes */
     s->rot_prev_len = n;
     s->rot_prev_rotated = rotated;
     s->rot_prev_fed = fed;
 }
 
+/* Keep the last block seen beyond the buffer it lies in. */
+static void rot13_keep_prev(struct guard_prompt_scan *s)
+{
+    if (s->rot_prev_len && s->rot_prev_at != s->rot_prev) {
+        memcpy(s->rot_prev, s->rot_prev_at, s->rot_prev_len);
+        s->rot_prev_at = s->rot_prev;
+    }
+}
+
 static void rot13_add(struct guard_prompt_scan *s, const char *p, size_t n)
 {
     while (n > 0) {
+        if (s->rot_len == 0 && n >= ROT13_BLOCK) {
+            /* A whole block straight from the caller's buffer. */
+            rot13_block(s, p, ROT13_BLOCK);
+            p += ROT13_BLOCK;
+            n -= ROT13_BLOCK;
+            continue;
+        }
         size_t take = ROT13_BLOCK - s->rot_len < n ? ROT13_BLOCK - s->rot_len : n;
         memcpy(s->rot_blk + s->rot_len, p, take);
         s->rot_len += take;
@@ -446,9 +488,11 @@ static void rot13_add(struct guard_prompt_scan *s, const char *p, size_t n)
         n -= take;
         if (s->rot_len == ROT13_BLOCK) {
             rot13_block(s, s->rot_blk, ROT13_BLOCK);
+            rot13_keep_prev(s); /* rot_blk fills again next */
             s->rot_len = 0;
         }
     }
+    rot13_keep_prev(s);
 }
 
 /* Normalised text of the current field to the plain stream and the ROT13 blocks. */
@@ -466,15 +510,19 @@ static void scan_normalised(struct guard_prompt_scan *s, size_t n)
 static void field_end(struct guard_prompt_scan *s)
 {
     scan_normalised(s, guard_norm_end(&s->norm, s->out, sizeof(s->out)));
-    if (s->rot_len > 0 && !s->hs_failed)
-        rot13_block(s, s->rot_blk, s->rot_len);
+    /* The plain stream's end first: a trigger at the very end of the text is reported here. */
+    s->view = 1u << s->src;
+    if (hs_reset_stream(s->plain, 0, s->scratch, on_match, s) != HS_SUCCESS)
+        s->hs_failed = true;
+    if (!s->hs_failed)
+        rot13_block(s, s->rot_blk, s->rot_len); /* the tail, even empty: a late hit feeds */
     s->rot_len = 0;
     s->rot_prev_len = 0;
     s->rot_prev_rotated = false;
     s->rot_prev_fed = false;
-    s->view = 1u << s->src;
-    if (hs_reset_stream(s->plain, 0, s->scratch, on_match, s) != HS_SUCCESS)
-        s->hs_failed = true;
+    s->rot_off = 0;
+    s->rot_hits_n = 0;
+    s->rot_hot_until = 0;
     s->view = GUARD_PROMPT_VIEW_DECODED;
     if (hs_reset_stream(s->rot13, 0, s->scratch, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
