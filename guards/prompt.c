@@ -30,6 +30,14 @@ static const struct guard_prompt_rule signals[GUARD_PROMPT_SIG_COUNT] = {
                                .description = "A rule matched in tool or function output, "
                                               "where instructions to the model do not belong.",
                                .weight = 0.25},
+    /* Padding a payload behind more encoded text than the budget must not hide it quietly:
+     * alone this stays below the warn threshold, with any rule it adds up. */
+    [GUARD_PROMPT_SIG_BUDGET] = {.id = "pi-signal-decode-budget",
+                                 .category = "obfuscation",
+                                 .pattern = "",
+                                 .description = "The request held more encoded text than the "
+                                                "decode budget; the rest was not decoded.",
+                                 .weight = 0.3},
 };
 
 #define PROMPT_HS_FLAGS (HS_FLAG_CASELESS | HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH)
@@ -50,13 +58,21 @@ struct guard_prompt_scratch {
     hs_scratch_t *hs;
 };
 
+struct rot13_blk {
+    char b[ROT13_BLOCK];
+    size_t len;
+    uint64_t start; /* offset in the field's normalised text */
+    bool hot, fed;
+};
+
 struct guard_prompt_scan {
     const struct guard_prompt_db *db;
     struct guard_prompt_limits lim;
-    hs_scratch_t *scratch; /* borrowed for the scan */
-    hs_stream_t *plain;    /* the current field, normalised */
-    hs_stream_t *rot13;    /* the same text with letters rotated by 13 */
-    hs_stream_t *decoded;  /* one decoded payload at a time */
+    struct guard_prompt_scratch *scratch; /* borrowed for the scan; ->hs read at each call,
+                                           * as a reload may replace it between calls */
+    hs_stream_t *plain;                   /* the current field, normalised */
+    hs_stream_t *rot13;                   /* the same text with letters rotated by 13 */
+    hs_stream_t *decoded;                 /* one decoded payload at a time */
     struct guard_norm norm;
     struct guard_decode dec;
     bool in_field;
@@ -68,13 +84,10 @@ struct guard_prompt_scan {
     char *payload; /* normalised decoded payload */
     size_t payload_cap;
     char out[GUARD_NORM_OUT_MAX(PROMPT_SLICE)];
-    char rot_blk[ROT13_BLOCK]; /* the ROT13 block being filled */
-    size_t rot_len;
-    char rot_prev[ROT13_BLOCK]; /* a copy of the block before it, when it must outlive a call */
-    const char *rot_prev_at;    /* the block before it: rot_prev or the caller's buffer */
-    size_t rot_prev_len;
-    bool rot_prev_rotated, rot_prev_fed;
-    uint64_t rot_off;                     /* field offset of the next block */
+    /* ROT13 view: blocks of the normalised text, decided one block late (rot13_decide). */
+    struct rot13_blk rot_cur;             /* being filled */
+    struct rot13_blk rot_pend;            /* complete, not decided yet */
+    struct rot13_blk rot_prev;            /* decided */
     uint64_t rot_hits[PROMPT_ROT13_HITS]; /* last-byte offsets of rot13_trigger matches */
     unsigned rot_hits_head, rot_hits_n;
     uint64_t rot_hot_until; /* the queue overflowed: blocks before this offset are hot */
@@ -252,10 +265,15 @@ int guard_prompt_db_serialize(const struct guard_prompt_db *db, char **buf, size
 
 const char *guard_prompt_db_engine(void)
 {
-    static char engine[96];
-    if (engine[0] == '\0')
-        snprintf(engine, sizeof(engine), "hs %s flags %u stream", hs_version(),
-                 (unsigned)PROMPT_HS_FLAGS);
+    static char engine[160];
+    if (engine[0] == '\0') {
+        /* Everything compiled besides the rules: the engine's own pattern and flags. */
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (const char *p = rot13_trigger; *p; p++)
+            h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+        snprintf(engine, sizeof(engine), "warden-prompt-db 2; hs %s; flags %u; trigger %016llx",
+                 hs_version(), (unsigned)PROMPT_HS_FLAGS, (unsigned long long)h);
+    }
     return engine;
 }
 
@@ -297,8 +315,17 @@ struct guard_prompt_scratch *guard_prompt_scratch_new(const struct guard_prompt_
 
 int guard_prompt_scratch_grow(struct guard_prompt_scratch *s, const struct guard_prompt_db *db)
 {
-    if (hs_alloc_scratch(db->stream_db, &s->hs) != HS_SUCCESS)
+    /* Grown on a copy: Hyperscan frees a scratch it cannot grow in place, and on failure the
+     * thread must keep the one it has. Scans in progress read s->hs at each call. */
+    hs_scratch_t *grown = NULL;
+    if (hs_clone_scratch(s->hs, &grown) != HS_SUCCESS)
         return -ENOMEM;
+    if (hs_alloc_scratch(db->stream_db, &grown) != HS_SUCCESS) {
+        hs_free_scratch(grown); /* NULL after a failed grow: harmless */
+        return -ENOMEM;
+    }
+    hs_free_scratch(s->hs);
+    s->hs = grown;
     return 0;
 }
 
@@ -313,6 +340,7 @@ void guard_prompt_scratch_free(struct guard_prompt_scratch *s)
 /* ---------------------------------------------------------------- scanning */
 
 static void rot13_hit(struct guard_prompt_scan *s, unsigned long long to);
+static void rot13_clear(struct guard_prompt_scan *s);
 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                     void *ctx)
@@ -345,9 +373,9 @@ static void on_payload(void *ud, enum guard_enc enc, unsigned layers, const char
     size_t n = guard_norm_block(buf, len, s->payload, s->payload_cap);
     s->bytes += n;
     s->view = GUARD_PROMPT_VIEW_DECODED;
-    if (hs_scan_stream(s->decoded, s->payload, (unsigned)n, 0, s->scratch, on_match, s) !=
+    if (hs_scan_stream(s->decoded, s->payload, (unsigned)n, 0, s->scratch->hs, on_match, s) !=
             HS_SUCCESS ||
-        hs_reset_stream(s->decoded, 0, s->scratch, on_match, s) != HS_SUCCESS)
+        hs_reset_stream(s->decoded, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
 }
 
@@ -387,7 +415,7 @@ void guard_prompt_scan_free(struct guard_prompt_scan *s)
 
 void guard_prompt_scan_reset(struct guard_prompt_scan *s, struct guard_prompt_scratch *scratch)
 {
-    s->scratch = scratch->hs;
+    s->scratch = scratch;
     if (s->in_field) {
         /* The last scan stopped inside a field (a request cut short): drop its state. */
         hs_reset_stream(s->plain, 0, NULL, NULL, NULL);
@@ -396,13 +424,7 @@ void guard_prompt_scan_reset(struct guard_prompt_scan *s, struct guard_prompt_sc
     memset(s->views, 0, guard_prompt_db_count(s->db));
     s->bytes = 0;
     s->in_field = false;
-    s->rot_len = 0;
-    s->rot_prev_len = 0;
-    s->rot_prev_rotated = false;
-    s->rot_prev_fed = false;
-    s->rot_off = 0;
-    s->rot_hits_n = 0;
-    s->rot_hot_until = 0;
+    rot13_clear(s);
     s->hs_failed = false;
     struct guard_decode_limits dl = {.budget = s->lim.decode_budget};
     guard_decode_init(&s->dec, &dl, on_payload, s);
@@ -428,71 +450,87 @@ static void rot13_feed(struct guard_prompt_scan *s, const char *b, size_t n)
     }
     s->bytes += n;
     s->view = GUARD_PROMPT_VIEW_DECODED;
-    if (hs_scan_stream(s->rot13, out, (unsigned)n, 0, s->scratch, on_match, s) != HS_SUCCESS)
+    if (hs_scan_stream(s->rot13, out, (unsigned)n, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
 }
 
-/* One whole block (or the last part of a field): decide, and feed what needs feeding. The
- * plain stream has seen the block already, so its hits are queued; a hit reported late (a
- * word's end is known one byte after it) falls in the block before, which is fed with this
- * one then. */
-static void rot13_block(struct guard_prompt_scan *s, const char *b, size_t n)
+/* Per byte: 1 for e t o i s h, 1 << 16 for their ROT13 images r g b v f u. In English the
+ * first are about half of the letters and the second a sixth; rotated text turns that round.
+ * The fallback for rotated text without one of rot13_trigger's words. */
+static const uint32_t rot13_class[256] = {
+    ['e'] = 1,       ['t'] = 1,       ['o'] = 1,       ['i'] = 1,
+    ['s'] = 1,       ['h'] = 1,       ['r'] = 1 << 16, ['g'] = 1 << 16,
+    ['b'] = 1 << 16, ['v'] = 1 << 16, ['f'] = 1 << 16, ['u'] = 1 << 16,
+};
+
+static bool rot13_letters_rotated(const char *b, size_t n)
 {
-    uint64_t start = s->rot_off, end = start + n;
-    uint64_t prev_start = start - s->rot_prev_len;
-    bool rotated = prev_start < s->rot_hot_until, fed = false;
-    s->rot_off = end;
+    uint32_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc += rot13_class[(unsigned char)b[i]];
+    uint32_t plain = acc & 0xffffu, rotated = acc >> 16;
+    return rotated >= 6 && rotated >= 2 * plain;
+}
+
+static void rot13_clear(struct guard_prompt_scan *s)
+{
+    s->rot_cur.len = 0;
+    s->rot_cur.start = 0;
+    s->rot_pend.len = 0;
+    s->rot_prev.len = 0;
+    s->rot_prev.hot = false;
+    s->rot_hits_n = 0;
+    s->rot_hot_until = 0;
+}
+
+/* Decide the pending block: every trigger match ending in it has been reported by now (a
+ * match is known one byte after its end, and the next block has begun, or the field ended).
+ * A hot block goes to the ROT13 stream with the block before it and the block after it. */
+static void rot13_decide(struct guard_prompt_scan *s)
+{
+    struct rot13_blk *p = &s->rot_pend;
+    uint64_t end = p->start + p->len;
+    p->hot = p->start < s->rot_hot_until || rot13_letters_rotated(p->b, p->len);
     while (s->rot_hits_n > 0 && s->rot_hits[s->rot_hits_head] < end) {
-        rotated |= s->rot_hits[s->rot_hits_head] >= prev_start;
+        p->hot |= s->rot_hits[s->rot_hits_head] >= p->start;
         s->rot_hits_head = (s->rot_hits_head + 1) % PROMPT_ROT13_HITS;
         s->rot_hits_n--;
     }
-    if (rotated) {
-        if (s->rot_prev_len && !s->rot_prev_fed)
-            rot13_feed(s, s->rot_prev_at, s->rot_prev_len);
-        rot13_feed(s, b, n);
-        fed = true;
-    } else if (s->rot_prev_rotated) {
-        rot13_feed(s, b, n); /* the block after a rotated one */
-        fed = true;
+    p->fed = false;
+    if (p->hot) {
+        if (s->rot_prev.len && !s->rot_prev.fed)
+            rot13_feed(s, s->rot_prev.b, s->rot_prev.len);
+        rot13_feed(s, p->b, p->len);
+        p->fed = true;
+    } else if (s->rot_prev.hot) {
+        rot13_feed(s, p->b, p->len);
+        p->fed = true;
     }
-    s->rot_prev_at = b; /* kept by rot13_add: valid until its caller's buffer changes */
-    s->rot_prev_len = n;
-    s->rot_prev_rotated = rotated;
-    s->rot_prev_fed = fed;
+    s->rot_prev = *p;
+    p->len = 0;
 }
 
-/* Keep the last block seen beyond the buffer it lies in. */
-static void rot13_keep_prev(struct guard_prompt_scan *s)
+/* A complete block: the one before it can be decided now. */
+static void rot13_complete(struct guard_prompt_scan *s)
 {
-    if (s->rot_prev_len && s->rot_prev_at != s->rot_prev) {
-        memcpy(s->rot_prev, s->rot_prev_at, s->rot_prev_len);
-        s->rot_prev_at = s->rot_prev;
-    }
+    if (s->rot_pend.len)
+        rot13_decide(s);
+    s->rot_pend = s->rot_cur;
+    s->rot_cur.start += s->rot_cur.len;
+    s->rot_cur.len = 0;
 }
 
 static void rot13_add(struct guard_prompt_scan *s, const char *p, size_t n)
 {
     while (n > 0) {
-        if (s->rot_len == 0 && n >= ROT13_BLOCK) {
-            /* A whole block straight from the caller's buffer. */
-            rot13_block(s, p, ROT13_BLOCK);
-            p += ROT13_BLOCK;
-            n -= ROT13_BLOCK;
-            continue;
-        }
-        size_t take = ROT13_BLOCK - s->rot_len < n ? ROT13_BLOCK - s->rot_len : n;
-        memcpy(s->rot_blk + s->rot_len, p, take);
-        s->rot_len += take;
+        size_t take = ROT13_BLOCK - s->rot_cur.len < n ? ROT13_BLOCK - s->rot_cur.len : n;
+        memcpy(s->rot_cur.b + s->rot_cur.len, p, take);
+        s->rot_cur.len += take;
         p += take;
         n -= take;
-        if (s->rot_len == ROT13_BLOCK) {
-            rot13_block(s, s->rot_blk, ROT13_BLOCK);
-            rot13_keep_prev(s); /* rot_blk fills again next */
-            s->rot_len = 0;
-        }
+        if (s->rot_cur.len == ROT13_BLOCK)
+            rot13_complete(s);
     }
-    rot13_keep_prev(s);
 }
 
 /* Normalised text of the current field to the plain stream and the ROT13 blocks. */
@@ -502,7 +540,7 @@ static void scan_normalised(struct guard_prompt_scan *s, size_t n)
         return;
     s->bytes += n;
     s->view = 1u << s->src;
-    if (hs_scan_stream(s->plain, s->out, (unsigned)n, 0, s->scratch, on_match, s) != HS_SUCCESS)
+    if (hs_scan_stream(s->plain, s->out, (unsigned)n, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
     rot13_add(s, s->out, n);
 }
@@ -512,19 +550,18 @@ static void field_end(struct guard_prompt_scan *s)
     scan_normalised(s, guard_norm_end(&s->norm, s->out, sizeof(s->out)));
     /* The plain stream's end first: a trigger at the very end of the text is reported here. */
     s->view = 1u << s->src;
-    if (hs_reset_stream(s->plain, 0, s->scratch, on_match, s) != HS_SUCCESS)
+    if (hs_reset_stream(s->plain, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
-    if (!s->hs_failed)
-        rot13_block(s, s->rot_blk, s->rot_len); /* the tail, even empty: a late hit feeds */
-    s->rot_len = 0;
-    s->rot_prev_len = 0;
-    s->rot_prev_rotated = false;
-    s->rot_prev_fed = false;
-    s->rot_off = 0;
-    s->rot_hits_n = 0;
-    s->rot_hot_until = 0;
+    if (!s->hs_failed) {
+        /* Every trigger match is known now: decide the last blocks. */
+        if (s->rot_cur.len)
+            rot13_complete(s);
+        if (s->rot_pend.len)
+            rot13_decide(s);
+    }
+    rot13_clear(s);
     s->view = GUARD_PROMPT_VIEW_DECODED;
-    if (hs_reset_stream(s->rot13, 0, s->scratch, on_match, s) != HS_SUCCESS)
+    if (hs_reset_stream(s->rot13, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
     if (!s->lim.no_decode)
         guard_decode_end(&s->dec);
@@ -572,6 +609,7 @@ void guard_prompt_scan_verdict(struct guard_prompt_scan *s, double warn, double 
         if (s->views[i] & (1u << GUARD_PROMPT_SRC_TOOL))
             sig[GUARD_PROMPT_SIG_TOOL] = true;
     }
+    sig[GUARD_PROMPT_SIG_BUDGET] = !s->lim.no_decode && guard_decode_exhausted(&s->dec);
     for (size_t i = 0; i < GUARD_PROMPT_SIG_COUNT; i++)
         s->views[db->n_rules + i] = sig[i] ? GUARD_PROMPT_VIEW_DECODED : 0;
     /* In index order, so the same matches always give the same score to the last bit. */

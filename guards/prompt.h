@@ -20,6 +20,7 @@ struct guard_prompt_rule {
 enum guard_prompt_signal {
     GUARD_PROMPT_SIG_ENCODED = 0, /* a rule matched inside a decoded payload or ROT13 view */
     GUARD_PROMPT_SIG_TOOL,        /* a rule matched in tool output (indirect injection) */
+    GUARD_PROMPT_SIG_BUDGET,      /* more encoded text than the decode budget: not all seen */
     GUARD_PROMPT_SIG_COUNT,
 };
 

@@ -90,18 +90,47 @@ static uint8_t type_of(const char *s, size_t n)
 {
     if (eq(s, n, "tool_result"))
         return T_TOOL_RESULT;
-    if (eq(s, n, "function_call_output") || eq(s, n, "custom_tool_call_output"))
-        return T_FUNCTION_CALL_OUTPUT;
+    if (n >= 12 && memcmp(s + n - 12, "_call_output", 12) == 0)
+        return T_FUNCTION_CALL_OUTPUT; /* function_, custom_tool_, local_shell_call_output ... */
     return T_OTHER;
+}
+
+static int hex_val(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 enum guard_prompt_api guard_prompt_api_of(const char *path, size_t len)
 {
-    const char *q = memchr(path, '?', len);
-    if (q)
-        len = (size_t)(q - path);
-    while (len > 1 && path[len - 1] == '/')
-        len--;
+    /* The path as an upstream's router may read it: the query, a fragment and ";" parameters
+     * dropped, %XX decoded, case folded, "//" collapsed, trailing "/" dropped. Reading it
+     * more narrowly than the upstream would let "/v1/chat/completion%73" through unscanned. */
+    char norm[GUARD_PROMPT_PATH_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < len && n < sizeof(norm); i++) {
+        char c = path[i];
+        if (c == '?' || c == '#')
+            break;
+        if (c == ';') { /* a segment parameter: skip to the next '/' */
+            while (i + 1 < len && path[i + 1] != '/' && path[i + 1] != '?' && path[i + 1] != '#')
+                i++;
+            continue;
+        }
+        if (c == '%' && i + 2 < len && hex_val(path[i + 1]) >= 0 && hex_val(path[i + 2]) >= 0) {
+            c = (char)(hex_val(path[i + 1]) << 4 | hex_val(path[i + 2]));
+            i += 2;
+        }
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c | 0x20);
+        if (c == '/' && n > 0 && norm[n - 1] == '/')
+            continue;
+        norm[n++] = c;
+    }
+    while (n > 1 && norm[n - 1] == '/')
+        n--;
     static const struct {
         const char *suffix;
         enum guard_prompt_api api;
@@ -114,8 +143,8 @@ enum guard_prompt_api guard_prompt_api_of(const char *path, size_t len)
     };
     /* By suffix, so base paths (/openai/deployments/x/chat/completions) are recognised. */
     for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]); i++) {
-        size_t n = strlen(apis[i].suffix);
-        if (len >= n && memcmp(path + len - n, apis[i].suffix, n) == 0)
+        size_t k = strlen(apis[i].suffix);
+        if (n >= k && memcmp(norm + n - k, apis[i].suffix, k) == 0)
             return apis[i].api;
     }
     return GUARD_PROMPT_API_NONE;
@@ -197,14 +226,18 @@ static enum body_use classify(const struct guard_prompt_body *b, unsigned d, boo
         case K_CONTENT:
             *src = role_src(b);
             return U_TEXT;
-        case K_OUTPUT:
-            if (b->item_type != T_FUNCTION_CALL_OUTPUT)
-                return U_IGNORE;
+        case K_OUTPUT: /* a tool's output, whatever order "type" comes in */
             *src = GUARD_PROMPT_SRC_TOOL;
             return U_TEXT;
         default:
             return U_IGNORE;
         }
+    }
+    /* output: [{"type":"input_text","text":...}] */
+    if (key_at(b, 3) == K_OUTPUT && arr_at(b, 3) && d == 5 && !in_array && !arr_at(b, 4) &&
+        key_at(b, 5) == K_TEXT) {
+        *src = GUARD_PROMPT_SRC_TOOL;
+        return U_TEXT;
     }
     if (key_at(b, 3) != K_CONTENT || !arr_at(b, 3))
         return U_IGNORE;
@@ -249,6 +282,17 @@ static int on_string(struct guard_prompt_body *b, const struct guard_json_event 
         if (use == U_TEXT) {
             if (src < 0 || (src == GUARD_PROMPT_SRC_SYSTEM && !b->scan_system))
                 return 0;
+            /* The text parts of a message, and messages of one role in a row, are one text
+             * to the provider: one field here too, so a phrase split across them is seen. */
+            int rc = 0;
+            if (b->field_open && b->text_src == (uint8_t)src)
+                rc = guard_prompt_scan_text(b->scan, (enum guard_prompt_src)src, "\n", 1, false);
+            else if (b->field_open)
+                rc = guard_prompt_scan_text(b->scan, (enum guard_prompt_src)b->text_src, "", 0,
+                                            true);
+            if (rc < 0)
+                return rc;
+            b->field_open = true;
             b->in_text = true;
             b->fields++;
             b->text_src = (uint8_t)src;
@@ -259,7 +303,7 @@ static int on_string(struct guard_prompt_body *b, const struct guard_json_event 
     bool end = (ev->flags & GUARD_JSON_F_END) != 0;
     if (b->in_text) {
         int rc = guard_prompt_scan_text(b->scan, (enum guard_prompt_src)b->text_src, ev->str,
-                                        ev->len, end);
+                                        ev->len, false);
         if (end)
             b->in_text = false;
         return rc;
@@ -295,6 +339,17 @@ static int on_event(struct guard_prompt_body *b, const struct guard_json_event *
     case GUARD_JSON_KEY:
         if (d >= 1 && d <= GUARD_PROMPT_BODY_DEPTH)
             b->key[d] = key_of(ev->str, ev->len);
+        /* A message or part naming its role or type twice would be read one way here and
+         * maybe the other way upstream (most parsers keep the last): refuse it. */
+        if ((d == 3 || d == 5) && b->scan && (b->key[d] == K_ROLE || b->key[d] == K_TYPE)) {
+            uint8_t bit = (uint8_t)((b->key[d] == K_ROLE ? 1u : 2u) << (d == 5 ? 2 : 0));
+            if (b->seen & bit) {
+                b->error = b->key[d] == K_ROLE ? "a message gives \"role\" twice"
+                                               : "an item gives \"type\" twice";
+                return -EPROTO;
+            }
+            b->seen |= bit;
+        }
         return 0;
     case GUARD_JSON_OBJECT_BEGIN:
     case GUARD_JSON_ARRAY_BEGIN:
@@ -307,8 +362,10 @@ static int on_event(struct guard_prompt_body *b, const struct guard_json_event *
         if (ev->tok == GUARD_JSON_OBJECT_BEGIN && d == 2) {
             b->role = R_UNKNOWN;
             b->item_type = T_UNKNOWN;
+            b->seen = 0;
         } else if (ev->tok == GUARD_JSON_OBJECT_BEGIN && d == 4) {
             b->part_type = T_UNKNOWN;
+            b->seen &= 3u;
         }
         return 0;
     case GUARD_JSON_OBJECT_END:
@@ -334,5 +391,9 @@ int guard_prompt_body_feed(struct guard_prompt_body *b, const char *at, size_t l
     }
     if (rc == 0 && last && !guard_json_done(&b->js))
         rc = -ENODATA; /* the document stops early */
+    if (rc == 0 && last && b->field_open) {
+        b->field_open = false;
+        rc = guard_prompt_scan_text(b->scan, (enum guard_prompt_src)b->text_src, "", 0, true);
+    }
     return rc;
 }

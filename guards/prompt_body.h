@@ -18,7 +18,10 @@ enum guard_prompt_api {
     GUARD_PROMPT_API_MESSAGES,    /* Anthropic messages (and count_tokens): messages, system */
 };
 
-/* The API a request path belongs to (the path after any routing prefix, query ignored). */
+/* The API a request path belongs to, read as an upstream router may read it (query, fragment
+ * and ";" parameters dropped, %XX decoded, case folded, "//" collapsed); base paths in front
+ * are allowed. Only the first GUARD_PROMPT_PATH_MAX bytes count. */
+#define GUARD_PROMPT_PATH_MAX 8192
 enum guard_prompt_api guard_prompt_api_of(const char *path, size_t len);
 
 #define GUARD_PROMPT_BODY_DEPTH 8 /* levels whose member names are tracked */
@@ -34,8 +37,11 @@ struct guard_prompt_body {
     uint8_t item_type;                        /* `type` of the message or input item */
     uint8_t part_type;                        /* `type` of the content part */
     uint8_t collect;                          /* which short value is being collected */
-    uint8_t text_src; /* enum guard_prompt_src of the text field being streamed */
-    char small[24];   /* a role or type value being collected */
+    uint8_t text_src;  /* enum guard_prompt_src of the text field being streamed */
+    bool field_open;   /* a scan field is open (text parts and same-role messages join) */
+    uint8_t seen;      /* role/type keys seen in the current message (bits 0-1), part (2-3) */
+    const char *error; /* why the body was refused (-EPROTO), static text */
+    char small[24];    /* a role or type value being collected */
     size_t small_len;
     unsigned fields; /* text fields streamed to the scan */
 };
@@ -47,7 +53,8 @@ void guard_prompt_body_init(struct guard_prompt_body *b, enum guard_prompt_api a
 
 /* The next piece of the body; `last` after the final piece. Returns 0, or < 0 when the body
  * is not JSON (-EBADMSG) or exceeds a limit (-E2BIG): details in guard_json_error(&b->js);
- * -ENODATA when it ends before the JSON does; or the scan's error (-EIO, -ENOMEM). */
+ * -ENODATA when it ends before the JSON does; -EPROTO when it is ambiguous (a message naming
+ * its role twice): b->error says why; or the scan's error (-EIO, -ENOMEM). */
 int guard_prompt_body_feed(struct guard_prompt_body *b, const char *at, size_t len, bool last);
 
 #endif

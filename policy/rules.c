@@ -246,6 +246,10 @@ static int load_rule(struct policy_prompt_rules *r, yaml_document_t *doc, yaml_n
             field = &rule->description;
         else if (key_is(k, "weight")) {
             char buf[32], *end;
+            if (have_weight) {
+                rules_err(err, src, k->start_mark, "'weight' given twice");
+                return -EINVAL;
+            }
             snprintf(buf, sizeof(buf), "%.*s", (int)(len < 31 ? len : 31), text);
             double w = strtod(buf, &end);
             if (len == 0 || len > 30 || *end != '\0' || !(w >= 0.0 && w <= 1.0)) {
@@ -386,7 +390,11 @@ static int load_file(struct policy_prompt_rules *r, const struct rule_file *f,
     for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
          pr++) {
         yaml_node_t *k = yaml_document_get_node(&doc, pr->key);
-        if (k && key_is(k, "rules")) {
+        if (k && key_is(k, "rules") && list != NULL) {
+            rules_err(err, f->name, k->start_mark, "'rules:' given twice");
+            rc = -EINVAL;
+            goto out;
+        } else if (k && key_is(k, "rules")) {
             list = yaml_document_get_node(&doc, pr->value);
         } else {
             rules_err(err, f->name, k ? k->start_mark : root->start_mark,
@@ -406,6 +414,20 @@ static int load_file(struct policy_prompt_rules *r, const struct rule_file *f,
         if ((rc = load_rule(r, &doc, yaml_document_get_node(&doc, *it), f->name, err)) != 0)
             goto out;
     }
+    /* A second document ("---") would be silently ignored: refuse it. */
+    yaml_document_t more;
+    if (!yaml_parser_load(&p, &more)) {
+        rules_err(err, f->name, p.problem_mark, "YAML: %s", p.problem ? p.problem : "syntax error");
+        rc = -EINVAL;
+        goto out;
+    }
+    yaml_node_t *extra = yaml_document_get_root_node(&more);
+    if (extra != NULL) {
+        rules_err(err, f->name, extra->start_mark,
+                  "a second YAML document: a rule file holds one ('rules:' with a list)");
+        rc = -EINVAL;
+    }
+    yaml_document_delete(&more);
 out:
     yaml_document_delete(&doc);
     yaml_parser_delete(&p);
@@ -543,18 +565,31 @@ static void cache_path(const char *dir, const char *hash, char *path, size_t cap
     snprintf(path, cap, "%s/prompt-%.32s.hsdb", dir, hex);
 }
 
+/* A cache file: this header line, then the serialized database. The header names what the
+ * database was compiled from, so a file from another engine or rule set is never used. */
+static void cache_header(const struct policy_prompt_rules *r, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "warden-prompt-cache\t%s\t%zu\t%s\n", r->hash, r->n,
+             guard_prompt_db_engine());
+}
+
 static bool cache_load(struct policy_prompt_rules *r, const char *path)
 {
     FILE *f = fopen(path, "rb");
     struct stat st;
-    char *buf = NULL;
+    char *buf = NULL, head[512];
     bool ok = false;
+    cache_header(r, head, sizeof(head));
+    size_t hl = strlen(head);
     if (f == NULL)
         return false;
-    if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && st.st_size < CACHE_FILE_MAX &&
-        (buf = malloc((size_t)st.st_size)) != NULL &&
-        fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size)
-        ok = guard_prompt_db_load(r->rules, r->n, r->hash, buf, (size_t)st.st_size, &r->db) == 0;
+    /* Only our own file, writable by us alone: it decides what the guard detects. */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+        !(st.st_mode & (S_IWGRP | S_IWOTH)) && st.st_size > (off_t)hl &&
+        st.st_size < CACHE_FILE_MAX && (buf = malloc((size_t)st.st_size)) != NULL &&
+        fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size && memcmp(buf, head, hl) == 0)
+        ok = guard_prompt_db_load(r->rules, r->n, r->hash, buf + hl, (size_t)st.st_size - hl,
+                                  &r->db) == 0;
     free(buf);
     fclose(f);
     return ok;
@@ -621,7 +656,10 @@ static void cache_store(const struct policy_prompt_rules *r, const char *dir, co
     snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
-        bool ok = write(fd, buf, len) == (ssize_t)len;
+        char head[512];
+        cache_header(r, head, sizeof(head));
+        bool ok = write(fd, head, strlen(head)) == (ssize_t)strlen(head);
+        ok &= write(fd, buf, len) == (ssize_t)len;
         ok &= close(fd) == 0;
         if (!ok || rename(tmp, path) != 0)
             unlink(tmp);

@@ -61,9 +61,11 @@ static int send_buffer(struct proxy_conn *c, int status, struct evbuffer *b)
 static const struct policy_prompt_rules *prompt_rules(struct proxy_conn *c)
 {
     const struct policy_prompt_rules *r = proxy_worker_rules(c->worker);
-    if (r == NULL || c->worker->prompt_scratch == NULL)
+    if (r == NULL || c->worker->prompt_scratch == NULL) {
         proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 503, "guard_error", "guard_disabled",
                                  "the prompt guard is disabled (prompt_guard.enabled)", NULL);
+        return NULL;
+    }
     return r;
 }
 

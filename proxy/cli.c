@@ -221,9 +221,14 @@ static int cmd_serve(const struct cli_cmd *cmd, int argc, char **argv)
         if (sig != SIGHUP)
             break;
         char why[700];
-        if (proxy_server_reload_rules(srv, why, sizeof(why)) != 0)
+        int r = proxy_server_reload_rules(srv, why, sizeof(why));
+        if (r < 0)
             tel_log(TEL_LOG_ERROR, "reload_failed", TEL_STR("detail", why),
                     TEL_STR("kept", "the running rule set"));
+        else if (r > 0)
+            tel_log(TEL_LOG_INFO, "reload_skipped",
+                    TEL_STR("detail", "the prompt guard is off; configuration changes need a "
+                                      "restart"));
         else
             tel_log(TEL_LOG_INFO, "rules_reloaded",
                     TEL_STR("detail", "prompt rules reloaded; other configuration changes "

@@ -67,6 +67,7 @@ static void txn_reset(struct proxy_txn *t)
     t->resp_chunked = false;
     t->n_filters = 0;
     t->hold_all = false;
+    t->answered = false;
     t->prompt_ran = false;
     t->prompt_flag = false;
     t->guard_ns = 0;
@@ -605,11 +606,18 @@ static void conn_process(struct proxy_conn *c)
                 /* The upstream's timeouts govern from here; parsing waits for the response. */
                 evtimer_del(c->timer_ev);
                 c->flags &= ~PROXY_CONN_F_HDR_TIMER;
-                if (proxy_forward_end(c) == 0)
+                if (proxy_forward_end(c) == 0) {
                     c->flags |= PROXY_CONN_F_WAIT_RESP;
-                return;
+                    return;
+                }
+                if (!c->txn.answered || (c->flags & PROXY_CONN_F_FREEING))
+                    return; /* failed: proxy_conn_fail has closed the connection */
+                /* Answered here (a blocked prompt): go on with the next request in this loop,
+                 * never by recursion, however many are pipelined. */
+                c->requests++;
+            } else {
+                conn_dispatch(c);
             }
-            conn_dispatch(c);
             conn_txn_reset(c);
             c->flags &= ~PROXY_CONN_F_HDR_TIMER;
             if (c->flags & PROXY_CONN_F_CLOSING) {

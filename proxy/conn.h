@@ -59,6 +59,7 @@ struct proxy_txn {
     struct proxy_filter filters[PROXY_TXN_FILTERS];
     unsigned n_filters;
     bool hold_all;     /* a filter holds the whole body until its verdict */
+    bool answered;     /* a filter answered the request itself; the connection goes on */
     bool prompt_ran;   /* `prompt` holds the prompt guard's verdict */
     bool prompt_flag;  /* the verdict goes to the client as x-warden-* headers */
     uint64_t guard_ns; /* time spent in guards */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -45,10 +46,15 @@ static void body_reject(struct proxy_conn *c, struct proxy_body_filter *bf, int 
     const struct guard_json_error *e = guard_json_error(&bf->body.js);
     if (rc == -EBADMSG || rc == -E2BIG) {
         snprintf(msg, sizeof(msg),
-                 "the request body is not valid JSON: %s at line %" PRIu32 ", column %" PRIu32
-                 " (byte %" PRIu64 ")",
-                 e->message, e->line, e->column, e->offset);
-        proxy_conn_fail(c, 400, "invalid_request_error", "invalid_json", msg);
+                 "the request body %s: %s at line %" PRIu32 ", column %" PRIu32 " (byte %" PRIu64
+                 ")",
+                 rc == -E2BIG ? "exceeds a JSON limit" : "is not valid JSON", e->message, e->line,
+                 e->column, e->offset);
+        proxy_conn_fail(c, 400, "invalid_request_error",
+                        rc == -E2BIG ? "json_limit_exceeded" : "invalid_json", msg);
+    } else if (rc == -EPROTO) {
+        snprintf(msg, sizeof(msg), "the request body is ambiguous: %s", bf->body.error);
+        proxy_conn_fail(c, 400, "invalid_request_error", "ambiguous_request", msg);
     } else if (rc == -ENODATA) {
         snprintf(msg, sizeof(msg),
                  "the request body is not valid JSON: it ends before the JSON value does "
@@ -148,8 +154,8 @@ static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
     proxy_forward_abort(c);
     proxy_conn_respond_error(c, t->flavor, 400, "invalid_request_error", "prompt_blocked", msg,
                              extra);
-    proxy_conn_txn_end(c);
-    return -EACCES;
+    t->answered = true;
+    return -EACCES; /* answered; the connection serves its next request (conn_process) */
 }
 
 static const struct proxy_filter_ops body_filter_ops = {
@@ -158,18 +164,22 @@ static const struct proxy_filter_ops body_filter_ops = {
     .req_end = body_req_end,
 };
 
+/* application/json or any +json type (parameters after ';' ignored); not ndjson or jsonl,
+ * which are many documents, not one. */
 static bool header_has_json(const struct proxy_hdrs *h)
 {
     const struct proxy_hdr *ct = proxy_hdrs_find(h, "content-type");
     if (ct == NULL)
         return false;
     const char *v = proxy_hdr_value(h, ct);
-    for (size_t i = 0; i + 4 <= ct->value_len; i++) {
-        if ((v[i] | 0x20) == 'j' && (v[i + 1] | 0x20) == 's' && (v[i + 2] | 0x20) == 'o' &&
-            (v[i + 3] | 0x20) == 'n')
-            return true;
-    }
-    return false;
+    size_t n = ct->value_len;
+    const char *semi = memchr(v, ';', n);
+    if (semi)
+        n = (size_t)(semi - v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    return (n >= 16 && strncasecmp(v + n - 16, "application/json", 16) == 0) ||
+           (n >= 5 && strncasecmp(v + n - 5, "+json", 5) == 0);
 }
 
 int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, bool has_body)

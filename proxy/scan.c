@@ -19,7 +19,7 @@ int proxy_scan_req_parse(const char *buf, size_t len, const char *field, struct 
     struct guard_json_event ev;
     enum { M_NONE = 0, M_TEXT, M_ID } member = M_NONE;
     int rc;
-    bool saw_text = false;
+    bool saw_text = false, id_done = false;
     guard_json_init(&js, NULL);
     guard_json_feed(&js, buf, len, true);
     r->has_text = false;
@@ -55,7 +55,7 @@ int proxy_scan_req_parse(const char *buf, size_t len, const char *field, struct 
             }
             evbuffer_add(r->text, ev.str, ev.len);
             r->has_text = true;
-        } else if (member == M_ID) {
+        } else if (member == M_ID && !id_done) {
             if (ev.tok == GUARD_JSON_STRING) {
                 if (ev.flags & GUARD_JSON_F_BEGIN)
                     evbuffer_add(r->id, "\"", 1);
@@ -66,10 +66,14 @@ int proxy_scan_req_parse(const char *buf, size_t len, const char *field, struct 
             } else if (ev.tok == GUARD_JSON_NUMBER) {
                 evbuffer_add(r->id, ev.str, ev.len);
             }
+            /* The first id counts; a later one is ignored. */
+            id_done = ev.tok != GUARD_JSON_STRING || (ev.flags & GUARD_JSON_F_END);
         }
         if (ev.tok != GUARD_JSON_STRING || (ev.flags & GUARD_JSON_F_END))
             member = M_NONE; /* the member's value is complete */
     }
+    if (!id_done) /* an id cut short by the error is no id */
+        evbuffer_drain(r->id, evbuffer_get_length(r->id));
     if (rc < 0) {
         const struct guard_json_error *e = guard_json_error(&js);
         snprintf(why, why_cap, "not valid JSON: %s at line %" PRIu32 ", column %" PRIu32,

@@ -448,7 +448,7 @@ int proxy_server_reload_rules(struct proxy_server *srv, char *err, size_t cap)
     struct policy_prompt_rules *fresh, *old;
     struct policy_error perr;
     if (!srv->cfg->prompt_guard.enabled)
-        return 0;
+        return 1; /* nothing to reload */
     char cache[PATH_MAX];
     const char *cdir = policy_cache_dir(srv->cfg->prompt_guard.cache_dir, cache, sizeof(cache));
     if (policy_prompt_rules_load(srv->cfg->prompt_guard.rules_dir, cdir, &fresh, &perr) != 0) {

@@ -75,7 +75,8 @@ const char *proxy_server_error(void);
 struct proxy_upool *proxy_worker_pool(struct proxy_worker *w, const struct policy_upstream *up);
 
 /* Load the prompt rules again (from prompt_guard.rules_dir, or the built-in set) and swap
- * them in for new requests. On error the running set stays and `err` says why. Thread-safe. */
+ * them in for new requests. Returns 0, 1 when the prompt guard is off (nothing to reload), or
+ * < 0 when the running set stays and `err` says why. Thread-safe. */
 int proxy_server_reload_rules(struct proxy_server *srv, char *err, size_t cap);
 
 /* The rule set this worker scans with, brought up to date after a reload (NULL when the

@@ -36,7 +36,7 @@ trap cleanup EXIT
 "$mock" --listen 127.0.0.1:0 >"$tmp/mock.out" 2>"$tmp/mock.err" &
 pids+=($!)
 for _ in $(seq 50); do
-    mport=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/mock.out")
+    mport=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/mock.out" 2>/dev/null || true)
     [ -n "$mport" ] && break
     sleep 0.1
 done

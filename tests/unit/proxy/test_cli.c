@@ -314,7 +314,7 @@ static void test_rules_list_and_test(void **state)
         fail_msg("%s", p.out);
     run(&p, (const char *const[]){"rules", "--rules", e2e_rules(), "--json", NULL});
     assert_int_equal(p.status, 0);
-    assert_non_null(strstr(p.out, "\"count\":4,\"rules\":[{\"id\":\"e2e-override\""));
+    assert_non_null(strstr(p.out, "\"count\":5,\"rules\":[{\"id\":\"e2e-override\""));
     /* The built-in set loads and passes its own examples. */
     run(&p, (const char *const[]){"rules", "test", NULL});
     if (p.status != 0)
