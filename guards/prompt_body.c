@@ -294,7 +294,6 @@ static int on_string(struct guard_prompt_body *b, const struct guard_json_event 
                 return rc;
             b->field_open = true;
             b->in_text = true;
-            b->fields++;
             b->text_src = (uint8_t)src;
         } else {
             b->collect = (uint8_t)use;

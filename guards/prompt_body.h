@@ -43,7 +43,6 @@ struct guard_prompt_body {
     const char *error; /* why the body was refused (-EPROTO), static text */
     char small[24];    /* a role or type value being collected */
     size_t small_len;
-    unsigned fields; /* text fields streamed to the scan */
 };
 
 /* Start a body. `scan` must have been reset by the caller (or be NULL). */

@@ -47,16 +47,6 @@ static void rules_err(struct policy_error *err, const char *src, yaml_mark_t m, 
     snprintf(err->msg, sizeof(err->msg), "%s:%zu:%zu: %s", src, m.line + 1, m.column + 1, what);
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 void policy_prompt_rules_free(struct policy_prompt_rules *r)
 {
     if (r == NULL)
@@ -178,7 +168,7 @@ static int load_examples(struct policy_prompt_rules *r, yaml_document_t *doc, ya
         r->examples[i] = ex;
         const char *text = scalar(n, &len);
         ex[r->n_examples[i]] = (struct policy_rule_example){
-            .text = dup_n(text, len),
+            .text = strndup(text, len),
             .loc = {.source = r->sources[r->n_sources - 1],
                     .line = (uint32_t)n->start_mark.line + 1,
                     .col = (uint32_t)n->start_mark.column + 1},
@@ -275,7 +265,7 @@ static int load_rule(struct policy_prompt_rules *r, yaml_document_t *doc, yaml_n
             rules_err(err, src, v->start_mark, "NUL byte in a value");
             return -EINVAL;
         }
-        if ((*field = dup_n(text, len)) == NULL)
+        if ((*field = strndup(text, len)) == NULL)
             return -ENOMEM;
     }
     const char *missing = !rule->id            ? "id"
@@ -364,7 +354,7 @@ static int load_file(struct policy_prompt_rules *r, const struct rule_file *f,
     if (srcs == NULL)
         return -ENOMEM;
     r->sources = srcs;
-    if ((r->sources[r->n_sources] = dup_n(f->name, strlen(f->name))) == NULL)
+    if ((r->sources[r->n_sources] = strdup(f->name)) == NULL)
         return -ENOMEM;
     r->n_sources++;
     if (!yaml_parser_initialize(&p))
