@@ -38,6 +38,20 @@ struct policy_upstream {
     char *ca_file;
 };
 
+/* An action for one output finding type (output_guard.types.NAME). */
+struct policy_output_type {
+    char *name;
+    struct policy_loc loc;
+    int action; /* enum policy_output_action */
+};
+
+/* What the output guard does with a finding: the order of the `choices` in the key table. */
+enum policy_output_action {
+    POLICY_OUT_REDACT = 0,
+    POLICY_OUT_BLOCK,
+    POLICY_OUT_LOG,
+};
+
 struct policy_route {
     struct policy_loc loc;
     char *path; /* exact path, or a prefix when it ends with '*' */
@@ -115,6 +129,18 @@ struct policy_config {
         struct policy_loc warn_threshold_loc;
         struct policy_loc block_threshold_loc;
     } prompt_guard;
+    struct {
+        bool enabled;
+        char *rules_dir;
+        int pii;     /* enum policy_output_action */
+        int secrets; /* enum policy_output_action */
+        struct policy_output_type *types;
+        size_t n_types;
+        int64_t holdback;
+        int64_t max_hold;
+        int64_t max_body_bytes;
+        int on_schema; /* enum policy_action: block or flag */
+    } output_guard;
 };
 
 /* A complete error line: "file:line:column: key: what is wrong". */

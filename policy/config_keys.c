@@ -239,6 +239,86 @@ static const struct policy_key prompt_keys[] = {
 };
 static const struct policy_table prompt_table = {prompt_keys, NKEYS(prompt_keys), 0, 0, 0};
 
+#define OOFF(field) (OFF(output_guard.field) - OFF(output_guard))
+static const char *const output_actions[] = {"redact", "block", "log", NULL};
+static const char *const schema_actions[] = {"block", "flag", NULL};
+static const struct policy_key output_type_keys[] = {
+    {.name = "action",
+     .type = POLICY_T_ENUM,
+     .def = "redact",
+     .offset = offsetof(struct policy_output_type, action),
+     .choices = output_actions,
+     .desc = "redact, block or log findings of this type."},
+};
+static const struct policy_table output_type_table = {
+    output_type_keys, NKEYS(output_type_keys), sizeof(struct policy_output_type),
+    offsetof(struct policy_output_type, name), offsetof(struct policy_output_type, loc)};
+
+static const struct policy_key output_keys[] = {
+    {.name = "enabled",
+     .type = POLICY_T_BOOL,
+     .def = "true",
+     .offset = OOFF(enabled),
+     .desc = "Scan model output (streamed or whole) for personal data and credentials."},
+    {.name = "rules_dir",
+     .type = POLICY_T_STR,
+     .offset = OOFF(rules_dir),
+     .desc = "Directory of output detector files (*.yaml) to use instead of the built-in set."},
+    {.name = "pii",
+     .type = POLICY_T_ENUM,
+     .def = "redact",
+     .offset = OOFF(pii),
+     .choices = output_actions,
+     .desc = "Action for personal data (e-mail, phone, card, IBAN, SSN, IP address): redact "
+             "(replaced by [REDACTED:TYPE]), block or log."},
+    {.name = "secrets",
+     .type = POLICY_T_ENUM,
+     .def = "block",
+     .offset = OOFF(secrets),
+     .choices = output_actions,
+     .desc = "Action for credentials and private keys: block (the response ends with a "
+             "provider error), redact or log."},
+    {.name = "types",
+     .type = POLICY_T_MAP,
+     .offset = OOFF(types),
+     .count_offset = OOFF(n_types),
+     .sub = &output_type_table,
+     .desc = "Actions per finding type (EMAIL, PHONE, CREDIT_CARD, GITHUB_TOKEN, ...: see "
+             "`warden rules`), over the class defaults."},
+    {.name = "holdback",
+     .type = POLICY_T_SIZE,
+     .def = "64",
+     .offset = OOFF(holdback),
+     .min = 16,
+     .max = 64 * 1024,
+     .desc = "Bytes of streamed text held back so that a value split across events is found "
+             "before any of it is sent."},
+    {.name = "max_hold",
+     .type = POLICY_T_SIZE,
+     .def = "4KiB",
+     .offset = OOFF(max_hold),
+     .min = 256,
+     .max = 1024 * 1024,
+     .desc = "Most bytes of one text stream held at once (a long token still arriving); "
+             "beyond it the oldest are released."},
+    {.name = "max_body_bytes",
+     .type = POLICY_T_SIZE,
+     .def = "8MiB",
+     .offset = OOFF(max_body_bytes),
+     .min = 1024,
+     .max = GIB,
+     .desc = "Largest non-streamed JSON response held for inspection; a larger one is "
+             "answered 502 rather than passed unchecked."},
+    {.name = "on_schema",
+     .type = POLICY_T_ENUM,
+     .def = "block",
+     .offset = OOFF(on_schema),
+     .choices = schema_actions,
+     .desc = "When output fails its JSON schema: block (provider error) or flag "
+             "(x-warden-schema: invalid, or a final SSE comment)."},
+};
+static const struct policy_table output_table = {output_keys, NKEYS(output_keys), 0, 0, 0};
+
 static const struct policy_key root_keys[] = {
     {.name = "listen",
      .type = POLICY_T_ADDR,
@@ -297,6 +377,11 @@ static const struct policy_key root_keys[] = {
      .offset = OFF(prompt_guard),
      .sub = &prompt_table,
      .desc = "Prompt-injection guard on requests."},
+    {.name = "output_guard",
+     .type = POLICY_T_SECTION,
+     .offset = OFF(output_guard),
+     .sub = &output_table,
+     .desc = "Personal data, credential and JSON-schema guard on responses."},
 };
 
 const struct policy_table policy_config_table = {root_keys, NKEYS(root_keys), 0, 0, 0};

@@ -47,16 +47,26 @@ static void rules_err(struct policy_error *err, const char *src, yaml_mark_t m, 
     snprintf(err->msg, sizeof(err->msg), "%s:%zu:%zu: %s", src, m.line + 1, m.column + 1, what);
 }
 
-void policy_prompt_rules_free(struct policy_prompt_rules *r)
+void policy_rules_free(struct policy_rules *r)
 {
     if (r == NULL)
         return;
     guard_prompt_db_free(r->db);
+    guard_output_db_free(r->out_db);
     for (size_t i = 0; i < r->n; i++) {
-        free((char *)r->rules[i].id);
-        free((char *)r->rules[i].category);
-        free((char *)r->rules[i].pattern);
-        free((char *)r->rules[i].description);
+        if (r->kind == POLICY_RULES_PROMPT) {
+            free((char *)r->rules[i].id);
+            free((char *)r->rules[i].category);
+            free((char *)r->rules[i].pattern);
+            free((char *)r->rules[i].description);
+        } else {
+            free((char *)r->out_rules[i].id);
+            free((char *)r->out_rules[i].type);
+            free((char *)r->out_rules[i].pattern);
+            free((char *)r->out_rules[i].validator);
+            free((char *)r->out_rules[i].span);
+            free((char *)r->out_rules[i].description);
+        }
         for (size_t j = 0; r->examples && j < r->n_examples[i]; j++)
             free(r->examples[i][j].text);
         if (r->examples)
@@ -66,33 +76,43 @@ void policy_prompt_rules_free(struct policy_prompt_rules *r)
         free(r->sources[i]);
     free(r->sources);
     free(r->rules);
+    free(r->out_rules);
     free(r->locs);
     free(r->examples);
     free(r->n_examples);
     free(r);
 }
 
-/* Make room for one more rule. */
-struct policy_prompt_rules *policy_prompt_rules_ref(struct policy_prompt_rules *r)
+struct policy_rules *policy_rules_ref(struct policy_rules *r)
 {
     if (r)
         atomic_fetch_add(&r->refs, 1);
     return r;
 }
 
-void policy_prompt_rules_unref(struct policy_prompt_rules *r)
+void policy_rules_unref(struct policy_rules *r)
 {
     if (r && atomic_fetch_sub(&r->refs, 1) == 1)
-        policy_prompt_rules_free(r);
+        policy_rules_free(r);
 }
 
-static int rules_grow(struct policy_prompt_rules *r)
+/* Make room for one more rule. */
+static int rules_grow(struct policy_rules *r)
 {
     size_t n = r->n + 1;
-    struct guard_prompt_rule *rules = realloc(r->rules, n * sizeof(*rules));
-    if (rules == NULL)
-        return -ENOMEM;
-    r->rules = rules;
+    if (r->kind == POLICY_RULES_PROMPT) {
+        struct guard_prompt_rule *rules = realloc(r->rules, n * sizeof(*rules));
+        if (rules == NULL)
+            return -ENOMEM;
+        r->rules = rules;
+        memset(&r->rules[r->n], 0, sizeof(r->rules[0]));
+    } else {
+        struct guard_output_rule *rules = realloc(r->out_rules, n * sizeof(*rules));
+        if (rules == NULL)
+            return -ENOMEM;
+        r->out_rules = rules;
+        memset(&r->out_rules[r->n], 0, sizeof(r->out_rules[0]));
+    }
     struct policy_loc *locs = realloc(r->locs, n * sizeof(*locs));
     if (locs == NULL)
         return -ENOMEM;
@@ -105,7 +125,6 @@ static int rules_grow(struct policy_prompt_rules *r)
     if (nex == NULL)
         return -ENOMEM;
     r->n_examples = nex;
-    memset(&r->rules[r->n], 0, sizeof(r->rules[0]));
     memset(&r->locs[r->n], 0, sizeof(r->locs[0]));
     r->examples[r->n] = NULL;
     r->n_examples[r->n] = 0;
@@ -139,7 +158,7 @@ static bool key_is(yaml_node_t *k, const char *name)
 }
 
 /* The examples under match: or no_match:. */
-static int load_examples(struct policy_prompt_rules *r, yaml_document_t *doc, yaml_node_t *seq,
+static int load_examples(struct policy_rules *r, yaml_document_t *doc, yaml_node_t *seq,
                          const char *src, bool match, struct policy_error *err)
 {
     size_t i = r->n - 1;
@@ -181,15 +200,111 @@ static int load_examples(struct policy_prompt_rules *r, yaml_document_t *doc, ya
     return 0;
 }
 
+/* A number from lo to hi written as a YAML scalar. */
+static bool scalar_number(const char *text, size_t len, double lo, double hi, double *out)
+{
+    char buf[32], *end;
+    snprintf(buf, sizeof(buf), "%.*s", (int)(len < 31 ? len : 31), text);
+    double v = strtod(buf, &end);
+    if (len == 0 || len > 30 || *end != '\0' || !(v >= lo && v <= hi))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The string fields of a rule of r->kind, by key; NULL for a key the kind does not have. */
+static const char **rule_field(struct policy_rules *r, size_t i, yaml_node_t *k)
+{
+    if (r->kind == POLICY_RULES_PROMPT) {
+        struct guard_prompt_rule *p = &r->rules[i];
+        return key_is(k, "id")            ? &p->id
+               : key_is(k, "category")    ? &p->category
+               : key_is(k, "pattern")     ? &p->pattern
+               : key_is(k, "description") ? &p->description
+                                          : NULL;
+    }
+    struct guard_output_rule *o = &r->out_rules[i];
+    return key_is(k, "id")            ? &o->id
+           : key_is(k, "type")        ? &o->type
+           : key_is(k, "pattern")     ? &o->pattern
+           : key_is(k, "validator")   ? &o->validator
+           : key_is(k, "span")        ? &o->span
+           : key_is(k, "description") ? &o->description
+                                      : NULL;
+}
+
+/* Checks of a prompt rule once all its keys are read; NULL or what is wrong. */
+static int check_prompt_rule(const struct guard_prompt_rule *rule, bool have_weight,
+                             const char **missing, char *why, size_t cap)
+{
+    *missing = !rule->id            ? "id"
+               : !rule->category    ? "category"
+               : !rule->pattern     ? "pattern"
+               : !rule->description ? "description"
+               : !have_weight       ? "weight"
+                                    : NULL;
+    if (*missing)
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof(prompt_categories) / sizeof(prompt_categories[0]); i++) {
+        if (strcmp(rule->category, prompt_categories[i]) == 0)
+            return 0;
+    }
+    snprintf(why, cap,
+             "unknown category '%s' (instruction_override, role_manipulation, "
+             "prompt_extraction, context_smuggling, indirect_injection, exfiltration, "
+             "obfuscation, multi_turn, adversarial_suffix)",
+             rule->category);
+    return -EINVAL;
+}
+
+static int check_output_rule(const struct guard_output_rule *rule, bool have_class,
+                             const char **missing, char *why, size_t cap)
+{
+    *missing = !rule->id            ? "id"
+               : !rule->type        ? "type"
+               : !have_class        ? "class"
+               : !rule->pattern     ? "pattern"
+               : !rule->description ? "description"
+                                    : NULL;
+    if (*missing)
+        return -EINVAL;
+    size_t n = strlen(rule->type);
+    bool ok = n >= 2 && n < 40;
+    for (size_t i = 0; i < n; i++)
+        ok &= (rule->type[i] >= 'A' && rule->type[i] <= 'Z') || rule->type[i] == '_' ||
+              (rule->type[i] >= '0' && rule->type[i] <= '9');
+    if (!ok) {
+        snprintf(why, cap, "type '%s': use 2-39 characters of A-Z, 0-9 and '_'", rule->type);
+        return -EINVAL;
+    }
+    if (rule->validator && guard_output_validate(rule->validator, "", 0) < 0) {
+        snprintf(why, cap,
+                 "validator '%s': use a comma-separated list of luhn, iban, ssn, ipv4, ipv6, "
+                 "entropy, jwt, secret, phone",
+                 rule->validator);
+        return -EINVAL;
+    }
+    if (rule->span && strcmp(rule->span, "match") != 0 && strcmp(rule->span, "value") != 0 &&
+        strcmp(rule->span, "pem") != 0) {
+        snprintf(why, cap, "span '%s': use match, value or pem", rule->span);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* One mapping of the rules: list. */
-static int load_rule(struct policy_prompt_rules *r, yaml_document_t *doc, yaml_node_t *map,
+static int load_rule(struct policy_rules *r, yaml_document_t *doc, yaml_node_t *map,
                      const char *src, struct policy_error *err)
 {
     int rc;
-    bool have_weight = false;
+    bool have_num = false, have_class = false, have_prio = false;
     size_t n_match = 0, n_no = 0;
+    bool prompt = r->kind == POLICY_RULES_PROMPT;
+    const char *keys = prompt ? "id, category, weight, pattern, description, match, no_match"
+                              : "id, type, class, pattern, validator, span, priority, "
+                                "description, match, no_match";
     if (map->type != YAML_MAPPING_NODE) {
-        rules_err(err, src, map->start_mark, "each rule is a mapping (id, category, weight, ...)");
+        rules_err(err, src, map->start_mark, "each rule is a mapping (%s)", keys);
         return -EINVAL;
     }
     if (r->n >= RULES_MAX) {
@@ -198,67 +313,81 @@ static int load_rule(struct policy_prompt_rules *r, yaml_document_t *doc, yaml_n
     }
     if ((rc = rules_grow(r)) != 0)
         return rc;
-    struct guard_prompt_rule *rule = &r->rules[r->n - 1];
-    r->locs[r->n - 1] = (struct policy_loc){.source = r->sources[r->n_sources - 1],
-                                            .line = (uint32_t)map->start_mark.line + 1,
-                                            .col = (uint32_t)map->start_mark.column + 1};
+    size_t idx = r->n - 1;
+    r->locs[idx] = (struct policy_loc){.source = r->sources[r->n_sources - 1],
+                                       .line = (uint32_t)map->start_mark.line + 1,
+                                       .col = (uint32_t)map->start_mark.column + 1};
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
         yaml_node_t *v = yaml_document_get_node(doc, p->value);
-        const char **field = NULL;
+        const char **field;
         size_t len;
         if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE) {
             rules_err(err, src, map->start_mark, "rule keys are plain names");
             return -EINVAL;
         }
+        const char *kname = (const char *)k->data.scalar.value;
         if (key_is(k, "match") || key_is(k, "no_match")) {
             bool m = key_is(k, "match");
-            size_t before = r->n_examples[r->n - 1];
+            size_t before = r->n_examples[idx];
             if ((rc = load_examples(r, doc, v, src, m, err)) != 0)
                 return rc;
-            *(m ? &n_match : &n_no) += r->n_examples[r->n - 1] - before;
+            *(m ? &n_match : &n_no) += r->n_examples[idx] - before;
             continue;
         }
         if (v->type != YAML_SCALAR_NODE) {
-            rules_err(err, src, v->start_mark, "%s: expected a single value",
-                      (const char *)k->data.scalar.value);
+            rules_err(err, src, v->start_mark, "%s: expected a single value", kname);
             return -EINVAL;
         }
         const char *text = scalar(v, &len);
-        if (key_is(k, "id"))
-            field = &rule->id;
-        else if (key_is(k, "category"))
-            field = &rule->category;
-        else if (key_is(k, "pattern"))
-            field = &rule->pattern;
-        else if (key_is(k, "description"))
-            field = &rule->description;
-        else if (key_is(k, "weight")) {
-            char buf[32], *end;
-            if (have_weight) {
-                rules_err(err, src, k->start_mark, "'weight' given twice");
+        bool *seen = NULL;
+        if (prompt && key_is(k, "weight"))
+            seen = &have_num;
+        else if (!prompt && key_is(k, "class"))
+            seen = &have_class;
+        else if (!prompt && key_is(k, "priority"))
+            seen = &have_prio;
+        if (seen) {
+            double num;
+            if (*seen) {
+                rules_err(err, src, k->start_mark, "'%s' given twice", kname);
                 return -EINVAL;
             }
-            snprintf(buf, sizeof(buf), "%.*s", (int)(len < 31 ? len : 31), text);
-            double w = strtod(buf, &end);
-            if (len == 0 || len > 30 || *end != '\0' || !(w >= 0.0 && w <= 1.0)) {
-                rules_err(err, src, v->start_mark, "weight: '%s' is not a number from 0 to 1", buf);
-                return -EINVAL;
+            *seen = true;
+            if (prompt) {
+                if (!scalar_number(text, len, 0.0, 1.0, &num)) {
+                    rules_err(err, src, v->start_mark, "weight: '%.*s' is not a number from 0 to 1",
+                              (int)(len < 31 ? len : 31), text);
+                    return -EINVAL;
+                }
+                r->rules[idx].weight = num;
+            } else if (key_is(k, "class")) {
+                if (len == 3 && memcmp(text, "pii", 3) == 0)
+                    r->out_rules[idx].cls = GUARD_OUT_PII;
+                else if (len == 6 && memcmp(text, "secret", 6) == 0)
+                    r->out_rules[idx].cls = GUARD_OUT_SECRET;
+                else {
+                    rules_err(err, src, v->start_mark, "class: use pii or secret");
+                    return -EINVAL;
+                }
+            } else {
+                if (!scalar_number(text, len, 0, 1000, &num) || num != (double)(int)num) {
+                    rules_err(err, src, v->start_mark,
+                              "priority: '%.*s' is not a whole number from 0 to 1000",
+                              (int)(len < 31 ? len : 31), text);
+                    return -EINVAL;
+                }
+                r->out_rules[idx].priority = (int)num;
             }
-            rule->weight = w;
-            have_weight = true;
             continue;
-        } else {
-            rules_err(err, src, k->start_mark,
-                      "unknown key '%s' (a rule has id, category, weight, pattern, "
-                      "description, match, no_match)",
-                      (const char *)k->data.scalar.value);
+        }
+        if ((field = rule_field(r, idx, k)) == NULL) {
+            rules_err(err, src, k->start_mark, "unknown key '%s' (a rule has %s)", kname, keys);
             return -EINVAL;
         }
         if (*field != NULL) {
-            rules_err(err, src, k->start_mark, "'%s' given twice",
-                      (const char *)k->data.scalar.value);
+            rules_err(err, src, k->start_mark, "'%s' given twice", kname);
             return -EINVAL;
         }
         if (memchr(text, '\0', len) != NULL) {
@@ -268,42 +397,41 @@ static int load_rule(struct policy_prompt_rules *r, yaml_document_t *doc, yaml_n
         if ((*field = strndup(text, len)) == NULL)
             return -ENOMEM;
     }
-    const char *missing = !rule->id            ? "id"
-                          : !rule->category    ? "category"
-                          : !rule->pattern     ? "pattern"
-                          : !rule->description ? "description"
-                          : !have_weight       ? "weight"
-                                               : NULL;
+    const char *missing = NULL, *id;
+    char why[300] = "";
+    if (prompt) {
+        rc = check_prompt_rule(&r->rules[idx], have_num, &missing, why, sizeof(why));
+        id = r->rules[idx].id;
+    } else {
+        struct guard_output_rule *o = &r->out_rules[idx];
+        if (!have_prio)
+            o->priority = o->cls == GUARD_OUT_SECRET ? 100 : 50;
+        rc = check_output_rule(o, have_class, &missing, why, sizeof(why));
+        id = o->id;
+    }
     if (missing) {
-        rules_err(err, src, map->start_mark, "rule %s has no %s", rule->id ? rule->id : "",
-                  missing);
+        rules_err(err, src, map->start_mark, "rule %s has no %s", id ? id : "", missing);
         return -EINVAL;
     }
-    if (!valid_id(rule->id)) {
+    if (!valid_id(id)) {
         rules_err(err, src, map->start_mark,
-                  "id '%s': use 2-64 characters of a-z, 0-9, '-', '_', '.'", rule->id);
+                  "id '%s': use 2-64 characters of a-z, 0-9, '-', '_', '.'", id);
         return -EINVAL;
     }
-    bool known = false;
-    for (size_t i = 0; i < sizeof(prompt_categories) / sizeof(prompt_categories[0]); i++)
-        known |= strcmp(rule->category, prompt_categories[i]) == 0;
-    if (!known) {
-        rules_err(err, src, map->start_mark,
-                  "rule %s: unknown category '%s' (instruction_override, role_manipulation, "
-                  "prompt_extraction, context_smuggling, indirect_injection, exfiltration, "
-                  "obfuscation, multi_turn, adversarial_suffix)",
-                  rule->id, rule->category);
+    if (rc != 0) {
+        rules_err(err, src, map->start_mark, "rule %s: %s", id, why);
         return -EINVAL;
     }
     if (n_match == 0 || n_no == 0) {
         rules_err(err, src, map->start_mark,
-                  "rule %s needs at least one match: and one no_match: example", rule->id);
+                  "rule %s needs at least one match: and one no_match: example", id);
         return -EINVAL;
     }
-    for (size_t i = 0; i + 1 < r->n; i++) {
-        if (strcmp(r->rules[i].id, rule->id) == 0) {
-            rules_err(err, src, map->start_mark, "rule id '%s' is also used at %s:%" PRIu32,
-                      rule->id, r->locs[i].source, r->locs[i].line);
+    for (size_t i = 0; i < idx; i++) {
+        const char *other = prompt ? r->rules[i].id : r->out_rules[i].id;
+        if (strcmp(other, id) == 0) {
+            rules_err(err, src, map->start_mark, "rule id '%s' is also used at %s:%" PRIu32, id,
+                      r->locs[i].source, r->locs[i].line);
             return -EINVAL;
         }
     }
@@ -342,7 +470,7 @@ static int check_plain(const struct rule_file *f, struct policy_error *err)
     return rc;
 }
 
-static int load_file(struct policy_prompt_rules *r, const struct rule_file *f,
+static int load_file(struct policy_rules *r, const struct rule_file *f,
                      struct policy_error *err)
 {
     yaml_parser_t p;
@@ -557,13 +685,13 @@ static void cache_path(const char *dir, const char *hash, char *path, size_t cap
 
 /* A cache file: this header line, then the serialized database. The header names what the
  * database was compiled from, so a file from another engine or rule set is never used. */
-static void cache_header(const struct policy_prompt_rules *r, char *buf, size_t cap)
+static void cache_header(const struct policy_rules *r, char *buf, size_t cap)
 {
     snprintf(buf, cap, "warden-prompt-cache\t%s\t%zu\t%s\n", r->hash, r->n,
              guard_prompt_db_engine());
 }
 
-static bool cache_load(struct policy_prompt_rules *r, const char *path)
+static bool cache_load(struct policy_rules *r, const char *path)
 {
     FILE *f = fopen(path, "rb");
     struct stat st;
@@ -624,7 +752,7 @@ static void cache_prune(const char *dir)
 
 /* Write the compiled database for the next start (best effort: a cache that cannot be written
  * only costs the next start its compile time). */
-static void cache_store(const struct policy_prompt_rules *r, const char *dir, const char *path)
+static void cache_store(const struct policy_rules *r, const char *dir, const char *path)
 {
     char *buf = NULL, tmp[PATH_MAX];
     size_t len = 0;
@@ -661,13 +789,16 @@ static void cache_store(const struct policy_prompt_rules *r, const char *dir, co
 
 /* Parse, hash and compile a set of rule files (sorted by name); with a cache directory the
  * compiled database is taken from it, or stored in it. */
-static int rules_build(const struct rule_file *files, size_t n_files, const char *cache_dir,
-                       struct policy_prompt_rules **out, struct policy_error *err)
+static int rules_build(enum policy_rules_kind kind, const struct rule_file *files, size_t n_files,
+                       const char *cache_dir, struct policy_rules **out, struct policy_error *err)
 {
-    struct policy_prompt_rules *r = calloc(1, sizeof(*r));
+    struct policy_rules *r = calloc(1, sizeof(*r));
     struct tel_sha256 h;
-    if (r)
+    const char *what = kind == POLICY_RULES_PROMPT ? "prompt" : "output";
+    if (r) {
         atomic_init(&r->refs, 1);
+        r->kind = kind;
+    }
     uint8_t digest[TEL_SHA256_LEN];
     char hex[TEL_SHA256_HEX];
     int rc = -ENOMEM;
@@ -700,36 +831,41 @@ static int rules_build(const struct rule_file *files, size_t n_files, const char
     snprintf(r->hash, sizeof(r->hash), "sha256:%s", hex);
     char why[300], path[PATH_MAX];
     int bad = -1;
-    if (cache_dir) {
+    if (kind == POLICY_RULES_OUTPUT) {
+        /* Output detectors compile in milliseconds: no cache. */
+        rc = guard_output_db_new(r->out_rules, r->n, r->hash, &r->out_db, &bad, why, sizeof(why));
+    } else if (cache_dir) {
         cache_path(cache_dir, r->hash, path, sizeof(path));
         if (cache_load(r, path)) {
             *out = r;
             return 0;
         }
     }
-    rc = guard_prompt_db_new(r->rules, r->n, r->hash, &r->db, &bad, why, sizeof(why));
-    if (rc == 0 && cache_dir)
-        cache_store(r, cache_dir, path);
+    if (kind == POLICY_RULES_PROMPT) {
+        rc = guard_prompt_db_new(r->rules, r->n, r->hash, &r->db, &bad, why, sizeof(why));
+        if (rc == 0 && cache_dir)
+            cache_store(r, cache_dir, path);
+    }
     if (rc != 0) {
         if (bad >= 0 && (size_t)bad < r->n)
             snprintf(err->msg, sizeof(err->msg), "%s:%" PRIu32 ":%" PRIu32 ": rule %s: pattern: %s",
-                     r->locs[bad].source, r->locs[bad].line, r->locs[bad].col, r->rules[bad].id,
-                     why);
+                     r->locs[bad].source, r->locs[bad].line, r->locs[bad].col,
+                     kind == POLICY_RULES_PROMPT ? r->rules[bad].id : r->out_rules[bad].id, why);
         else
-            snprintf(err->msg, sizeof(err->msg), "prompt rules: %s", why);
+            snprintf(err->msg, sizeof(err->msg), "%s rules: %s", what, why);
         goto out;
     }
     *out = r;
     r = NULL;
 out:
     if (rc == -ENOMEM)
-        snprintf(err->msg, sizeof(err->msg), "out of memory loading prompt rules");
-    policy_prompt_rules_free(r);
+        snprintf(err->msg, sizeof(err->msg), "out of memory loading %s rules", what);
+    policy_rules_free(r);
     return rc;
 }
 
-int policy_prompt_rules_load(const char *dir, const char *cache_dir,
-                             struct policy_prompt_rules **out, struct policy_error *err)
+int policy_rules_load(enum policy_rules_kind kind, const char *dir, const char *cache_dir,
+                             struct policy_rules **out, struct policy_error *err)
 {
     struct rule_file *files = NULL;
     size_t n_files = 0;
@@ -740,32 +876,92 @@ int policy_prompt_rules_load(const char *dir, const char *cache_dir,
         if ((rc = read_dir(dir, &files, &n_files, err)) != 0)
             return rc;
     } else {
-        files = calloc(policy_prompt_rule_files_n ? policy_prompt_rule_files_n : 1, sizeof(*files));
+        const struct policy_embedded_file *emb =
+            kind == POLICY_RULES_PROMPT ? policy_prompt_rule_files : policy_output_rule_files;
+        size_t n_emb =
+            kind == POLICY_RULES_PROMPT ? policy_prompt_rule_files_n : policy_output_rule_files_n;
+        files = calloc(n_emb ? n_emb : 1, sizeof(*files));
         if (files == NULL) {
-            snprintf(err->msg, sizeof(err->msg), "out of memory loading prompt rules");
+            snprintf(err->msg, sizeof(err->msg), "out of memory loading rules");
             return -ENOMEM;
         }
-        for (size_t i = 0; i < policy_prompt_rule_files_n; i++) {
-            files[i].name = (char *)policy_prompt_rule_files[i].name;
-            files[i].data = (char *)policy_prompt_rule_files[i].data;
-            files[i].len = policy_prompt_rule_files[i].len;
+        for (size_t i = 0; i < n_emb; i++) {
+            files[i].name = (char *)emb[i].name;
+            files[i].data = (char *)emb[i].data;
+            files[i].len = emb[i].len;
         }
-        n_files = policy_prompt_rule_files_n;
+        n_files = n_emb;
     }
-    rc = rules_build(files, n_files, cache_dir, out, err);
+    rc = rules_build(kind, files, n_files, cache_dir, out, err);
     files_free(files, n_files, owned);
     return rc;
 }
 
-int policy_prompt_rules_load_buffer(const char *name, const char *buf, size_t len,
-                                    struct policy_prompt_rules **out, struct policy_error *err)
+int policy_rules_load_buffer(enum policy_rules_kind kind, const char *name, const char *buf,
+                             size_t len, struct policy_rules **out, struct policy_error *err)
 {
     struct rule_file f = {.name = (char *)name, .data = (char *)buf, .len = len};
-    return rules_build(&f, 1, NULL, out, err);
+    return rules_build(kind, &f, 1, NULL, out, err);
 }
 
-long policy_prompt_rules_test(const struct policy_prompt_rules *r, FILE *out, bool verbose)
+static void test_report(FILE *out, const struct policy_rule_example *ex, const char *id,
+                        bool hit)
 {
+    fprintf(out, "FAIL %s:%" PRIu32 ":%" PRIu32 ": rule %s: %s example %s\n", ex->loc.source,
+            ex->loc.line, ex->loc.col, id, ex->match ? "match" : "no_match",
+            hit ? "triggers it" : "does not trigger it");
+}
+
+/* Output examples: every detector runs (all actions log); a match example must give a finding
+ * of the rule's type, a no_match example none of that type. */
+static long output_rules_test(const struct policy_rules *r, FILE *out, bool verbose)
+{
+    struct guard_output_scratch *scratch = guard_output_scratch_new(r->out_db);
+    struct guard_output_stream *st = guard_output_stream_new(r->out_db, NULL);
+    struct guard_output_policy pol;
+    long failures = 0, checked = 0;
+    memset(&pol, 0, sizeof(pol)); /* every action: log */
+    if (scratch == NULL || st == NULL) {
+        failures = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        for (size_t j = 0; j < r->n_examples[i]; j++) {
+            const struct policy_rule_example *ex = &r->examples[i][j];
+            const struct guard_output_finding *f;
+            guard_output_stream_reset(st, scratch, &pol);
+            if (guard_output_stream_feed(st, ex->text, strlen(ex->text)) != 0 ||
+                guard_output_stream_end(st) != 0) {
+                failures = -EIO;
+                goto out;
+            }
+            bool hit = false;
+            size_t nf = guard_output_stream_findings(st, &f);
+            for (size_t k = 0; k < nf; k++)
+                hit |= strcmp(guard_output_db_rule(r->out_db, f[k].rule)->type,
+                              r->out_rules[i].type) == 0;
+            checked++;
+            if (hit != ex->match) {
+                failures++;
+                test_report(out, ex, r->out_rules[i].id, hit);
+            } else if (verbose) {
+                fprintf(out, "ok   %s %s #%zu\n", r->out_rules[i].id,
+                        ex->match ? "match" : "no_match", j + 1);
+            }
+        }
+    }
+    fprintf(out, "%zu output rules, %ld examples, %ld failed (rule set %s)\n", r->n, checked,
+            failures, r->hash);
+out:
+    guard_output_stream_free(st);
+    guard_output_scratch_free(scratch);
+    return failures;
+}
+
+long policy_rules_test(const struct policy_rules *r, FILE *out, bool verbose)
+{
+    if (r->kind == POLICY_RULES_OUTPUT)
+        return output_rules_test(r, out, verbose);
     struct guard_prompt_scratch *scratch = guard_prompt_scratch_new(r->db);
     struct guard_prompt_scan *scan = guard_prompt_scan_new(r->db, NULL);
     struct guard_prompt_verdict v;
@@ -786,10 +982,7 @@ long policy_prompt_rules_test(const struct policy_prompt_rules *r, FILE *out, bo
             checked++;
             if (hit != ex->match) {
                 failures++;
-                fprintf(out, "FAIL %s:%" PRIu32 ":%" PRIu32 ": rule %s: %s example %s\n",
-                        ex->loc.source, ex->loc.line, ex->loc.col, r->rules[i].id,
-                        ex->match ? "match" : "no_match",
-                        ex->match ? "does not trigger it" : "triggers it");
+                test_report(out, ex, r->rules[i].id, hit);
             } else if (verbose) {
                 fprintf(out, "ok   %s %s #%zu\n", r->rules[i].id, ex->match ? "match" : "no_match",
                         j + 1);
@@ -802,4 +995,40 @@ out:
     guard_prompt_scan_free(scan);
     guard_prompt_scratch_free(scratch);
     return failures;
+}
+
+/* ---------------------------------------------------------------- output actions */
+
+static enum guard_out_action output_action(int a)
+{
+    return a == POLICY_OUT_BLOCK ? GUARD_OUT_BLOCK
+           : a == POLICY_OUT_LOG ? GUARD_OUT_LOG
+                                 : GUARD_OUT_REDACT;
+}
+
+int policy_output_policy(const struct policy_config *cfg, const struct policy_rules *r,
+                         struct guard_output_policy *p, struct policy_error *err)
+{
+    guard_output_policy_default(p);
+    p->cls[GUARD_OUT_PII] = output_action(cfg->output_guard.pii);
+    p->cls[GUARD_OUT_SECRET] = output_action(cfg->output_guard.secrets);
+    for (size_t i = 0; i < cfg->output_guard.n_types; i++) {
+        const struct policy_output_type *t = &cfg->output_guard.types[i];
+        bool known = false;
+        for (size_t j = 0; r && j < r->n && !known; j++)
+            known = strcmp(r->out_rules[j].type, t->name) == 0;
+        if (!known || i >= GUARD_OUT_TYPE_OVERRIDES ||
+            strlen(t->name) >= sizeof(p->types[0].type)) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "%s:%" PRIu32 ":%" PRIu32 ": output_guard.types.%s: %s",
+                     t->loc.source ? t->loc.source : "configuration", t->loc.line, t->loc.col,
+                     t->name,
+                     known ? "too many type overrides"
+                           : "no output detector has this type (see `warden rules`)");
+            return -EINVAL;
+        }
+        snprintf(p->types[p->n_types].type, sizeof(p->types[0].type), "%s", t->name);
+        p->types[p->n_types++].action = output_action(t->action);
+    }
+    return 0;
 }

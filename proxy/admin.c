@@ -58,9 +58,9 @@ static int send_buffer(struct proxy_conn *c, int status, struct evbuffer *b)
     return 1;
 }
 
-static const struct policy_prompt_rules *prompt_rules(struct proxy_conn *c)
+static const struct policy_rules *prompt_rules(struct proxy_conn *c)
 {
-    const struct policy_prompt_rules *r = proxy_worker_rules(c->worker);
+    const struct policy_rules *r = proxy_worker_rules(c->worker);
     if (r == NULL || c->worker->prompt_scratch == NULL) {
         proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 503, "guard_error", "guard_disabled",
                                  "the prompt guard is disabled (prompt_guard.enabled)", NULL);
@@ -73,7 +73,7 @@ static const struct policy_prompt_rules *prompt_rules(struct proxy_conn *c)
 static int scan_prompt(struct proxy_conn *c)
 {
     const struct policy_config *cfg = c->worker->srv->cfg;
-    const struct policy_prompt_rules *r;
+    const struct policy_rules *r;
     struct proxy_scan_req req = {0};
     struct guard_prompt_verdict v;
     struct timespec t0, t1;
@@ -136,7 +136,7 @@ done:
 /* GET /v1/rules and /v1/rules/{id}. */
 static int rules(struct proxy_conn *c, const char *path, size_t len)
 {
-    const struct policy_prompt_rules *r;
+    const struct policy_rules *r;
     if (c->txn.method != HTTP_GET && c->txn.method != HTTP_HEAD)
         return method_not_allowed(c, "GET, HEAD");
     if ((r = prompt_rules(c)) == NULL)
@@ -147,8 +147,9 @@ static int rules(struct proxy_conn *c, const char *path, size_t len)
                                  "out of memory", NULL);
         return 1;
     }
+    const struct policy_rules *o = proxy_worker_output_rules(c->worker);
     if (len <= 10) { /* "/v1/rules" or "/v1/rules/" */
-        proxy_scan_rules_json(out, r);
+        proxy_scan_rules_json(out, r, o);
         return send_buffer(c, 200, out);
     }
     char id[80];
@@ -159,6 +160,12 @@ static int rules(struct proxy_conn *c, const char *path, size_t len)
     memcpy(id, path + 10, n);
     id[n] = '\0';
     long i = n ? guard_prompt_db_find(r->db, id) : -1;
+    for (size_t k = 0; i < 0 && n && o && k < o->n; k++) {
+        if (strcmp(o->out_rules[k].id, id) == 0) {
+            proxy_scan_output_rule_json(out, o, k);
+            return send_buffer(c, 200, out);
+        }
+    }
     if (i < 0) {
         evbuffer_free(out);
         char msg[160];

@@ -307,6 +307,12 @@ static int cmd_scan_prompt(const struct cli_cmd *cmd, int argc, char **argv)
     return proxy_cli_scan_prompt(argc, argv);
 }
 
+static int cmd_scan_output(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    return proxy_cli_scan_output(argc, argv);
+}
+
 static int cmd_rules(const struct cli_cmd *cmd, int argc, char **argv)
 {
     (void)cmd;
@@ -358,10 +364,18 @@ static const struct cli_cmd commands[] = {
      "  --text T       the text to scan (otherwise FILE, or - for standard input)\n"
      "  --schema FILE  JSON Schema (draft 2020-12) the output must satisfy\n"
      "  --json         print the result as JSON\n"
-     "  --batch        read JSON lines {\"id\",\"text\"}, write one result per line\n"
+     "  --batch        read JSON lines {\"id\",\"text\"}, write one result per line:\n"
+     "                 {\"id\",\"findings\":[{\"type\",\"start\",\"end\",\"action\"}],\"redacted\"}\n"
+     "                 (offsets in Unicode code points)\n"
      "\n"
+     "  --config FILE  actions and rules_dir from this configuration (output_guard)\n"
+     "  --rules DIR    output detector files to use instead of the built-in set\n"
+     "  --threads N    --batch threads (default: one per core)\n"
+     "\n"
+     "Without --json: one line per finding (TYPE start-end action), then the text with\n"
+     "every finding replaced by [REDACTED:TYPE].\n"
      "Exit status: 0 clean, 1 findings or invalid, 2 usage error.\n",
-     cmd_later, "the output guard"},
+     cmd_scan_output, NULL},
     {"scan-deps", "scan an npm/pnpm/yarn project for supply-chain attacks",
      "usage: warden scan-deps DIR [--format json|table|sarif|cyclonedx|github] [-o FILE]\n"
      "                        [--fail-on SEV] [--deterministic-output]\n"
@@ -375,12 +389,14 @@ static const struct cli_cmd commands[] = {
      "usage: warden rules [--json]\n"
      "       warden rules test\n"
      "\n"
-     "List the detection rules, or check every rule against its match / no_match\n"
-     "examples through the whole engine (normalisation, decoders, streams).\n"
+     "List the detection rules (prompt rules, then output detectors), or check every\n"
+     "rule against its match / no_match examples through the whole engine\n"
+     "(normalisation, decoders, streams, validators).\n"
      "\n"
-     "  --json         list as JSON (the body of GET /v1/rules)\n"
-     "  --config FILE  rules_dir from this configuration\n"
-     "  --rules DIR    rule files to use instead of the built-in set\n"
+     "  --json                list as JSON (the body of GET /v1/rules)\n"
+     "  --config FILE         rules_dir and output_guard.rules_dir from this configuration\n"
+     "  --rules DIR           prompt rule files to use instead of the built-in set\n"
+     "  --output-rules DIR    output detector files to use instead of the built-in set\n"
      "  -v             test: print every example checked\n"
      "\n"
      "Exit status: 0 ok, 1 an example failed, 2 usage or rule file error.\n",

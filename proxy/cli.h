@@ -11,8 +11,10 @@ enum proxy_exit {
 /* Run the command line; returns the process exit code. */
 int proxy_cli_main(int argc, char **argv);
 
-/* proxy/cli_scan.c: `warden scan-prompt` and `warden rules` (argv[0] is the command). */
+/* proxy/cli_scan.c: `warden scan-prompt`, `warden scan-output` and `warden rules` (argv[0] is
+ * the command). */
 int proxy_cli_scan_prompt(int argc, char **argv);
+int proxy_cli_scan_output(int argc, char **argv);
 int proxy_cli_rules(int argc, char **argv);
 
 #endif

@@ -1,4 +1,5 @@
-/* `warden scan-prompt` (one text, or JSON lines on every core) and `warden rules`. */
+/* `warden scan-prompt` and `warden scan-output` (one text, or JSON lines on every core) and
+ * `warden rules`. */
 #include "proxy/cli.h"
 
 #include "policy/config.h"
@@ -7,6 +8,7 @@
 #include "proxy/scan.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -44,20 +46,26 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* The configuration (for thresholds and the rules directory) and the compiled rules. */
+/* The configuration (for thresholds, actions and rules directories) and the compiled rules:
+ * the prompt set, the output set, or both. */
 struct scan_env {
     struct policy_config *cfg;
-    struct policy_prompt_rules *rules;
+    struct policy_rules *rules;
+    struct policy_rules *out_rules;
+    struct guard_output_policy out_pol; /* the configured actions */
 };
+
+enum { ENV_PROMPT = 1, ENV_OUTPUT = 2 };
 
 static void scan_env_free(struct scan_env *e)
 {
-    policy_prompt_rules_free(e->rules);
+    policy_rules_free(e->rules);
+    policy_rules_free(e->out_rules);
     policy_config_unref(e->cfg);
 }
 
 static int scan_env_load(const char *cmd, const char *config, const char *rules_dir,
-                         struct scan_env *e)
+                         const char *out_rules_dir, unsigned sets, struct scan_env *e)
 {
     struct policy_error err;
     memset(e, 0, sizeof(*e));
@@ -66,11 +74,19 @@ static int scan_env_load(const char *cmd, const char *config, const char *rules_
     if (config && (policy_config_load_file(e->cfg, config, &err) != 0 ||
                    policy_config_validate(e->cfg, &err) != 0))
         return scan_fail(cmd, "%s", err.msg);
-    const char *dir = rules_dir ? rules_dir : e->cfg->prompt_guard.rules_dir;
-    char cache[PATH_MAX];
-    const char *cdir = policy_cache_dir(e->cfg->prompt_guard.cache_dir, cache, sizeof(cache));
-    if (policy_prompt_rules_load(dir, cdir, &e->rules, &err) != 0)
-        return scan_fail(cmd, "%s", err.msg);
+    if (sets & ENV_PROMPT) {
+        const char *dir = rules_dir ? rules_dir : e->cfg->prompt_guard.rules_dir;
+        char cache[PATH_MAX];
+        const char *cdir = policy_cache_dir(e->cfg->prompt_guard.cache_dir, cache, sizeof(cache));
+        if (policy_rules_load(POLICY_RULES_PROMPT, dir, cdir, &e->rules, &err) != 0)
+            return scan_fail(cmd, "%s", err.msg);
+    }
+    if (sets & ENV_OUTPUT) {
+        const char *dir = out_rules_dir ? out_rules_dir : e->cfg->output_guard.rules_dir;
+        if (policy_rules_load(POLICY_RULES_OUTPUT, dir, NULL, &e->out_rules, &err) != 0 ||
+            policy_output_policy(e->cfg, e->out_rules, &e->out_pol, &err) != 0)
+            return scan_fail(cmd, "%s", err.msg);
+    }
     return 0;
 }
 
@@ -106,25 +122,132 @@ struct batch_line {
     bool blocked;
 };
 
+struct batch;
+
+/* What a batch does with each line: per-thread state and one line's answer. */
+struct batch_ops {
+    const char *cmd;
+    const char *field; /* the request member holding the text */
+    void *(*worker_new)(const struct scan_env *env);
+    void (*worker_free)(void *w);
+    /* Scan `text` (the request's field) and write the answer line for `id` (raw JSON, or
+     * NULL) to l->out, setting l->blocked. */
+    void (*one)(struct batch *bt, struct batch_line *l, void *w, const char *text, size_t n,
+                const char *id, size_t id_len);
+};
+
 struct batch {
     const struct scan_env *env;
+    const struct batch_ops *ops;
     struct batch_line *lines;
     size_t n;
     atomic_size_t next;
 };
 
-static void batch_one(struct batch *bt, struct batch_line *l, struct guard_prompt_scan *scan,
-                      struct guard_prompt_scratch *scratch)
+struct prompt_worker {
+    struct guard_prompt_scratch *scratch;
+    struct guard_prompt_scan *scan;
+};
+
+static void prompt_worker_free(void *arg)
+{
+    struct prompt_worker *w = arg;
+    if (w == NULL)
+        return;
+    guard_prompt_scan_free(w->scan);
+    guard_prompt_scratch_free(w->scratch);
+    free(w);
+}
+
+static void *prompt_worker_new(const struct scan_env *env)
+{
+    struct prompt_worker *w = calloc(1, sizeof(*w));
+    struct guard_prompt_limits lim = {.decode_budget = (size_t)env->cfg->prompt_guard.decode_budget,
+                                      .no_decode = env->cfg->prompt_guard.decode_budget == 0};
+    if (w == NULL || (w->scratch = guard_prompt_scratch_new(env->rules->db)) == NULL ||
+        (w->scan = guard_prompt_scan_new(env->rules->db, &lim)) == NULL) {
+        prompt_worker_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void prompt_one(struct batch *bt, struct batch_line *l, void *arg, const char *text,
+                       size_t n, const char *id, size_t id_len)
+{
+    struct prompt_worker *w = arg;
+    struct guard_prompt_verdict v;
+    const struct policy_config *cfg = bt->env->cfg;
+    if (guard_prompt_scan_block(w->scan, w->scratch, text, n, cfg->prompt_guard.warn_threshold,
+                                cfg->prompt_guard.block_threshold, &v) != 0) {
+        evbuffer_add_printf(l->out, "{\"id\":null,\"error\":\"line %zu: scan failed\"}\n",
+                            l->lineno);
+        return;
+    }
+    l->blocked = v.kind == GUARD_PROMPT_BLOCK;
+    proxy_scan_prompt_batch_json(l->out, bt->env->rules, &v, id, id_len);
+}
+
+static const struct batch_ops prompt_batch = {
+    "scan-prompt", "text", prompt_worker_new, prompt_worker_free, prompt_one,
+};
+
+struct output_worker {
+    struct guard_output_scratch *scratch;
+    struct guard_output_stream *st;
+    struct guard_output_policy scan_pol; /* blocks become redactions: see the whole text */
+};
+
+static void output_worker_free(void *arg)
+{
+    struct output_worker *w = arg;
+    if (w == NULL)
+        return;
+    guard_output_stream_free(w->st);
+    guard_output_scratch_free(w->scratch);
+    free(w);
+}
+
+static void *output_worker_new(const struct scan_env *env)
+{
+    struct output_worker *w = calloc(1, sizeof(*w));
+    if (w == NULL || (w->scratch = guard_output_scratch_new(env->out_rules->out_db)) == NULL ||
+        (w->st = guard_output_stream_new(env->out_rules->out_db, NULL)) == NULL) {
+        output_worker_free(w);
+        return NULL;
+    }
+    proxy_scan_output_policy(&env->out_pol, &w->scan_pol);
+    return w;
+}
+
+static void output_one(struct batch *bt, struct batch_line *l, void *arg, const char *text,
+                       size_t n, const char *id, size_t id_len)
+{
+    struct output_worker *w = arg;
+    if (proxy_scan_output_text(w->st, w->scratch, &w->scan_pol, text, n) != 0) {
+        evbuffer_add_printf(l->out, "{\"id\":null,\"error\":\"line %zu: scan failed\"}\n",
+                            l->lineno);
+        return;
+    }
+    l->blocked = proxy_scan_output_verdict(w->st, bt->env->out_rules, &bt->env->out_pol) ==
+                 PROXY_SCAN_OUT_BLOCK;
+    proxy_scan_output_batch_json(l->out, bt->env->out_rules, &bt->env->out_pol, w->st, id,
+                                 id_len);
+}
+
+static const struct batch_ops output_batch = {
+    "scan-output", "text", output_worker_new, output_worker_free, output_one,
+};
+
+static void batch_one(struct batch *bt, struct batch_line *l, void *w)
 {
     struct proxy_scan_req req = {.text = evbuffer_new(), .id = evbuffer_new()};
-    struct guard_prompt_verdict v;
     char why[200];
-    const struct policy_config *cfg = bt->env->cfg;
     if (req.text == NULL || req.id == NULL) {
         evbuffer_add_printf(l->out, "{\"id\":null,\"error\":\"out of memory\"}\n");
         goto out;
     }
-    if (proxy_scan_req_parse(l->text, l->len, "text", &req, why, sizeof(why)) != 0) {
+    if (proxy_scan_req_parse(l->text, l->len, bt->ops->field, &req, why, sizeof(why)) != 0) {
         size_t idn = evbuffer_get_length(req.id);
         evbuffer_add(l->out, "{\"id\":", 6);
         if (idn)
@@ -138,17 +261,9 @@ static void batch_one(struct batch *bt, struct batch_line *l, struct guard_promp
     }
     size_t n = evbuffer_get_length(req.text);
     const char *text = (const char *)evbuffer_pullup(req.text, -1);
-    if (guard_prompt_scan_block(scan, scratch, text ? text : "", n,
-                                cfg->prompt_guard.warn_threshold, cfg->prompt_guard.block_threshold,
-                                &v) != 0) {
-        evbuffer_add_printf(l->out, "{\"id\":null,\"error\":\"line %zu: scan failed\"}\n",
-                            l->lineno);
-        goto out;
-    }
-    l->blocked = v.kind == GUARD_PROMPT_BLOCK;
     size_t idn = evbuffer_get_length(req.id);
-    proxy_scan_prompt_batch_json(l->out, bt->env->rules, &v,
-                                 idn ? (const char *)evbuffer_pullup(req.id, -1) : NULL, idn);
+    bt->ops->one(bt, l, w, text ? text : "", n,
+                 idn ? (const char *)evbuffer_pullup(req.id, -1) : NULL, idn);
 out:
     if (req.text)
         evbuffer_free(req.text);
@@ -159,21 +274,16 @@ out:
 static void *batch_worker(void *arg)
 {
     struct batch *bt = arg;
-    struct guard_prompt_scratch *scratch = guard_prompt_scratch_new(bt->env->rules->db);
-    struct guard_prompt_limits lim = {.decode_budget =
-                                          (size_t)bt->env->cfg->prompt_guard.decode_budget,
-                                      .no_decode = bt->env->cfg->prompt_guard.decode_budget == 0};
-    struct guard_prompt_scan *scan = guard_prompt_scan_new(bt->env->rules->db, &lim);
+    void *w = bt->ops->worker_new(bt->env);
     size_t i;
     while ((i = atomic_fetch_add(&bt->next, 1)) < bt->n) {
         struct batch_line *l = &bt->lines[i];
-        if (scratch == NULL || scan == NULL)
+        if (w == NULL)
             evbuffer_add_printf(l->out, "{\"id\":null,\"error\":\"out of memory\"}\n");
         else
-            batch_one(bt, l, scan, scratch);
+            batch_one(bt, l, w);
     }
-    guard_prompt_scan_free(scan);
-    guard_prompt_scratch_free(scratch);
+    bt->ops->worker_free(w);
     return NULL;
 }
 
@@ -207,21 +317,21 @@ static unsigned cores(void)
     return n > 0 && n < 256 ? (unsigned)n : 1;
 }
 
-static int scan_batch(const struct scan_env *env, unsigned threads)
+static int scan_batch(const struct scan_env *env, const struct batch_ops *ops, unsigned threads)
 {
-    struct batch bt = {.env = env};
+    struct batch bt = {.env = env, .ops = ops};
     struct evbuffer *in = evbuffer_new();
     bool any_blocked = false, eof = false;
     size_t lineno = 0;
     int rc = 0;
     bt.lines = calloc(BATCH_LINES, sizeof(*bt.lines));
     if (in == NULL || bt.lines == NULL) {
-        rc = scan_fail("scan-prompt", "out of memory");
+        rc = scan_fail(ops->cmd, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < BATCH_LINES; i++) {
         if ((bt.lines[i].out = evbuffer_new()) == NULL) {
-            rc = scan_fail("scan-prompt", "out of memory");
+            rc = scan_fail(ops->cmd, "out of memory");
             goto out;
         }
     }
@@ -260,11 +370,11 @@ static int scan_batch(const struct scan_env *env, unsigned threads)
             if (eof)
                 break;
             rc =
-                scan_fail("scan-prompt", "line %zu: longer than %u bytes", lineno + 1, BATCH_BYTES);
+                scan_fail(ops->cmd, "line %zu: longer than %u bytes", lineno + 1, BATCH_BYTES);
             goto out;
         }
         if (batch_run(&bt, threads, &any_blocked) != 0) {
-            rc = scan_fail("scan-prompt", "cannot write the results: %s", strerror(errno));
+            rc = scan_fail(ops->cmd, "cannot write the results: %s", strerror(errno));
             goto out;
         }
         evbuffer_drain(in, off);
@@ -343,12 +453,12 @@ int proxy_cli_scan_prompt(int argc, char **argv)
         return scan_fail("scan-prompt", "give --text or a FILE, not both");
     if (!batch && !text && !file)
         return scan_fail("scan-prompt", "nothing to scan: give --text T, a FILE or - for stdin");
-    if ((rc = scan_env_load("scan-prompt", config, rules_dir, &env)) != 0) {
+    if ((rc = scan_env_load("scan-prompt", config, rules_dir, NULL, ENV_PROMPT, &env)) != 0) {
         scan_env_free(&env);
         return rc;
     }
     if (batch) {
-        rc = scan_batch(&env, threads);
+        rc = scan_batch(&env, &prompt_batch, threads);
         scan_env_free(&env);
         return rc;
     }
@@ -405,6 +515,160 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------- scan-output */
+
+static int scan_schema_file(const char *path, const char *text, size_t n,
+                            struct proxy_scan_schema *sch)
+{
+    (void)text;
+    (void)n;
+    (void)sch;
+    return scan_fail("scan-output", "--schema %s: JSON Schema checks are not built yet", path);
+}
+
+int proxy_cli_scan_output(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"text", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"batch", no_argument, NULL, 'b'},
+        {"schema", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},
+        {"rules", required_argument, NULL, 'r'},
+        {"threads", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *text = NULL, *config = NULL, *rules_dir = NULL, *schema_file = NULL;
+    bool json = false, batch = false;
+    unsigned threads = cores();
+    struct scan_env env;
+    int c, rc;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            text = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'b':
+            batch = true;
+            break;
+        case 's':
+            schema_file = optarg;
+            break;
+        case 'c':
+            config = optarg;
+            break;
+        case 'r':
+            rules_dir = optarg;
+            break;
+        case 'n': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 256)
+                return scan_fail("scan-output", "--threads %s: expected 1 to 256", optarg);
+            threads = (unsigned)v;
+            break;
+        }
+        default:
+            return scan_fail("scan-output", "unknown option '%s' (see warden scan-output --help)",
+                             argv[optind - 1]);
+        }
+    }
+    const char *file = optind < argc ? argv[optind] : NULL;
+    if (optind + 1 < argc)
+        return scan_fail("scan-output", "one input at most (got '%s' after '%s')",
+                         argv[optind + 1], argv[optind]);
+    if (batch && (text || (file && strcmp(file, "-") != 0)))
+        return scan_fail("scan-output", "--batch reads JSON lines from standard input only");
+    if (batch && schema_file)
+        return scan_fail("scan-output", "--schema applies to one output, not to --batch");
+    if (!batch && text && file)
+        return scan_fail("scan-output", "give --text or a FILE, not both");
+    if (!batch && !text && !file)
+        return scan_fail("scan-output", "nothing to scan: give --text T, a FILE or - for stdin");
+    if ((rc = scan_env_load("scan-output", config, NULL, rules_dir, ENV_OUTPUT, &env)) != 0) {
+        scan_env_free(&env);
+        return rc;
+    }
+    if (batch) {
+        rc = scan_batch(&env, &output_batch, threads);
+        scan_env_free(&env);
+        return rc;
+    }
+    struct evbuffer *in = evbuffer_new();
+    struct evbuffer *out = evbuffer_new();
+    struct output_worker *w = output_worker_new(&env);
+    struct proxy_scan_schema sch = {.valid = true, .violations = NULL};
+    if (!in || !out || !w) {
+        rc = scan_fail("scan-output", "out of memory");
+        goto out;
+    }
+    if (text)
+        evbuffer_add(in, text, strlen(text));
+    else if ((rc = read_all(file, in, "scan-output")) != 0)
+        goto out;
+    size_t n = evbuffer_get_length(in);
+    const char *p = (const char *)evbuffer_pullup(in, -1);
+    p = p ? p : "";
+    double t0 = now_ms();
+    if (proxy_scan_output_text(w->st, w->scratch, &w->scan_pol, p, n) != 0) {
+        rc = scan_fail("scan-output", "the scan failed (Hyperscan error)");
+        goto out;
+    }
+    if (schema_file && (rc = scan_schema_file(schema_file, p, n, &sch)) != 0)
+        goto out;
+    double ms = now_ms() - t0;
+    enum proxy_scan_out_verdict v = proxy_scan_output_verdict(w->st, env.out_rules, &env.out_pol);
+    if (json) {
+        proxy_scan_output_json(out, env.out_rules, &env.out_pol, w->st, schema_file ? &sch : NULL,
+                               ms);
+        evbuffer_add(out, "\n", 1);
+    } else {
+        const char *red;
+        size_t rlen;
+        const struct guard_output_finding *f;
+        size_t nf = guard_output_stream_findings(w->st, &f);
+        for (size_t i = 0; i < nf; i++) {
+            const struct guard_output_rule *rule =
+                guard_output_db_rule(env.out_rules->out_db, f[i].rule);
+            enum guard_out_action a = guard_output_policy_action(&env.out_pol, rule);
+            evbuffer_add_printf(out, "%s %" PRIu64 "-%" PRIu64 " %s\n", rule->type, f[i].cp_start,
+                                f[i].cp_end,
+                                a == GUARD_OUT_BLOCK    ? "block"
+                                : a == GUARD_OUT_REDACT ? "redact"
+                                                        : "log");
+        }
+        if (schema_file && !sch.valid)
+            evbuffer_add_printf(out, "schema invalid: %s\n",
+                                (const char *)evbuffer_pullup(sch.violations, -1));
+        guard_output_stream_output(w->st, &red, &rlen);
+        evbuffer_add(out, red, rlen);
+        if (rlen == 0 || red[rlen - 1] != '\n')
+            evbuffer_add(out, "\n", 1);
+    }
+    while (evbuffer_get_length(out) > 0) {
+        if (evbuffer_write(out, STDOUT_FILENO) < 0) {
+            rc = scan_fail("scan-output", "cannot write: %s", strerror(errno));
+            goto out;
+        }
+    }
+    rc = v != PROXY_SCAN_OUT_PASS || !sch.valid ? PROXY_EXIT_FINDINGS : PROXY_EXIT_OK;
+out:
+    output_worker_free(w);
+    if (sch.violations)
+        evbuffer_free(sch.violations);
+    if (in)
+        evbuffer_free(in);
+    if (out)
+        evbuffer_free(out);
+    scan_env_free(&env);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- rules */
 
 int proxy_cli_rules(int argc, char **argv)
@@ -414,9 +678,10 @@ int proxy_cli_rules(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"config", required_argument, NULL, 'c'},
         {"rules", required_argument, NULL, 'r'},
+        {"output-rules", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *rules_dir = NULL;
+    const char *config = NULL, *rules_dir = NULL, *out_dir = NULL;
     bool json = false, verbose = false;
     struct scan_env env;
     int c, rc;
@@ -436,6 +701,9 @@ int proxy_cli_rules(int argc, char **argv)
         case 'r':
             rules_dir = optarg;
             break;
+        case 'o':
+            out_dir = optarg;
+            break;
         default:
             return scan_fail("rules", "unknown option '%s' (see warden rules --help)",
                              argv[optind - 1]);
@@ -444,16 +712,19 @@ int proxy_cli_rules(int argc, char **argv)
     bool test = optind < argc && strcmp(argv[optind], "test") == 0;
     if (optind < argc && !test)
         return scan_fail("rules", "unknown argument '%s' (expected 'test')", argv[optind]);
-    if ((rc = scan_env_load("rules", config, rules_dir, &env)) != 0) {
+    if ((rc = scan_env_load("rules", config, rules_dir, out_dir, ENV_PROMPT | ENV_OUTPUT,
+                            &env)) != 0) {
         scan_env_free(&env);
         return rc;
     }
     if (test) {
-        long failed = policy_prompt_rules_test(env.rules, stdout, verbose);
+        long failed = policy_rules_test(env.rules, stdout, verbose);
+        long failed_out = failed < 0 ? 0 : policy_rules_test(env.out_rules, stdout, verbose);
         scan_env_free(&env);
-        if (failed < 0)
-            return scan_fail("rules", "test: the scan failed (%s)", strerror((int)-failed));
-        return failed > 0 ? PROXY_EXIT_FINDINGS : PROXY_EXIT_OK;
+        if (failed < 0 || failed_out < 0)
+            return scan_fail("rules", "test: the scan failed (%s)",
+                             strerror((int)-(failed < 0 ? failed : failed_out)));
+        return failed + failed_out > 0 ? PROXY_EXIT_FINDINGS : PROXY_EXIT_OK;
     }
     struct evbuffer *out = evbuffer_new();
     if (out == NULL) {
@@ -461,7 +732,7 @@ int proxy_cli_rules(int argc, char **argv)
         return scan_fail("rules", "out of memory");
     }
     if (json) {
-        proxy_scan_rules_json(out, env.rules);
+        proxy_scan_rules_json(out, env.rules, env.out_rules);
         evbuffer_add(out, "\n", 1);
     } else {
         size_t n = guard_prompt_db_count(env.rules->db);
@@ -471,6 +742,13 @@ int proxy_cli_rules(int argc, char **argv)
                                 r->description);
         }
         evbuffer_add_printf(out, "%zu prompt rules and signals, rule set %s\n", n, env.rules->hash);
+        size_t no = guard_output_db_count(env.out_rules->out_db);
+        for (size_t i = 0; i < no; i++) {
+            const struct guard_output_rule *r = guard_output_db_rule(env.out_rules->out_db, i);
+            evbuffer_add_printf(out, "%-40s %-20s %-6s  %s\n", r->id, r->type,
+                                r->cls == GUARD_OUT_SECRET ? "secret" : "pii", r->description);
+        }
+        evbuffer_add_printf(out, "%zu output detectors, rule set %s\n", no, env.out_rules->hash);
     }
     rc = PROXY_EXIT_OK;
     while (evbuffer_get_length(out) > 0) {

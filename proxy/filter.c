@@ -27,7 +27,7 @@ static const struct guard_json_limits body_json_limits = {
  * (its Hyperscan streams are allocated once per connection, not per request). */
 struct proxy_body_filter {
     struct guard_prompt_body body;
-    struct policy_prompt_rules *rules; /* the set `scan` was made for (a reference) */
+    struct policy_rules *rules; /* the set `scan` was made for (a reference) */
     struct guard_prompt_scan *scan;
     bool prompt; /* the prompt guard runs: the body is held until its verdict */
 };
@@ -82,7 +82,7 @@ static int body_req_data(struct proxy_conn *c, void *ctx, const char *at, size_t
 }
 
 /* The rule ids of a verdict, comma-separated, cut to fit. */
-static void verdict_rules(const struct policy_prompt_rules *pr,
+static void verdict_rules(const struct policy_rules *pr,
                           const struct guard_prompt_verdict *v, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -103,7 +103,7 @@ static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
     struct proxy_body_filter *bf = ctx;
     struct proxy_txn *t = &c->txn;
     const struct policy_config *cfg = c->worker->srv->cfg;
-    const struct policy_prompt_rules *pr = bf->rules;
+    const struct policy_rules *pr = bf->rules;
     (void)held;
     uint64_t t0 = mono_ns();
     int rc = guard_prompt_body_feed(&bf->body, NULL, 0, true);
@@ -188,7 +188,7 @@ int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, 
     const struct policy_config *cfg = srv->cfg;
     struct proxy_txn *t = &c->txn;
     enum guard_prompt_api api = guard_prompt_api_of(target, tlen);
-    struct policy_prompt_rules *rules = NULL;
+    struct policy_rules *rules = NULL;
     if (has_body && api != GUARD_PROMPT_API_NONE && cfg->prompt_guard.enabled)
         rules = proxy_worker_rules(c->worker);
     /* The prompt APIs are scanned whatever the Content-Type says: leaving it out must not
@@ -203,8 +203,8 @@ int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, 
         /* A reload: the streams of the old set go with it. */
         guard_prompt_scan_free(bf->scan);
         bf->scan = NULL;
-        policy_prompt_rules_unref(bf->rules);
-        bf->rules = policy_prompt_rules_ref(rules);
+        policy_rules_unref(bf->rules);
+        bf->rules = policy_rules_ref(rules);
     }
     if (prompt && bf->scan == NULL) {
         struct guard_prompt_limits lim = {.decode_budget = (size_t)cfg->prompt_guard.decode_budget,
@@ -228,7 +228,7 @@ void proxy_filters_free(struct proxy_conn *c)
     if (c->body_filter == NULL)
         return;
     guard_prompt_scan_free(c->body_filter->scan);
-    policy_prompt_rules_unref(c->body_filter->rules);
+    policy_rules_unref(c->body_filter->rules);
     free(c->body_filter);
     c->body_filter = NULL;
 }

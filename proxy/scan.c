@@ -92,7 +92,7 @@ int proxy_scan_req_parse(const char *buf, size_t len, const char *field, struct 
     return 0;
 }
 
-static void rule_ids(struct evbuffer *b, const struct policy_prompt_rules *r,
+static void rule_ids(struct evbuffer *b, const struct policy_rules *r,
                      const struct guard_prompt_verdict *v)
 {
     evbuffer_add(b, "[", 1);
@@ -104,7 +104,7 @@ static void rule_ids(struct evbuffer *b, const struct policy_prompt_rules *r,
     evbuffer_add(b, "]", 1);
 }
 
-void proxy_scan_prompt_json(struct evbuffer *b, const struct policy_prompt_rules *r,
+void proxy_scan_prompt_json(struct evbuffer *b, const struct policy_rules *r,
                             const struct guard_prompt_verdict *v, double ms)
 {
     evbuffer_add_printf(b, "{\"blocked\":%s,\"verdict\":\"%s\",\"score\":%.4f,\"rules_matched\":",
@@ -130,7 +130,7 @@ void proxy_scan_prompt_json(struct evbuffer *b, const struct policy_prompt_rules
                         ms);
 }
 
-void proxy_scan_prompt_batch_json(struct evbuffer *b, const struct policy_prompt_rules *r,
+void proxy_scan_prompt_batch_json(struct evbuffer *b, const struct policy_rules *r,
                                   const struct guard_prompt_verdict *v, const char *id,
                                   size_t id_len)
 {
@@ -146,10 +146,20 @@ void proxy_scan_prompt_batch_json(struct evbuffer *b, const struct policy_prompt
     evbuffer_add(b, "}\n", 2);
 }
 
-void proxy_scan_rule_json(struct evbuffer *b, const struct policy_prompt_rules *r, size_t i)
+static void examples_json(struct evbuffer *b, const struct policy_rules *r, size_t i)
+{
+    size_t n_match = 0, n_no = 0;
+    for (size_t j = 0; j < r->n_examples[i]; j++)
+        *(r->examples[i][j].match ? &n_match : &n_no) += 1;
+    evbuffer_add(b, ",\"source\":\"", 11);
+    proxy_json_escape(b, r->locs[i].source, SIZE_MAX);
+    evbuffer_add_printf(b, ":%" PRIu32 "\",\"examples\":{\"match\":%zu,\"no_match\":%zu}",
+                        r->locs[i].line, n_match, n_no);
+}
+
+void proxy_scan_rule_json(struct evbuffer *b, const struct policy_rules *r, size_t i)
 {
     const struct guard_prompt_rule *rule = guard_prompt_db_rule(r->db, i);
-    size_t n_match = 0, n_no = 0;
     evbuffer_add(b, "{\"id\":\"", 7);
     proxy_json_escape(b, rule->id, SIZE_MAX);
     evbuffer_add_printf(b, "\",\"kind\":\"prompt\",\"category\":\"");
@@ -160,26 +170,193 @@ void proxy_scan_rule_json(struct evbuffer *b, const struct policy_prompt_rules *
     proxy_json_escape(b, rule->pattern, SIZE_MAX);
     evbuffer_add(b, "\"", 1);
     if (i < r->n) {
-        for (size_t j = 0; j < r->n_examples[i]; j++)
-            *(r->examples[i][j].match ? &n_match : &n_no) += 1;
-        evbuffer_add(b, ",\"source\":\"", 11);
-        proxy_json_escape(b, r->locs[i].source, SIZE_MAX);
-        evbuffer_add_printf(b, ":%" PRIu32 "\",\"examples\":{\"match\":%zu,\"no_match\":%zu}",
-                            r->locs[i].line, n_match, n_no);
+        examples_json(b, r, i);
     } else {
         evbuffer_add(b, ",\"source\":\"built-in signal\"", 27);
     }
     evbuffer_add(b, "}", 1);
 }
 
-void proxy_scan_rules_json(struct evbuffer *b, const struct policy_prompt_rules *r)
+void proxy_scan_output_rule_json(struct evbuffer *b, const struct policy_rules *r, size_t i)
+{
+    const struct guard_output_rule *rule = guard_output_db_rule(r->out_db, i);
+    evbuffer_add(b, "{\"id\":\"", 7);
+    proxy_json_escape(b, rule->id, SIZE_MAX);
+    evbuffer_add_printf(b, "\",\"kind\":\"output\",\"type\":\"%s\",\"class\":\"%s\",\"priority\":%d",
+                        rule->type, rule->cls == GUARD_OUT_SECRET ? "secret" : "pii",
+                        rule->priority);
+    evbuffer_add(b, ",\"validator\":\"", 14);
+    proxy_json_escape(b, rule->validator ? rule->validator : "", SIZE_MAX);
+    evbuffer_add(b, "\",\"description\":\"", 17);
+    proxy_json_escape(b, rule->description, SIZE_MAX);
+    evbuffer_add(b, "\",\"pattern\":\"", 13);
+    proxy_json_escape(b, rule->pattern, SIZE_MAX);
+    evbuffer_add(b, "\"", 1);
+    examples_json(b, r, i);
+    evbuffer_add(b, "}", 1);
+}
+
+void proxy_scan_rules_json(struct evbuffer *b, const struct policy_rules *r,
+                           const struct policy_rules *out)
 {
     size_t n = guard_prompt_db_count(r->db);
-    evbuffer_add_printf(b, "{\"corpus_hash\":\"%s\",\"count\":%zu,\"rules\":[", r->hash, n);
+    size_t no = out ? guard_output_db_count(out->out_db) : 0;
+    evbuffer_add_printf(b, "{\"corpus_hash\":\"%s\",\"output_hash\":\"%s\",\"count\":%zu,\"rules\":[",
+                        r->hash, out ? out->hash : "", n + no);
     for (size_t i = 0; i < n; i++) {
         if (i)
             evbuffer_add(b, ",", 1);
         proxy_scan_rule_json(b, r, i);
     }
+    for (size_t i = 0; i < no; i++) {
+        if (i + n)
+            evbuffer_add(b, ",", 1);
+        proxy_scan_output_rule_json(b, out, i);
+    }
     evbuffer_add(b, "]}", 2);
+}
+
+/* ---------------------------------------------------------------- output */
+
+void proxy_scan_output_policy(const struct guard_output_policy *conf,
+                              struct guard_output_policy *scan)
+{
+    *scan = *conf;
+    for (size_t i = 0; i < 2; i++)
+        scan->cls[i] = scan->cls[i] == GUARD_OUT_BLOCK ? GUARD_OUT_REDACT : scan->cls[i];
+    for (size_t i = 0; i < scan->n_types; i++)
+        scan->types[i].action =
+            scan->types[i].action == GUARD_OUT_BLOCK ? GUARD_OUT_REDACT : scan->types[i].action;
+}
+
+int proxy_scan_output_text(struct guard_output_stream *st, struct guard_output_scratch *scratch,
+                           const struct guard_output_policy *scan_pol, const char *text, size_t n)
+{
+    guard_output_stream_reset(st, scratch, scan_pol);
+    int rc = guard_output_stream_feed(st, text, n);
+    if (rc == 0)
+        rc = guard_output_stream_end(st);
+    return rc < 0 ? rc : 0;
+}
+
+static enum guard_out_action conf_action(const struct policy_rules *r,
+                                         const struct guard_output_policy *conf,
+                                         const struct guard_output_finding *f)
+{
+    return guard_output_policy_action(conf, guard_output_db_rule(r->out_db, f->rule));
+}
+
+enum proxy_scan_out_verdict proxy_scan_output_verdict(const struct guard_output_stream *st,
+                                                      const struct policy_rules *r,
+                                                      const struct guard_output_policy *conf)
+{
+    const struct guard_output_finding *f;
+    size_t n = guard_output_stream_findings(st, &f);
+    enum proxy_scan_out_verdict v = PROXY_SCAN_OUT_PASS;
+    for (size_t i = 0; i < n; i++) {
+        enum guard_out_action a = conf_action(r, conf, &f[i]);
+        if (a == GUARD_OUT_BLOCK)
+            return PROXY_SCAN_OUT_BLOCK;
+        if (a == GUARD_OUT_REDACT)
+            v = PROXY_SCAN_OUT_REDACT;
+    }
+    return v;
+}
+
+static const char *action_name(enum guard_out_action a)
+{
+    return a == GUARD_OUT_BLOCK ? "block" : a == GUARD_OUT_REDACT ? "redact" : "log";
+}
+
+void proxy_scan_output_findings_json(struct evbuffer *b, const struct policy_rules *r,
+                                     const struct guard_output_policy *conf,
+                                     const struct guard_output_stream *st)
+{
+    const struct guard_output_finding *f;
+    size_t n = guard_output_stream_findings(st, &f);
+    evbuffer_add(b, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        const struct guard_output_rule *rule = guard_output_db_rule(r->out_db, f[i].rule);
+        evbuffer_add_printf(b,
+                            "%s{\"type\":\"%s\",\"rule\":\"%s\",\"start\":%" PRIu64
+                            ",\"end\":%" PRIu64 ",\"action\":\"%s\"}",
+                            i ? "," : "", rule->type, rule->id, f[i].cp_start, f[i].cp_end,
+                            action_name(conf_action(r, conf, &f[i])));
+    }
+    evbuffer_add(b, "]", 1);
+}
+
+static void redacted_json(struct evbuffer *b, const struct guard_output_stream *st)
+{
+    const char *text;
+    size_t len;
+    guard_output_stream_output(st, &text, &len);
+    evbuffer_add(b, "\"", 1);
+    proxy_json_escape(b, text, len);
+    evbuffer_add(b, "\"", 1);
+}
+
+void proxy_scan_output_batch_json(struct evbuffer *b, const struct policy_rules *r,
+                                  const struct guard_output_policy *conf,
+                                  const struct guard_output_stream *st, const char *id,
+                                  size_t id_len)
+{
+    evbuffer_add(b, "{\"id\":", 6);
+    if (id_len)
+        evbuffer_add(b, id, id_len);
+    else
+        evbuffer_add(b, "null", 4);
+    evbuffer_add(b, ",\"findings\":", 12);
+    proxy_scan_output_findings_json(b, r, conf, st);
+    evbuffer_add(b, ",\"redacted\":", 12);
+    redacted_json(b, st);
+    evbuffer_add(b, "}\n", 2);
+}
+
+void proxy_scan_output_json(struct evbuffer *b, const struct policy_rules *r,
+                            const struct guard_output_policy *conf,
+                            const struct guard_output_stream *st,
+                            const struct proxy_scan_schema *schema, double ms)
+{
+    const struct guard_output_finding *f;
+    size_t n = guard_output_stream_findings(st, &f);
+    enum proxy_scan_out_verdict v = proxy_scan_output_verdict(st, r, conf);
+    bool schema_bad = schema && !schema->valid;
+    double score = schema_bad ? 0.8 : 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const struct guard_output_rule *rule = guard_output_db_rule(r->out_db, f[i].rule);
+        double s = rule->cls == GUARD_OUT_SECRET ? 1.0 : 0.5;
+        score = s > score ? s : score;
+    }
+    const char *verdict = v == PROXY_SCAN_OUT_BLOCK    ? "block"
+                          : schema_bad                 ? "invalid"
+                          : v == PROXY_SCAN_OUT_REDACT ? "redact"
+                                                       : "pass";
+    evbuffer_add_printf(b, "{\"valid\":%s,\"verdict\":\"%s\",\"score\":%.2f,\"violations\":[",
+                        v != PROXY_SCAN_OUT_BLOCK && !schema_bad ? "true" : "false", verdict,
+                        score);
+    for (size_t i = 0; i < n; i++) {
+        const struct guard_output_rule *rule = guard_output_db_rule(r->out_db, f[i].rule);
+        evbuffer_add_printf(b,
+                            "%s{\"kind\":\"%s\",\"type\":\"%s\",\"rule\":\"%s\",\"start\":%" PRIu64
+                            ",\"end\":%" PRIu64 ",\"action\":\"%s\",\"message\":\"",
+                            i ? "," : "", rule->cls == GUARD_OUT_SECRET ? "secret" : "pii",
+                            rule->type, rule->id, f[i].cp_start, f[i].cp_end,
+                            action_name(conf_action(r, conf, &f[i])));
+        proxy_json_escape(b, rule->description, SIZE_MAX);
+        evbuffer_add(b, "\"}", 2);
+    }
+    if (schema && schema->violations && evbuffer_get_length(schema->violations) > 0) {
+        if (n)
+            evbuffer_add(b, ",", 1);
+        evbuffer_add(b, evbuffer_pullup(schema->violations, -1),
+                     evbuffer_get_length(schema->violations));
+    }
+    evbuffer_add(b, "],\"redacted\":", 13);
+    redacted_json(b, st);
+    evbuffer_add_printf(b,
+                        ",\"schema_valid\":%s,\"findings_total\":%zu,\"rule_set\":\"%s\","
+                        "\"duration_ms\":%.3f}",
+                        schema ? (schema->valid ? "true" : "false") : "null",
+                        guard_output_stream_findings_total(st), r->hash, ms);
 }

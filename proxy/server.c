@@ -280,7 +280,9 @@ static void server_free(struct proxy_server *srv)
             proxy_upool_deinit(&w->pools[u]);
         free(w->pools);
         guard_prompt_scratch_free(w->prompt_scratch);
-        policy_prompt_rules_unref(w->prompt_rules);
+        policy_rules_unref(w->prompt_rules);
+        guard_output_scratch_free(w->out_scratch);
+        policy_rules_unref(w->out_rules);
         if (w->dns)
             evdns_base_free(w->dns, 0);
         if (w->base)
@@ -289,7 +291,8 @@ static void server_free(struct proxy_server *srv)
     free(srv->workers);
     server_upstreams_free(srv);
     proxy_tls_server_free(srv->tls);
-    policy_prompt_rules_unref(srv->prompt_rules);
+    policy_rules_unref(srv->prompt_rules);
+    policy_rules_unref(srv->output_rules);
     pthread_mutex_destroy(&srv->rules_lock);
     policy_config_unref(srv->cfg);
     free(srv);
@@ -333,13 +336,24 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
         struct policy_error perr;
         char cache[PATH_MAX];
         const char *cdir = policy_cache_dir(cfg->prompt_guard.cache_dir, cache, sizeof(cache));
-        if ((rc = policy_prompt_rules_load(cfg->prompt_guard.rules_dir, cdir, &srv->prompt_rules,
+        if ((rc = policy_rules_load(POLICY_RULES_PROMPT, cfg->prompt_guard.rules_dir, cdir, &srv->prompt_rules,
                                            &perr)) != 0) {
             snprintf(server_error, sizeof(server_error), "%s", perr.msg);
             goto fail;
         }
         tel_log(TEL_LOG_INFO, "prompt_rules_loaded", TEL_UINT("rules", srv->prompt_rules->n),
                 TEL_STR("rule_set", srv->prompt_rules->hash));
+    }
+    if (cfg->output_guard.enabled) {
+        struct policy_error perr;
+        if ((rc = policy_rules_load(POLICY_RULES_OUTPUT, cfg->output_guard.rules_dir, NULL,
+                                    &srv->output_rules, &perr)) != 0 ||
+            (rc = policy_output_policy(cfg, srv->output_rules, &srv->out_pol, &perr)) != 0) {
+            snprintf(server_error, sizeof(server_error), "%s", perr.msg);
+            goto fail;
+        }
+        tel_log(TEL_LOG_INFO, "output_rules_loaded", TEL_UINT("rules", srv->output_rules->n),
+                TEL_STR("rule_set", srv->output_rules->hash));
     }
     if (cfg->tls.cert) {
         char err[300];
@@ -378,8 +392,16 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
             evdns_base_load_hosts(w->dns, NULL);
         w->pools = calloc(srv->n_ups ? srv->n_ups : 1, sizeof(*w->pools));
         if (srv->prompt_rules) {
-            w->prompt_rules = policy_prompt_rules_ref(srv->prompt_rules);
+            w->prompt_rules = policy_rules_ref(srv->prompt_rules);
             if ((w->prompt_scratch = guard_prompt_scratch_new(srv->prompt_rules->db)) == NULL) {
+                close(fd);
+                rc = -ENOMEM;
+                goto fail;
+            }
+        }
+        if (srv->output_rules) {
+            w->out_rules = policy_rules_ref(srv->output_rules);
+            if ((w->out_scratch = guard_output_scratch_new(srv->output_rules->out_db)) == NULL) {
                 close(fd);
                 rc = -ENOMEM;
                 goto fail;
@@ -445,51 +467,84 @@ fail:
 
 int proxy_server_reload_rules(struct proxy_server *srv, char *err, size_t cap)
 {
-    struct policy_prompt_rules *fresh, *old;
+    struct policy_rules *fresh = NULL, *fresh_out = NULL, *old, *old_out;
+    struct guard_output_policy pol;
     struct policy_error perr;
-    if (!srv->cfg->prompt_guard.enabled)
+    const struct policy_config *cfg = srv->cfg;
+    if (!cfg->prompt_guard.enabled && !cfg->output_guard.enabled)
         return 1; /* nothing to reload */
     char cache[PATH_MAX];
-    const char *cdir = policy_cache_dir(srv->cfg->prompt_guard.cache_dir, cache, sizeof(cache));
-    if (policy_prompt_rules_load(srv->cfg->prompt_guard.rules_dir, cdir, &fresh, &perr) != 0) {
+    const char *cdir = policy_cache_dir(cfg->prompt_guard.cache_dir, cache, sizeof(cache));
+    if ((cfg->prompt_guard.enabled &&
+         policy_rules_load(POLICY_RULES_PROMPT, cfg->prompt_guard.rules_dir, cdir, &fresh,
+                           &perr) != 0) ||
+        (cfg->output_guard.enabled &&
+         (policy_rules_load(POLICY_RULES_OUTPUT, cfg->output_guard.rules_dir, NULL, &fresh_out,
+                            &perr) != 0 ||
+          policy_output_policy(cfg, fresh_out, &pol, &perr) != 0))) {
         snprintf(err, cap, "%s", perr.msg);
+        policy_rules_unref(fresh);
+        policy_rules_unref(fresh_out);
         return -EINVAL;
     }
     pthread_mutex_lock(&srv->rules_lock);
     old = srv->prompt_rules;
+    old_out = srv->output_rules;
     srv->prompt_rules = fresh;
+    srv->output_rules = fresh_out;
     atomic_fetch_add(&srv->rules_gen, 1);
     pthread_mutex_unlock(&srv->rules_lock);
-    policy_prompt_rules_unref(old);
+    policy_rules_unref(old);
+    policy_rules_unref(old_out);
     return 0;
 }
 
-struct policy_prompt_rules *proxy_worker_rules(struct proxy_worker *w)
+/* Take this worker's references to the sets of the newest reload. */
+static void worker_refresh(struct proxy_worker *w)
 {
     struct proxy_server *srv = w->srv;
     unsigned gen = atomic_load(&srv->rules_gen);
     if (gen == w->rules_gen)
-        return w->prompt_rules;
+        return;
     pthread_mutex_lock(&srv->rules_lock);
-    struct policy_prompt_rules *r = policy_prompt_rules_ref(srv->prompt_rules);
+    struct policy_rules *r = policy_rules_ref(srv->prompt_rules);
+    struct policy_rules *o = policy_rules_ref(srv->output_rules);
     gen = atomic_load(&srv->rules_gen);
     pthread_mutex_unlock(&srv->rules_lock);
-    if (r == NULL)
-        return w->prompt_rules;
-    /* The scratch grows to serve the new set as well as the old one still in use. */
-    int rc = w->prompt_scratch
+    /* The scratches grow to serve the new sets as well as the old ones still in use. */
+    int rc = 0;
+    if (r)
+        rc = w->prompt_scratch
                  ? guard_prompt_scratch_grow(w->prompt_scratch, r->db)
                  : ((w->prompt_scratch = guard_prompt_scratch_new(r->db)) ? 0 : -ENOMEM);
+    if (rc == 0 && o)
+        rc = w->out_scratch
+                 ? guard_output_scratch_grow(w->out_scratch, o->out_db)
+                 : ((w->out_scratch = guard_output_scratch_new(o->out_db)) ? 0 : -ENOMEM);
     if (rc != 0) {
-        policy_prompt_rules_unref(r); /* keep scanning with the set we have; retry later */
-        return w->prompt_rules;
+        policy_rules_unref(r); /* keep scanning with the sets we have; retry later */
+        policy_rules_unref(o);
+        return;
     }
-    policy_prompt_rules_unref(w->prompt_rules);
+    policy_rules_unref(w->prompt_rules);
+    policy_rules_unref(w->out_rules);
     w->prompt_rules = r;
+    w->out_rules = o;
     w->rules_gen = gen;
     tel_log(TEL_LOG_DEBUG, "worker_rules_updated", TEL_UINT("worker", w->id),
-            TEL_STR("rule_set", r->hash));
-    return r;
+            TEL_STR("rule_set", r ? r->hash : ""), TEL_STR("output_set", o ? o->hash : ""));
+}
+
+struct policy_rules *proxy_worker_rules(struct proxy_worker *w)
+{
+    worker_refresh(w);
+    return w->prompt_rules;
+}
+
+struct policy_rules *proxy_worker_output_rules(struct proxy_worker *w)
+{
+    worker_refresh(w);
+    return w->out_rules;
 }
 
 void proxy_server_drain(struct proxy_server *srv)

@@ -9,11 +9,14 @@
 
 #include <event2/util.h>
 
+#include "guards/output.h"
+
 struct policy_config;
 struct policy_upstream;
 struct proxy_conn;
 struct guard_prompt_scratch;
-struct policy_prompt_rules;
+struct guard_output_scratch;
+struct policy_rules;
 struct proxy_server;
 struct event_base;
 struct evconnlistener;
@@ -38,8 +41,10 @@ struct proxy_worker {
     struct evdns_base *dns;    /* upstream host names, resolved without blocking */
     struct proxy_upool *pools; /* one per configured upstream, same order */
     struct guard_prompt_scratch *prompt_scratch; /* Hyperscan scratch of this thread */
-    struct policy_prompt_rules *prompt_rules;    /* this worker's reference to the rule set */
-    unsigned rules_gen;                          /* which reload it is */
+    struct policy_rules *prompt_rules;    /* this worker's reference to the rule set */
+    struct guard_output_scratch *out_scratch;
+    struct policy_rules *out_rules; /* this worker's reference to the output detectors */
+    unsigned rules_gen;             /* which reload it is */
 };
 
 struct proxy_server {
@@ -55,7 +60,9 @@ struct proxy_server {
     /* The prompt rule set (NULL when the guard is disabled), swapped by a reload. Workers
      * take their own reference when rules_gen moves; requests finish on the set they began. */
     pthread_mutex_t rules_lock;
-    struct policy_prompt_rules *prompt_rules;
+    struct policy_rules *prompt_rules;
+    struct policy_rules *output_rules; /* NULL when the output guard is disabled */
+    struct guard_output_policy out_pol; /* the configured output actions */
     atomic_uint rules_gen;
 };
 
@@ -74,14 +81,17 @@ const char *proxy_server_error(void);
 /* The worker's pool for a configured upstream (an element of cfg->upstreams). */
 struct proxy_upool *proxy_worker_pool(struct proxy_worker *w, const struct policy_upstream *up);
 
-/* Load the prompt rules again (from prompt_guard.rules_dir, or the built-in set) and swap
- * them in for new requests. Returns 0, 1 when the prompt guard is off (nothing to reload), or
- * < 0 when the running set stays and `err` says why. Thread-safe. */
+/* Load the prompt rules and output detectors again (from their rules_dir, or the built-in
+ * sets) and swap them in for new requests. Returns 0, 1 when both guards are off (nothing to
+ * reload), or < 0 when the running sets stay and `err` says why. Thread-safe. */
 int proxy_server_reload_rules(struct proxy_server *srv, char *err, size_t cap);
 
 /* The rule set this worker scans with, brought up to date after a reload (NULL when the
  * prompt guard is disabled). Worker thread only. */
-struct policy_prompt_rules *proxy_worker_rules(struct proxy_worker *w);
+struct policy_rules *proxy_worker_rules(struct proxy_worker *w);
+
+/* The output detectors this worker scans with (NULL when the output guard is disabled). */
+struct policy_rules *proxy_worker_output_rules(struct proxy_worker *w);
 
 /* Cut the drain short: every worker closes its connections and stops. Thread-safe. */
 void proxy_server_stop_now(struct proxy_server *srv);

@@ -105,9 +105,9 @@ int main(int argc, char **argv)
         snprintf(path, sizeof(path), "%s", argv[1]);
     else
         snprintf(path, sizeof(path), "%s/prompts-dev.jsonl", dir ? dir : "../shared/eval");
-    struct policy_prompt_rules *rules;
+    struct policy_rules *rules;
     struct policy_error err;
-    if (policy_prompt_rules_load(argc > 3 ? argv[3] : NULL, NULL, &rules, &err) != 0) {
+    if (policy_rules_load(POLICY_RULES_PROMPT, argc > 3 ? argv[3] : NULL, NULL, &rules, &err) != 0) {
         fprintf(stderr, "bench_prompt: %s\n", err.msg);
         return 2;
     }
@@ -191,6 +191,6 @@ int main(int argc, char **argv)
     free(offs);
     guard_prompt_scan_free(scan);
     guard_prompt_scratch_free(scratch);
-    policy_prompt_rules_free(rules);
+    policy_rules_free(rules);
     return 0;
 }

@@ -11,16 +11,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct policy_prompt_rules *r = NULL;
+    struct policy_rules *r = NULL;
     struct policy_error err;
     err.msg[0] = '\0';
-    int rc = policy_prompt_rules_load_buffer("fuzz.yaml", (const char *)data, size, &r, &err);
+    int rc = policy_rules_load_buffer(POLICY_RULES_PROMPT, "fuzz.yaml", (const char *)data, size, &r, &err);
     if (rc == 0) {
         if (r == NULL || r->n == 0)
             abort();
     } else if (r != NULL || err.msg[0] == '\0') {
         abort();
     }
-    policy_prompt_rules_free(r);
+    policy_rules_free(r);
     return 0;
 }
