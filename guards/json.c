@@ -1017,3 +1017,8 @@ const struct guard_json_error *guard_json_error(const struct guard_json *js)
 {
     return &js->err;
 }
+
+uint64_t guard_json_offset(const struct guard_json *js)
+{
+    return js->consumed + js->in_pos;
+}

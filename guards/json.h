@@ -117,6 +117,10 @@ int guard_json_next(struct guard_json *js, struct guard_json_event *ev);
 /* True once a whole top-level value (and only trailing whitespace) was read with last. */
 bool guard_json_done(const struct guard_json *js);
 
+/* The byte offset just past the last token produced: after a STRING fragment with F_END,
+ * the offset after its closing quote. */
+uint64_t guard_json_offset(const struct guard_json *js);
+
 /* The error after guard_json_next returned < 0. */
 const struct guard_json_error *guard_json_error(const struct guard_json *js);
 

@@ -231,8 +231,7 @@ static void output_one(struct batch *bt, struct batch_line *l, void *arg, const 
     }
     l->blocked = proxy_scan_output_verdict(w->st, bt->env->out_rules, &bt->env->out_pol) ==
                  PROXY_SCAN_OUT_BLOCK;
-    proxy_scan_output_batch_json(l->out, bt->env->out_rules, &bt->env->out_pol, w->st, id,
-                                 id_len);
+    proxy_scan_output_batch_json(l->out, bt->env->out_rules, &bt->env->out_pol, w->st, id, id_len);
 }
 
 static const struct batch_ops output_batch = {
@@ -369,8 +368,7 @@ static int scan_batch(const struct scan_env *env, const struct batch_ops *ops, u
         if (off == 0) {
             if (eof)
                 break;
-            rc =
-                scan_fail(ops->cmd, "line %zu: longer than %u bytes", lineno + 1, BATCH_BYTES);
+            rc = scan_fail(ops->cmd, "line %zu: longer than %u bytes", lineno + 1, BATCH_BYTES);
             goto out;
         }
         if (batch_run(&bt, threads, &any_blocked) != 0) {
@@ -529,14 +527,10 @@ static int scan_schema_file(const char *path, const char *text, size_t n,
 int proxy_cli_scan_output(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"text", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},
-        {"batch", no_argument, NULL, 'b'},
-        {"schema", required_argument, NULL, 's'},
-        {"config", required_argument, NULL, 'c'},
-        {"rules", required_argument, NULL, 'r'},
-        {"threads", required_argument, NULL, 'n'},
-        {NULL, 0, NULL, 0},
+        {"text", required_argument, NULL, 't'},    {"json", no_argument, NULL, 'j'},
+        {"batch", no_argument, NULL, 'b'},         {"schema", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},  {"rules", required_argument, NULL, 'r'},
+        {"threads", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0},
     };
     const char *text = NULL, *config = NULL, *rules_dir = NULL, *schema_file = NULL;
     bool json = false, batch = false;
@@ -580,8 +574,8 @@ int proxy_cli_scan_output(int argc, char **argv)
     }
     const char *file = optind < argc ? argv[optind] : NULL;
     if (optind + 1 < argc)
-        return scan_fail("scan-output", "one input at most (got '%s' after '%s')",
-                         argv[optind + 1], argv[optind]);
+        return scan_fail("scan-output", "one input at most (got '%s' after '%s')", argv[optind + 1],
+                         argv[optind]);
     if (batch && (text || (file && strcmp(file, "-") != 0)))
         return scan_fail("scan-output", "--batch reads JSON lines from standard input only");
     if (batch && schema_file)
@@ -712,8 +706,8 @@ int proxy_cli_rules(int argc, char **argv)
     bool test = optind < argc && strcmp(argv[optind], "test") == 0;
     if (optind < argc && !test)
         return scan_fail("rules", "unknown argument '%s' (expected 'test')", argv[optind]);
-    if ((rc = scan_env_load("rules", config, rules_dir, out_dir, ENV_PROMPT | ENV_OUTPUT,
-                            &env)) != 0) {
+    if ((rc = scan_env_load("rules", config, rules_dir, out_dir, ENV_PROMPT | ENV_OUTPUT, &env)) !=
+        0) {
         scan_env_free(&env);
         return rc;
     }

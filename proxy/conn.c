@@ -1,6 +1,8 @@
 /* Client connections: llhttp request parsing, limits, timeouts, responses, deferred close. */
 #include "proxy/conn.h"
 
+#include "proxy/outguard.h"
+
 #include "policy/config.h"
 #include "policy/route.h"
 #include "proxy/admin.h"
@@ -764,6 +766,7 @@ static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
     if (c->hold)
         evbuffer_free(c->hold);
     proxy_filters_free(c);
+    proxy_outguard_free(c);
     evbuffer_free(c->up_out);
     evbuffer_free(c->down_out);
     free(c);

@@ -21,6 +21,7 @@ struct bufferevent;
 struct event;
 struct evbuffer;
 struct proxy_body_filter;
+struct proxy_outguard;
 
 #define PROXY_URL_MAX        8192
 #define PROXY_REQUEST_ID_MAX 128
@@ -63,6 +64,7 @@ struct proxy_txn {
     bool prompt_ran;   /* `prompt` holds the prompt guard's verdict */
     bool prompt_flag;  /* the verdict goes to the client as x-warden-* headers */
     uint64_t guard_ns; /* time spent in guards */
+    bool og_attached;  /* the output guard reads the response (proxy/outguard.c) */
     struct guard_prompt_verdict prompt;
 };
 
@@ -93,6 +95,7 @@ struct proxy_conn {
     struct proxy_hdrs req_hdrs; /* headers of the current request, capped at max_header_bytes */
     struct evbuffer *hold;      /* body bytes held until the filters' verdict */
     struct proxy_body_filter *body_filter; /* kept between requests (proxy/filter.c) */
+    struct proxy_outguard *outguard;       /* kept between requests (proxy/outguard.c) */
     struct evbuffer *up_out;               /* request bytes for the upstream, sent once per read */
     struct evbuffer *down_out; /* response bytes for the client, sent once per upstream read */
     unsigned flags;
@@ -158,15 +161,24 @@ void proxy_forward_flush(struct proxy_conn *c);
 /* The client is gone or the exchange is abandoned: drop the upstream connection. */
 void proxy_forward_abort(struct proxy_conn *c);
 
-/* Called by proxy/upstream.c for the upstream connection serving `c`. */
+/* Called by proxy/upstream.c for the upstream connection serving `c`. head and body return
+ * 0, < 0 on an error, or -ECANCELED when a guard ended the client's response itself: the
+ * upstream connection is then dropped and proxy_conn_upstream_cancelled called. */
 int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u);
 int proxy_conn_upstream_body(struct proxy_conn *c, const char *at, size_t len);
 void proxy_conn_upstream_done(struct proxy_conn *c, struct proxy_uconn *u, bool reusable);
+void proxy_conn_upstream_cancelled(struct proxy_conn *c);
 void proxy_conn_upstream_fail(struct proxy_conn *c, int status, const char *code,
                               const char *message);
 void proxy_conn_upstream_drained(struct proxy_conn *c);
 /* End of one upstream read: send what it produced for the client in one write. */
 void proxy_conn_upstream_flush(struct proxy_conn *c);
+
+/* For the output guard (proxy/outguard.c): queue body bytes for the client, framed as the
+ * response is (emptying `b`); write the response head held for a whole body, with its
+ * Content-Length. */
+void proxy_conn_upstream_emit(struct proxy_conn *c, struct evbuffer *b);
+void proxy_conn_upstream_head_send(struct proxy_conn *c, long long content_length);
 
 /* Which provider's error shape fits a request path. */
 enum proxy_flavor proxy_flavor_of(const char *path, size_t len);

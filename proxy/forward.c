@@ -4,6 +4,7 @@
 
 #include "policy/config.h"
 #include "policy/route.h"
+#include "proxy/outguard.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
 #include "telemetry/log.h"
@@ -149,7 +150,8 @@ int proxy_forward_begin(struct proxy_conn *c)
         proxy_conn_sendv(c, &iov, 1);
     }
     bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
-    if (proxy_filters_attach(c, target, tlen, has_body) != 0) {
+    if (proxy_filters_attach(c, target, tlen, has_body) != 0 ||
+        proxy_outguard_attach(c, target, tlen) != 0) {
         proxy_conn_fail(c, 503, "upstream_error", "overloaded", "out of memory");
         return -ENOMEM;
     }
@@ -249,7 +251,11 @@ void proxy_forward_abort(struct proxy_conn *c)
 
 /* ---------------------------------------------------------------- the response */
 
-int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
+/* The response head for the client. content_length >= 0: the body was rewritten whole and
+ * has this length; otherwise the upstream's framing is kept, or chunks when it has none, or
+ * when a guard rewrites the body as it streams (`rechunk`). */
+static void write_response_head(struct proxy_conn *c, struct proxy_uconn *u,
+                                long long content_length, bool rechunk)
 {
     struct proxy_txn *t = &c->txn;
     const struct proxy_hdrs *h = &u->hdrs;
@@ -258,7 +264,7 @@ int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
     bool body = t->method != HTTP_HEAD && status != 204 && status != 304;
     bool delimited = (up->flags & F_CONTENT_LENGTH) && !(up->flags & F_CHUNKED);
     struct evbuffer *b = c->down_out;
-    if (body && !delimited) {
+    if (content_length < 0 && body && (!delimited || rechunk)) {
         /* Chunks for an HTTP/1.1 client; an HTTP/1.0 client reads to the close. */
         if (c->parser.http_minor >= 1)
             t->resp_chunked = true;
@@ -272,7 +278,8 @@ int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
     for (size_t i = 0; i < h->n; i++) {
         const struct proxy_hdr *e = &h->items[i];
         enum proxy_hdr_kind kind = proxy_hdr_classify(h, e);
-        if (kind == PROXY_HDR_HOP || (t->resp_chunked && kind == PROXY_HDR_CONTENT_LENGTH))
+        if (kind == PROXY_HDR_HOP ||
+            ((t->resp_chunked || content_length >= 0) && kind == PROXY_HDR_CONTENT_LENGTH))
             continue;
         if (kind == PROXY_HDR_X_REQUEST_ID) {
             /* Ours is x-request-id; the provider's own id stays available to the client. */
@@ -283,22 +290,59 @@ int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
         proxy_hdr_write(h, e, b);
     }
     proxy_filters_response_headers(c, b);
+    proxy_outguard_headers(c, b);
+    if (content_length >= 0)
+        evbuffer_add_printf(b, "Content-Length: %lld\r\n", content_length);
     evbuffer_add_printf(b, "x-request-id: %s\r\n%sConnection: %s\r\n\r\n", t->request_id,
                         t->resp_chunked ? "Transfer-Encoding: chunked\r\n" : "",
                         keep ? "keep-alive" : "close");
     t->resp_head_sent = true;
+}
+
+int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
+{
+    int mode = proxy_outguard_head(c, u);
+    if (mode < 0)
+        return mode == -EPROTO ? -ECANCELED : mode; /* answered (502) */
+    if (mode == PROXY_OG_JSON || mode == PROXY_OG_TEXT)
+        return 0; /* held: the head goes with the rewritten body */
+    write_response_head(c, u, -1, mode == PROXY_OG_SSE);
     return 0; /* sent with the first body bytes by proxy_conn_upstream_flush */
 }
 
-int proxy_conn_upstream_body(struct proxy_conn *c, const char *at, size_t len)
+void proxy_conn_upstream_head_send(struct proxy_conn *c, long long content_length)
+{
+    write_response_head(c, c->txn.uc, content_length, false);
+}
+
+static void body_out(struct proxy_conn *c, const char *at, size_t len)
 {
     if (len == 0)
-        return 0;
+        return;
     if (c->txn.resp_chunked)
         evbuffer_add_printf(c->down_out, "%zx\r\n", len);
     evbuffer_add(c->down_out, at, len);
     if (c->txn.resp_chunked)
         evbuffer_add(c->down_out, "\r\n", 2);
+}
+
+void proxy_conn_upstream_emit(struct proxy_conn *c, struct evbuffer *b)
+{
+    size_t len = evbuffer_get_length(b);
+    if (len == 0)
+        return;
+    if (c->txn.resp_chunked)
+        evbuffer_add_printf(c->down_out, "%zx\r\n", len);
+    evbuffer_add_buffer(c->down_out, b);
+    if (c->txn.resp_chunked)
+        evbuffer_add(c->down_out, "\r\n", 2);
+}
+
+int proxy_conn_upstream_body(struct proxy_conn *c, const char *at, size_t len)
+{
+    if (proxy_outguard_mode(c) != PROXY_OG_OFF)
+        return proxy_outguard_data(c, at, len);
+    body_out(c, at, len);
     return 0;
 }
 
@@ -314,9 +358,29 @@ void proxy_conn_upstream_flush(struct proxy_conn *c)
         proxy_uconn_reading(t->uc, false); /* the client is slower: slow the upstream */
 }
 
+/* The output guard ended the response itself: close what was begun, end the exchange. */
+static void guarded_end(struct proxy_conn *c)
+{
+    struct proxy_txn *t = &c->txn;
+    if (t->resp_head_sent && t->resp_chunked)
+        evbuffer_add(c->down_out, "0\r\n\r\n", 5);
+    proxy_conn_upstream_flush(c);
+    if (t->resp_head_sent && !t->resp_chunked)
+        t->keep_alive = false; /* a body delimited by the close: close it */
+    proxy_conn_txn_end(c);
+}
+
 void proxy_conn_upstream_done(struct proxy_conn *c, struct proxy_uconn *u, bool reusable)
 {
     struct proxy_txn *t = &c->txn;
+    if (proxy_outguard_mode(c) != PROXY_OG_OFF && proxy_outguard_end(c) != 0) {
+        /* The guard answered (a block, or an error response): the upstream finished its
+         * response and may serve again. */
+        t->uc = NULL;
+        proxy_uconn_release(u, reusable);
+        guarded_end(c);
+        return;
+    }
     if (t->resp_chunked)
         evbuffer_add(c->down_out, "0\r\n\r\n", 5);
     t->uc = NULL;
@@ -341,6 +405,12 @@ void proxy_conn_upstream_fail(struct proxy_conn *c, int status, const char *code
         return;
     }
     proxy_conn_fail(c, status, "upstream_error", code, message);
+}
+
+void proxy_conn_upstream_cancelled(struct proxy_conn *c)
+{
+    c->txn.uc = NULL; /* the upstream connection closes itself */
+    guarded_end(c);
 }
 
 void proxy_conn_upstream_drained(struct proxy_conn *c)

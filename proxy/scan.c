@@ -182,9 +182,9 @@ void proxy_scan_output_rule_json(struct evbuffer *b, const struct policy_rules *
     const struct guard_output_rule *rule = guard_output_db_rule(r->out_db, i);
     evbuffer_add(b, "{\"id\":\"", 7);
     proxy_json_escape(b, rule->id, SIZE_MAX);
-    evbuffer_add_printf(b, "\",\"kind\":\"output\",\"type\":\"%s\",\"class\":\"%s\",\"priority\":%d",
-                        rule->type, rule->cls == GUARD_OUT_SECRET ? "secret" : "pii",
-                        rule->priority);
+    evbuffer_add_printf(
+        b, "\",\"kind\":\"output\",\"type\":\"%s\",\"class\":\"%s\",\"priority\":%d", rule->type,
+        rule->cls == GUARD_OUT_SECRET ? "secret" : "pii", rule->priority);
     evbuffer_add(b, ",\"validator\":\"", 14);
     proxy_json_escape(b, rule->validator ? rule->validator : "", SIZE_MAX);
     evbuffer_add(b, "\",\"description\":\"", 17);
@@ -201,7 +201,8 @@ void proxy_scan_rules_json(struct evbuffer *b, const struct policy_rules *r,
 {
     size_t n = guard_prompt_db_count(r->db);
     size_t no = out ? guard_output_db_count(out->out_db) : 0;
-    evbuffer_add_printf(b, "{\"corpus_hash\":\"%s\",\"output_hash\":\"%s\",\"count\":%zu,\"rules\":[",
+    evbuffer_add_printf(b,
+                        "{\"corpus_hash\":\"%s\",\"output_hash\":\"%s\",\"count\":%zu,\"rules\":[",
                         r->hash, out ? out->hash : "", n + no);
     for (size_t i = 0; i < n; i++) {
         if (i)

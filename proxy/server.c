@@ -336,8 +336,8 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
         struct policy_error perr;
         char cache[PATH_MAX];
         const char *cdir = policy_cache_dir(cfg->prompt_guard.cache_dir, cache, sizeof(cache));
-        if ((rc = policy_rules_load(POLICY_RULES_PROMPT, cfg->prompt_guard.rules_dir, cdir, &srv->prompt_rules,
-                                           &perr)) != 0) {
+        if ((rc = policy_rules_load(POLICY_RULES_PROMPT, cfg->prompt_guard.rules_dir, cdir,
+                                    &srv->prompt_rules, &perr)) != 0) {
             snprintf(server_error, sizeof(server_error), "%s", perr.msg);
             goto fail;
         }
@@ -476,8 +476,8 @@ int proxy_server_reload_rules(struct proxy_server *srv, char *err, size_t cap)
     char cache[PATH_MAX];
     const char *cdir = policy_cache_dir(cfg->prompt_guard.cache_dir, cache, sizeof(cache));
     if ((cfg->prompt_guard.enabled &&
-         policy_rules_load(POLICY_RULES_PROMPT, cfg->prompt_guard.rules_dir, cdir, &fresh,
-                           &perr) != 0) ||
+         policy_rules_load(POLICY_RULES_PROMPT, cfg->prompt_guard.rules_dir, cdir, &fresh, &perr) !=
+             0) ||
         (cfg->output_guard.enabled &&
          (policy_rules_load(POLICY_RULES_OUTPUT, cfg->output_guard.rules_dir, NULL, &fresh_out,
                             &perr) != 0 ||

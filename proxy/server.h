@@ -41,7 +41,7 @@ struct proxy_worker {
     struct evdns_base *dns;    /* upstream host names, resolved without blocking */
     struct proxy_upool *pools; /* one per configured upstream, same order */
     struct guard_prompt_scratch *prompt_scratch; /* Hyperscan scratch of this thread */
-    struct policy_rules *prompt_rules;    /* this worker's reference to the rule set */
+    struct policy_rules *prompt_rules;           /* this worker's reference to the rule set */
     struct guard_output_scratch *out_scratch;
     struct policy_rules *out_rules; /* this worker's reference to the output detectors */
     unsigned rules_gen;             /* which reload it is */
@@ -61,7 +61,7 @@ struct proxy_server {
      * take their own reference when rules_gen moves; requests finish on the set they began. */
     pthread_mutex_t rules_lock;
     struct policy_rules *prompt_rules;
-    struct policy_rules *output_rules; /* NULL when the output guard is disabled */
+    struct policy_rules *output_rules;  /* NULL when the output guard is disabled */
     struct guard_output_policy out_pol; /* the configured output actions */
     atomic_uint rules_gen;
 };

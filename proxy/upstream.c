@@ -155,8 +155,13 @@ static int on_resp_headers_complete(llhttp_t *p)
     u->keep_alive = llhttp_should_keep_alive(p);
     u->flags |= PROXY_UCONN_F_HEAD;
     u_arm(u, u_cfg(u)->limits.upstream_read_timeout_ms);
-    if (u->client && proxy_conn_upstream_head(u->client, u) != 0)
-        return HPE_USER;
+    if (u->client) {
+        int rc = proxy_conn_upstream_head(u->client, u);
+        if (rc == -ECANCELED)
+            u->flags |= PROXY_UCONN_F_CANCEL;
+        if (rc != 0)
+            return HPE_USER;
+    }
     /* 1: the response to HEAD has no body whatever its headers say. */
     return (u->flags & PROXY_UCONN_F_HEAD_REQ) ? 1 : HPE_OK;
 }
@@ -164,8 +169,13 @@ static int on_resp_headers_complete(llhttp_t *p)
 static int on_resp_body(llhttp_t *p, const char *at, size_t len)
 {
     struct proxy_uconn *u = parser_uconn(p);
-    if (u->client && proxy_conn_upstream_body(u->client, at, len) != 0)
-        return HPE_USER;
+    if (u->client) {
+        int rc = proxy_conn_upstream_body(u->client, at, len);
+        if (rc == -ECANCELED)
+            u->flags |= PROXY_UCONN_F_CANCEL;
+        if (rc != 0)
+            return HPE_USER;
+    }
     return HPE_OK;
 }
 
@@ -225,6 +235,16 @@ static void uconn_read_cb(struct bufferevent *bev, void *arg)
             if (evbuffer_get_length(in) > 0)
                 u->keep_alive = false;
             uconn_response_done(u);
+            return;
+        }
+        if (e != HPE_OK && (u->flags & PROXY_UCONN_F_CANCEL)) {
+            /* A guard ended the client's response: this exchange is over, and the rest of
+             * the upstream's answer is not read. */
+            struct proxy_conn *c = u->client;
+            evbuffer_drain(in, len);
+            uconn_close(u);
+            if (c)
+                proxy_conn_upstream_cancelled(c);
             return;
         }
         if (e != HPE_OK) {

@@ -35,14 +35,15 @@ struct proxy_upool {
     struct proxy_tls_session_cache *tls_cache;
 };
 
-#define PROXY_UCONN_F_CONNECTED 0x1u  /* TCP (and TLS) established */
-#define PROXY_UCONN_F_IDLE      0x2u  /* parked in the pool */
-#define PROXY_UCONN_F_HEAD      0x4u  /* the response head was handed to the client */
-#define PROXY_UCONN_F_FREEING   0x8u  /* deferred free scheduled */
-#define PROXY_UCONN_F_REUSED    0x10u /* taken from the pool */
-#define PROXY_UCONN_F_REQ_DONE  0x20u /* the whole request was handed over */
-#define PROXY_UCONN_F_HEAD_REQ  0x40u /* the request was HEAD: the response has no body */
-#define PROXY_UCONN_F_OUT_FULL  0x80u /* reading paused: the client is not taking the body */
+#define PROXY_UCONN_F_CONNECTED 0x1u   /* TCP (and TLS) established */
+#define PROXY_UCONN_F_IDLE      0x2u   /* parked in the pool */
+#define PROXY_UCONN_F_HEAD      0x4u   /* the response head was handed to the client */
+#define PROXY_UCONN_F_FREEING   0x8u   /* deferred free scheduled */
+#define PROXY_UCONN_F_REUSED    0x10u  /* taken from the pool */
+#define PROXY_UCONN_F_REQ_DONE  0x20u  /* the whole request was handed over */
+#define PROXY_UCONN_F_HEAD_REQ  0x40u  /* the request was HEAD: the response has no body */
+#define PROXY_UCONN_F_OUT_FULL  0x80u  /* reading paused: the client is not taking the body */
+#define PROXY_UCONN_F_CANCEL    0x100u /* a guard ended the client's response: drop this one */
 
 struct proxy_uconn {
     struct proxy_upool *pool;

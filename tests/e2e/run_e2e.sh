@@ -92,7 +92,8 @@ if [ -n "$WARDEN" ]; then
     start warden 's/.*"event":"listening".*"port":\([0-9][0-9]*\).*/\1/p' err \
         "$WARDEN" serve --config "$HERE/warden-e2e.yaml" --listen 127.0.0.1:0 --workers 2 \
         --set log.format=json --set "prompt_guard.rules_dir=$HERE/rules" \
-        --upstream "openai=$BASE" --upstream "anthropic=$BASE" --upstream "keyed=$BASE/base" ||
+        --upstream "openai=$BASE" --upstream "anthropic=$BASE" --upstream "keyed=$BASE/base" \
+        ${WARDEN_E2E_ARGS:-} ||
         exit 1
     BASE=http://127.0.0.1:$PORT
     export WARDEN_PID=$LAST_PID WARDEN_URL=$BASE

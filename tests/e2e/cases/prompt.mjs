@@ -272,9 +272,10 @@ export const cases = [
             const list = await (await fetch(`${baseURL}/v1/rules`)).json();
             assert.equal(list.corpus_hash, v.corpus_hash);
             assert.deepEqual(
-                list.rules.map((r) => r.id),
+                list.rules.filter((r) => r.kind === 'prompt').map((r) => r.id),
                 ['e2e-override', 'e2e-warn', 'pi-signal-encoded', 'pi-signal-tool-context', 'pi-signal-decode-budget'],
             );
+            assert.equal(list.count, list.rules.length);
             const one = await (await fetch(`${baseURL}/v1/rules/e2e-warn`)).json();
             assert.equal(one.weight, 0.5);
             assert.equal(one.category, 'role_manipulation');

@@ -1,0 +1,927 @@
+/* The output guard in the data path: SSE events and JSON bodies of model APIs, rewritten.
+ *
+ * A JSON document (one event's data, or a whole body) is read in two passes. The first
+ * tokenizes it, follows the member path of every string value and decides what the string
+ * is: the text delta of a stream (a choice's content, a content block's text, a tool call's
+ * arguments), or a whole text of its own (a message in a body, the full text a ".done" event
+ * repeats). Deltas go through the detector stream of their slot, which releases only text no
+ * finding can still claim; whole texts are scanned at once. The second pass copies the
+ * document and puts the released or redacted text in place of each string that changed.
+ * When a slot ends (finish_reason, content_block_stop, ".done", [DONE], the end of the
+ * body), its held text is released into that event or, when the event does not carry the
+ * slot, into a copy of the slot's last delta event sent just before it. */
+#include "proxy/outguard.h"
+
+#include "guards/json.h"
+#include "guards/output.h"
+#include "guards/prompt_body.h"
+#include "policy/config.h"
+#include "policy/rules.h"
+#include "proxy/conn.h"
+#include "proxy/http.h"
+#include "proxy/server.h"
+#include "proxy/sse.h"
+#include "proxy/upstream.h"
+#include "telemetry/log.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#define OG_SLOTS     16   /* text streams of one response at once */
+#define OG_STRINGS   1024 /* string values of one document handled */
+#define OG_DEPTH     12   /* levels whose member names are followed */
+#define OG_NAME      32   /* bytes of a member name kept */
+#define OG_MIN_WHOLE 6    /* shorter strings cannot hold a finding */
+#define OG_TYPE      64   /* bytes of an event's "type" kept */
+
+enum og_str_kind {
+    OG_SKIP = 0, /* metadata (ids, roles, types) or too short: unchanged */
+    OG_WHOLE,    /* a text of its own, scanned at once */
+    OG_DELTA,    /* a piece of a slot's stream */
+};
+
+struct og_str {
+    uint64_t start, end; /* the string token in the document: opening quote .. after closing */
+    size_t dec_off, dec_len;
+    uint64_t key;
+    uint8_t kind;
+    bool replaced;
+    size_t rep_off, rep_len;
+};
+
+struct og_slot {
+    bool used;
+    uint64_t key;
+    struct guard_output_stream *st;
+    struct evbuffer *tpl_pre, *tpl_post; /* its last delta event around the string */
+    char event[OG_TYPE];
+    bool tpl;
+};
+
+struct proxy_outguard {
+    struct policy_rules *rules; /* a reference: streams belong to its database */
+    enum proxy_og_mode mode;
+    enum guard_prompt_api api;
+    enum proxy_flavor flavor;
+    struct proxy_sse *sse;
+    struct og_slot slots[OG_SLOTS];
+    struct guard_output_stream *whole;
+    struct evbuffer *body; /* JSON/TEXT mode: the whole body */
+    struct evbuffer *dec;  /* decoded strings of the current document */
+    struct evbuffer *rep;  /* replacement texts of the current document */
+    struct evbuffer *out;  /* what goes to the client */
+    struct og_str *strs;
+    size_t n_strs;
+    /* The current document's signals (first pass). */
+    char type[OG_TYPE]; /* top-level "type" */
+    long ended_choice[OG_SLOTS];
+    size_t n_ended_choice;
+    long top_index, out_index, content_index;
+    bool end_all;
+    /* The response. */
+    size_t findings;
+    char finding_types[128];
+    bool blocked, redacted, failed;
+    const char *block_type;
+    uint64_t ns;
+};
+
+/* ---------------------------------------------------------------- set-up */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void slot_free(struct og_slot *s)
+{
+    guard_output_stream_free(s->st);
+    if (s->tpl_pre)
+        evbuffer_free(s->tpl_pre);
+    if (s->tpl_post)
+        evbuffer_free(s->tpl_post);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Streams belong to a rule set's database: a reload drops them. */
+static void og_drop_streams(struct proxy_outguard *g)
+{
+    for (size_t i = 0; i < OG_SLOTS; i++)
+        slot_free(&g->slots[i]);
+    guard_output_stream_free(g->whole);
+    g->whole = NULL;
+}
+
+void proxy_outguard_free(struct proxy_conn *c)
+{
+    struct proxy_outguard *g = c->outguard;
+    if (g == NULL)
+        return;
+    og_drop_streams(g);
+    proxy_sse_free(g->sse);
+    if (g->body)
+        evbuffer_free(g->body);
+    if (g->dec)
+        evbuffer_free(g->dec);
+    if (g->rep)
+        evbuffer_free(g->rep);
+    if (g->out)
+        evbuffer_free(g->out);
+    free(g->strs);
+    policy_rules_unref(g->rules);
+    free(g);
+    c->outguard = NULL;
+}
+
+int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
+{
+    const struct policy_config *cfg = c->worker->srv->cfg;
+    enum guard_prompt_api api = guard_prompt_api_of(target, tlen);
+    c->txn.og_attached = false;
+    if (!cfg->output_guard.enabled || api == GUARD_PROMPT_API_NONE)
+        return 0;
+    struct policy_rules *rules = proxy_worker_output_rules(c->worker);
+    if (rules == NULL || c->worker->out_scratch == NULL)
+        return 0;
+    struct proxy_outguard *g = c->outguard;
+    if (g == NULL) {
+        if ((g = c->outguard = calloc(1, sizeof(*g))) == NULL)
+            return -ENOMEM;
+        if ((g->body = evbuffer_new()) == NULL || (g->dec = evbuffer_new()) == NULL ||
+            (g->rep = evbuffer_new()) == NULL || (g->out = evbuffer_new()) == NULL ||
+            (g->strs = calloc(OG_STRINGS, sizeof(*g->strs))) == NULL) {
+            proxy_outguard_free(c);
+            return -ENOMEM;
+        }
+    }
+    if (g->rules != rules) {
+        og_drop_streams(g);
+        policy_rules_unref(g->rules);
+        g->rules = policy_rules_ref(rules);
+    }
+    if (g->whole == NULL) {
+        struct guard_output_limits lim = {.holdback = (size_t)cfg->output_guard.holdback,
+                                          .max_hold = (size_t)cfg->output_guard.max_hold};
+        if ((g->whole = guard_output_stream_new(rules->out_db, &lim)) == NULL)
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < OG_SLOTS; i++)
+        g->slots[i].used = false;
+    g->api = api;
+    g->flavor = c->txn.flavor;
+    g->mode = PROXY_OG_OFF;
+    g->findings = 0;
+    g->finding_types[0] = '\0';
+    g->blocked = g->redacted = g->failed = false;
+    g->block_type = NULL;
+    g->ns = 0;
+    evbuffer_drain(g->body, evbuffer_get_length(g->body));
+    c->txn.og_attached = true;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- findings */
+
+static void note_findings(struct proxy_outguard *g, const struct guard_output_stream *st)
+{
+    const struct guard_output_finding *f;
+    size_t n = guard_output_stream_findings(st, &f);
+    for (size_t i = 0; i < n; i++) {
+        const struct guard_output_rule *r = guard_output_db_rule(g->rules->out_db, f[i].rule);
+        g->findings++;
+        if (f[i].action == GUARD_OUT_REDACT)
+            g->redacted = true;
+        if (f[i].action == GUARD_OUT_BLOCK) {
+            g->blocked = true;
+            g->block_type = r->type;
+        }
+        /* Each type once in the header list. */
+        size_t tl = strlen(r->type), have = strlen(g->finding_types);
+        const char *p = strstr(g->finding_types, r->type);
+        bool seen = p && (p == g->finding_types || p[-1] == ',') && (p[tl] == '\0' || p[tl] == ',');
+        if (!seen && have + tl + 2 < sizeof(g->finding_types))
+            snprintf(g->finding_types + have, sizeof(g->finding_types) - have, "%s%s",
+                     have ? "," : "", r->type);
+    }
+}
+
+/* ---------------------------------------------------------------- slots */
+
+static struct og_slot *slot_get(struct proxy_conn *c, uint64_t key)
+{
+    struct proxy_outguard *g = c->outguard;
+    struct og_slot *free_slot = NULL;
+    for (size_t i = 0; i < OG_SLOTS; i++) {
+        if (g->slots[i].used && g->slots[i].key == key)
+            return &g->slots[i];
+        if (!g->slots[i].used && free_slot == NULL)
+            free_slot = &g->slots[i];
+    }
+    if (free_slot == NULL)
+        return NULL;
+    if (free_slot->st == NULL) {
+        const struct policy_config *cfg = c->worker->srv->cfg;
+        struct guard_output_limits lim = {.holdback = (size_t)cfg->output_guard.holdback,
+                                          .max_hold = (size_t)cfg->output_guard.max_hold};
+        free_slot->st = guard_output_stream_new(g->rules->out_db, &lim);
+        free_slot->tpl_pre = evbuffer_new();
+        free_slot->tpl_post = evbuffer_new();
+        if (!free_slot->st || !free_slot->tpl_pre || !free_slot->tpl_post) {
+            slot_free(free_slot);
+            return NULL;
+        }
+    }
+    free_slot->used = true;
+    free_slot->key = key;
+    free_slot->tpl = false;
+    guard_output_stream_reset(free_slot->st, c->worker->out_scratch, &c->worker->srv->out_pol);
+    return free_slot;
+}
+
+/* The key of a slot: which choice or block (high bits) and which text of it (low bits). */
+static uint64_t slot_key(long group, unsigned sub)
+{
+    return ((uint64_t)(group < 0 ? 0 : group) << 16) | (sub & 0xffffu);
+}
+
+/* ---------------------------------------------------------------- first pass */
+
+struct og_path {
+    unsigned depth;
+    bool is_arr[OG_DEPTH];
+    long idx[OG_DEPTH];   /* array position */
+    long index[OG_DEPTH]; /* the "index" member of the object at this level, or -1 */
+    char name[OG_DEPTH][OG_NAME];
+};
+
+static bool name_is(const struct og_path *p, unsigned d, const char *s)
+{
+    return d < OG_DEPTH && !p->is_arr[d] && strcmp(p->name[d], s) == 0;
+}
+
+/* Member names whose values are metadata, never model text. */
+static bool skip_name(const char *n)
+{
+    static const char *const names[] = {
+        "id",           "object",      "model",   "type",    "role",        "finish_reason",
+        "status",       "stop_reason", "item_id", "call_id", "response_id", "system_fingerprint",
+        "service_tier", "event_id",    "created", NULL,
+    };
+    for (size_t i = 0; names[i]; i++) {
+        if (strcmp(n, names[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* What a string at depth d (its parent container at d-1) is, in a stream's event. */
+static uint8_t classify_delta(struct proxy_outguard *g, const struct og_path *p, unsigned d,
+                              uint64_t *key)
+{
+    switch (g->api) {
+    case GUARD_PROMPT_API_CHAT:
+        /* choices[i].delta.content | refusal | reasoning_content */
+        if (d == 4 && name_is(p, 0, "choices") && p->is_arr[1] && name_is(p, 2, "delta")) {
+            unsigned sub = strcmp(p->name[3], "content") == 0             ? 0
+                           : strcmp(p->name[3], "refusal") == 0           ? 1
+                           : strcmp(p->name[3], "reasoning_content") == 0 ? 2
+                           : strcmp(p->name[3], "reasoning") == 0         ? 3
+                                                                          : 0xffff;
+            if (sub != 0xffff) {
+                *key = slot_key(p->idx[1], sub);
+                return OG_DELTA;
+            }
+        }
+        /* choices[i].delta.tool_calls[j].function.arguments */
+        if (d == 7 && name_is(p, 0, "choices") && p->is_arr[1] && name_is(p, 2, "delta") &&
+            name_is(p, 3, "tool_calls") && p->is_arr[4] && name_is(p, 5, "function") &&
+            name_is(p, 6, "arguments")) {
+            long tool = p->index[5] >= 0 ? p->index[5] : p->idx[4];
+            *key = slot_key(p->idx[1], 16 + (unsigned)(tool & 0xfff));
+            return OG_DELTA;
+        }
+        break;
+    case GUARD_PROMPT_API_COMPLETIONS:
+        if (d == 3 && name_is(p, 0, "choices") && p->is_arr[1] && name_is(p, 2, "text")) {
+            *key = slot_key(p->idx[1], 0);
+            return OG_DELTA;
+        }
+        break;
+    case GUARD_PROMPT_API_MESSAGES:
+        /* {"type":"content_block_delta","index":i,"delta":{"text" | "partial_json" | ...}} */
+        if (d == 2 && name_is(p, 0, "delta") && strcmp(g->type, "content_block_delta") == 0) {
+            unsigned sub = strcmp(p->name[1], "text") == 0           ? 0
+                           : strcmp(p->name[1], "partial_json") == 0 ? 1
+                           : strcmp(p->name[1], "thinking") == 0     ? 2
+                                                                     : 0xffff;
+            if (sub != 0xffff) {
+                *key = slot_key(g->top_index, sub);
+                return OG_DELTA;
+            }
+        }
+        break;
+    case GUARD_PROMPT_API_RESPONSES:
+        /* {"type":"response.<x>.delta","output_index":o,"content_index":c,"delta":"..."} */
+        if (d == 1 && name_is(p, 0, "delta")) {
+            size_t tl = strlen(g->type);
+            if (tl > 6 && strcmp(g->type + tl - 6, ".delta") == 0) {
+                unsigned sub = (unsigned)(tl * 31 + (unsigned char)g->type[9]) & 0xff;
+                *key = slot_key(g->out_index * 256 + (g->content_index < 0 ? 0 : g->content_index),
+                                sub);
+                return OG_DELTA;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    return OG_WHOLE;
+}
+
+/* Read a JSON document; fill g->strs and the document's signals. -EBADMSG when it is not
+ * JSON, -E2BIG when it has too many strings. */
+static int collect(struct proxy_outguard *g, const char *doc, size_t len, bool stream)
+{
+    struct guard_json js;
+    struct guard_json_event ev;
+    struct og_path p;
+    int rc;
+    bool in_str = false;
+    unsigned str_depth = 0;
+    memset(&p, 0, sizeof(p));
+    g->n_strs = 0;
+    g->type[0] = '\0';
+    g->n_ended_choice = 0;
+    g->top_index = g->out_index = g->content_index = -1;
+    g->end_all = false;
+    evbuffer_drain(g->dec, evbuffer_get_length(g->dec));
+    guard_json_init(&js, NULL);
+    guard_json_feed(&js, doc, len, true);
+    while ((rc = guard_json_next(&js, &ev)) > 0) {
+        unsigned d = ev.depth;
+        /* Position in the parent array. */
+        if (d > 0 && d - 1 < OG_DEPTH && p.is_arr[d - 1] && ev.tok != GUARD_JSON_ARRAY_END &&
+            ev.tok != GUARD_JSON_OBJECT_END && !(ev.tok == GUARD_JSON_STRING && in_str))
+            p.idx[d - 1]++;
+        switch (ev.tok) {
+        case GUARD_JSON_OBJECT_BEGIN:
+        case GUARD_JSON_ARRAY_BEGIN:
+            if (d < OG_DEPTH) {
+                p.is_arr[d] = ev.tok == GUARD_JSON_ARRAY_BEGIN;
+                p.idx[d] = -1;
+                p.index[d] = -1;
+                p.name[d][0] = '\0';
+            }
+            break;
+        case GUARD_JSON_KEY:
+            if (d - 1 < OG_DEPTH)
+                snprintf(p.name[d - 1], OG_NAME, "%.*s", (int)(ev.len < OG_NAME ? ev.len : 0),
+                         ev.str);
+            break;
+        case GUARD_JSON_NUMBER:
+            if (d >= 1 && d - 1 < OG_DEPTH && !p.is_arr[d - 1]) {
+                long v = strtol(ev.str, NULL, 10); /* whole, NUL-free token text */
+                if (strcmp(p.name[d - 1], "index") == 0)
+                    p.index[d - 1] = v;
+                if (d == 1 && strcmp(p.name[0], "index") == 0)
+                    g->top_index = v;
+                if (d == 1 && strcmp(p.name[0], "output_index") == 0)
+                    g->out_index = v;
+                if (d == 1 && strcmp(p.name[0], "content_index") == 0)
+                    g->content_index = v;
+            }
+            break;
+        case GUARD_JSON_STRING: {
+            struct og_str *s = &g->strs[g->n_strs];
+            if (ev.flags & GUARD_JSON_F_BEGIN) {
+                if (g->n_strs >= OG_STRINGS)
+                    return -E2BIG;
+                memset(s, 0, sizeof(*s));
+                s->start = ev.offset;
+                s->dec_off = evbuffer_get_length(g->dec);
+                in_str = true;
+                str_depth = d;
+                const char *name =
+                    d >= 1 && d - 1 < OG_DEPTH && !p.is_arr[d - 1] ? p.name[d - 1] : "";
+                if (d > OG_DEPTH)
+                    s->kind = OG_WHOLE;
+                else if (stream && (s->kind = classify_delta(g, &p, d, &s->key)) == OG_DELTA)
+                    ;
+                else
+                    s->kind = skip_name(name) ? OG_SKIP : OG_WHOLE;
+            }
+            evbuffer_add(g->dec, ev.str, ev.len);
+            if (ev.flags & GUARD_JSON_F_END) {
+                s->end = guard_json_offset(&js);
+                s->dec_len = evbuffer_get_length(g->dec) - s->dec_off;
+                in_str = false;
+                const char *name =
+                    str_depth >= 1 && str_depth - 1 < OG_DEPTH && !p.is_arr[str_depth - 1]
+                        ? p.name[str_depth - 1]
+                        : "";
+                const char *base = (const char *)evbuffer_pullup(g->dec, -1);
+                const char *text = base ? base + s->dec_off : "";
+                if (str_depth == 1 && strcmp(name, "type") == 0)
+                    snprintf(g->type, sizeof(g->type), "%.*s",
+                             (int)(s->dec_len < OG_TYPE ? s->dec_len : 0), text);
+                /* choices[i].finish_reason set: that choice's streams end. */
+                if (str_depth == 3 && name_is(&p, 0, "choices") && p.is_arr[1] &&
+                    strcmp(name, "finish_reason") == 0 && g->n_ended_choice < OG_SLOTS)
+                    g->ended_choice[g->n_ended_choice++] = p.idx[1];
+                if (s->kind == OG_WHOLE && s->dec_len < OG_MIN_WHOLE)
+                    s->kind = OG_SKIP;
+                g->n_strs++;
+            }
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* ---------------------------------------------------------------- scanning */
+
+/* Scan one whole text; its output replaces it when a finding changed it. */
+static int scan_whole(struct proxy_conn *c, struct og_str *s, const char *text)
+{
+    struct proxy_outguard *g = c->outguard;
+    const struct guard_output_finding *f;
+    guard_output_stream_reset(g->whole, c->worker->out_scratch, &c->worker->srv->out_pol);
+    int rc = guard_output_stream_feed(g->whole, text, s->dec_len);
+    if (rc == 0)
+        rc = guard_output_stream_end(g->whole);
+    note_findings(g, g->whole);
+    if (rc != 0)
+        return rc < 0 ? rc : 1;
+    size_t nf = guard_output_stream_findings(g->whole, &f);
+    bool changed = false;
+    for (size_t i = 0; i < nf; i++)
+        changed |= f[i].action == GUARD_OUT_REDACT;
+    if (changed) {
+        const char *o;
+        size_t olen;
+        guard_output_stream_output(g->whole, &o, &olen);
+        s->replaced = true;
+        s->rep_off = evbuffer_get_length(g->rep);
+        s->rep_len = olen;
+        evbuffer_add(g->rep, o, olen);
+    }
+    return 0;
+}
+
+/* Move a slot's released text into the replacement buffer (appending to s's). */
+static void take_released(struct proxy_outguard *g, struct og_slot *sl, struct og_str *s)
+{
+    const char *o;
+    size_t olen;
+    guard_output_stream_output(sl->st, &o, &olen);
+    if (!s->replaced) {
+        s->replaced = true;
+        s->rep_off = evbuffer_get_length(g->rep);
+        s->rep_len = 0;
+    }
+    evbuffer_add(g->rep, o, olen);
+    s->rep_len += olen;
+    guard_output_stream_take(sl->st);
+}
+
+/* The document with its replaced strings, JSON-escaped, into b. */
+static void rebuild(struct proxy_outguard *g, const char *doc, size_t len, struct evbuffer *b)
+{
+    uint64_t pos = 0;
+    const char *rep = (const char *)evbuffer_pullup(g->rep, -1);
+    rep = rep ? rep : "";
+    for (size_t i = 0; i < g->n_strs; i++) {
+        struct og_str *s = &g->strs[i];
+        if (!s->replaced)
+            continue;
+        evbuffer_add(b, doc + pos, (size_t)(s->start - pos));
+        evbuffer_add(b, "\"", 1);
+        proxy_json_escape(b, rep + s->rep_off, s->rep_len);
+        evbuffer_add(b, "\"", 1);
+        pos = s->end;
+    }
+    evbuffer_add(b, doc + pos, len - (size_t)pos);
+}
+
+/* ---------------------------------------------------------------- SSE */
+
+static void emit_event(struct evbuffer *out, const char *event, size_t event_len, const char *id,
+                       size_t id_len, bool has_id, struct evbuffer *data)
+{
+    if (event_len)
+        evbuffer_add_printf(out, "event: %.*s\n", (int)event_len, event);
+    if (has_id)
+        evbuffer_add_printf(out, "id: %.*s\n", (int)id_len, id);
+    /* One data line: the JSON we write has no raw line breaks (they are escaped). */
+    evbuffer_add(out, "data: ", 6);
+    evbuffer_add_buffer(out, data);
+    evbuffer_add(out, "\n\n", 2);
+}
+
+/* The error event that ends a blocked stream, in the provider's format. */
+static void emit_block_event(struct proxy_conn *c)
+{
+    struct proxy_outguard *g = c->outguard;
+    char msg[200];
+    snprintf(msg, sizeof(msg), "the response was blocked by the output guard: it contained a %s",
+             g->block_type ? g->block_type : "credential");
+    if (g->flavor == PROXY_FLAVOR_ANTHROPIC)
+        evbuffer_add_printf(g->out,
+                            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                            "\"output_blocked\",\"message\":\"%s\"}}\n\n",
+                            msg);
+    else
+        evbuffer_add_printf(g->out,
+                            "data: {\"error\":{\"message\":\"%s\",\"type\":\"output_blocked\","
+                            "\"code\":\"output_blocked\",\"param\":null}}\n\n",
+                            msg);
+}
+
+/* A slot ends outside an event that carries it: its held text goes out in a copy of its
+ * last delta event. */
+static void flush_slot_event(struct proxy_outguard *g, struct og_slot *sl, struct evbuffer *tmp)
+{
+    const char *o;
+    size_t olen;
+    guard_output_stream_output(sl->st, &o, &olen);
+    if (olen > 0 && sl->tpl) {
+        evbuffer_add(tmp, evbuffer_pullup(sl->tpl_pre, -1), evbuffer_get_length(sl->tpl_pre));
+        proxy_json_escape(tmp, o, olen);
+        evbuffer_add(tmp, evbuffer_pullup(sl->tpl_post, -1), evbuffer_get_length(sl->tpl_post));
+        emit_event(g->out, sl->event, strlen(sl->event), NULL, 0, false, tmp);
+    }
+    guard_output_stream_take(sl->st);
+}
+
+/* Does this event end slot `sl`? */
+static bool ends_slot(const struct proxy_outguard *g, const struct og_slot *sl)
+{
+    if (g->end_all)
+        return true;
+    long group = (long)(sl->key >> 16);
+    for (size_t i = 0; i < g->n_ended_choice; i++) {
+        if (g->ended_choice[i] == group)
+            return true;
+    }
+    if (g->api == GUARD_PROMPT_API_MESSAGES && strcmp(g->type, "content_block_stop") == 0)
+        return group == (g->top_index < 0 ? 0 : g->top_index);
+    if (g->api == GUARD_PROMPT_API_RESPONSES) {
+        size_t tl = strlen(g->type);
+        if (tl > 5 && strcmp(g->type + tl - 5, ".done") == 0)
+            return group == g->out_index * 256 + (g->content_index < 0 ? 0 : g->content_index) ||
+                   (g->content_index < 0 && group / 256 == g->out_index);
+    }
+    return false;
+}
+
+/* The signals of a whole event: which slots end with it. */
+static void event_signals(struct proxy_outguard *g)
+{
+    if (g->api == GUARD_PROMPT_API_MESSAGES)
+        g->end_all = strcmp(g->type, "message_stop") == 0 || strcmp(g->type, "message_delta") == 0;
+    if (g->api == GUARD_PROMPT_API_RESPONSES)
+        g->end_all = strcmp(g->type, "response.completed") == 0 ||
+                     strcmp(g->type, "response.incomplete") == 0 ||
+                     strcmp(g->type, "response.failed") == 0 ||
+                     strcmp(g->type, "response.done") == 0;
+}
+
+/* One event's data: scan, end slots, rewrite. Returns 0, 1 blocked, or < 0. */
+static int sse_event(struct proxy_conn *c, const struct proxy_sse_event *ev)
+{
+    struct proxy_outguard *g = c->outguard;
+    struct evbuffer *tmp = evbuffer_new();
+    int rc = 0;
+    bool changed = false;
+    if (tmp == NULL)
+        return -ENOMEM;
+    evbuffer_drain(g->rep, evbuffer_get_length(g->rep));
+    bool done = ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0;
+    if (done) {
+        g->n_strs = 0;
+        g->end_all = true;
+        g->n_ended_choice = 0;
+        g->type[0] = '\0';
+    } else if ((rc = collect(g, ev->data, ev->data_len, true)) != 0) {
+        /* Not JSON (a provider's odd event): scanned as one text, or refused if too big. */
+        evbuffer_free(tmp);
+        if (rc == -E2BIG)
+            return -E2BIG;
+        g->n_strs = 0;
+        struct og_str s = {.dec_len = ev->data_len};
+        rc = scan_whole(c, &s, ev->data);
+        if (rc != 0)
+            return rc;
+        if (s.replaced)
+            return -EPROTO; /* a finding in text we cannot rewrite safely: block */
+        evbuffer_add(g->out, ev->raw, ev->raw_len);
+        return 0;
+    } else {
+        event_signals(g);
+    }
+    const char *dec = (const char *)evbuffer_pullup(g->dec, -1);
+    dec = dec ? dec : "";
+    for (size_t i = 0; i < g->n_strs && rc == 0; i++) {
+        struct og_str *s = &g->strs[i];
+        if (s->kind == OG_WHOLE) {
+            rc = scan_whole(c, s, dec + s->dec_off);
+        } else if (s->kind == OG_DELTA) {
+            struct og_slot *sl = slot_get(c, s->key);
+            if (sl == NULL) {
+                rc = -E2BIG; /* more streams than slots: refuse rather than pass unread */
+                break;
+            }
+            rc = guard_output_stream_feed(sl->st, dec + s->dec_off, s->dec_len);
+            note_findings(g, sl->st);
+            if (rc == 0)
+                take_released(g, sl, s);
+            /* This event is the slot's newest template. */
+            evbuffer_drain(sl->tpl_pre, evbuffer_get_length(sl->tpl_pre));
+            evbuffer_drain(sl->tpl_post, evbuffer_get_length(sl->tpl_post));
+            evbuffer_add(sl->tpl_pre, ev->data, (size_t)s->start + 1);
+            evbuffer_add(sl->tpl_post, ev->data + s->end - 1, ev->data_len - (size_t)s->end + 1);
+            snprintf(sl->event, sizeof(sl->event), "%.*s",
+                     (int)(ev->event_len < OG_TYPE ? ev->event_len : 0), ev->event);
+            sl->tpl = true;
+        }
+        changed |= s->replaced;
+    }
+    /* Slots ending with this event release what they hold: into this event's string for
+     * the slot when it has one, else in a copy of the slot's last delta event before it. */
+    for (size_t k = 0; k < OG_SLOTS && rc == 0; k++) {
+        struct og_slot *sl = &g->slots[k];
+        if (!sl->used || !ends_slot(g, sl))
+            continue;
+        rc = guard_output_stream_end(sl->st);
+        note_findings(g, sl->st);
+        if (rc != 0)
+            break;
+        struct og_str *last = NULL;
+        for (size_t i = 0; i < g->n_strs; i++) {
+            if (g->strs[i].kind == OG_DELTA && g->strs[i].key == sl->key)
+                last = &g->strs[i];
+        }
+        if (last) {
+            take_released(g, sl, last);
+            changed = true;
+        } else {
+            flush_slot_event(g, sl, tmp);
+        }
+        sl->used = false;
+    }
+    if (rc == 0) {
+        if (!changed) {
+            evbuffer_add(g->out, ev->raw, ev->raw_len);
+        } else {
+            rebuild(g, ev->data, ev->data_len, tmp);
+            emit_event(g->out, ev->event, ev->event_len, ev->id, ev->id_len, ev->has_id, tmp);
+        }
+    }
+    evbuffer_free(tmp);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the response */
+
+static bool content_type_is(const struct proxy_hdrs *h, const char *what)
+{
+    const struct proxy_hdr *ct = proxy_hdrs_find(h, "content-type");
+    if (ct == NULL)
+        return false;
+    const char *v = proxy_hdr_value(h, ct);
+    size_t n = strlen(what);
+    for (size_t i = 0; i + n <= ct->value_len; i++) {
+        if (strncasecmp(v + i, what, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+int proxy_outguard_head(struct proxy_conn *c, struct proxy_uconn *u)
+{
+    struct proxy_outguard *g = c->outguard;
+    struct proxy_txn *t = &c->txn;
+    const struct proxy_hdrs *h = &u->hdrs;
+    if (!t->og_attached || g == NULL)
+        return PROXY_OG_OFF;
+    /* Provider errors pass unchanged; so do bodiless answers. */
+    if (u->status >= 300 || t->method == HTTP_HEAD || u->status == 204) {
+        g->mode = PROXY_OG_OFF;
+        return g->mode;
+    }
+    const struct proxy_hdr *ce = proxy_hdrs_find(h, "content-encoding");
+    if (ce && !(ce->value_len == 8 && strncasecmp(proxy_hdr_value(h, ce), "identity", 8) == 0)) {
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "the upstream answered with Content-Encoding: %.*s although identity was asked "
+                 "for; the output guard does not pass a body it cannot inspect",
+                 (int)(ce->value_len < 40 ? ce->value_len : 40), proxy_hdr_value(h, ce));
+        tel_log(TEL_LOG_WARN, "output_uninspectable", TEL_STR("request_id", t->request_id),
+                TEL_STR("reason", "content_encoding"));
+        proxy_conn_respond_error(c, t->flavor, 502, "upstream_error", "upstream_bad_response", msg,
+                                 NULL);
+        return -EPROTO;
+    }
+    if (content_type_is(h, "text/event-stream")) {
+        const struct policy_config *cfg = c->worker->srv->cfg;
+        struct proxy_sse_limits lim = {.max_event = (size_t)cfg->output_guard.max_body_bytes,
+                                       .max_line = (size_t)cfg->output_guard.max_body_bytes};
+        if (g->sse)
+            proxy_sse_free(g->sse);
+        if ((g->sse = proxy_sse_new(&lim)) == NULL)
+            return -ENOMEM;
+        g->mode = PROXY_OG_SSE;
+    } else {
+        g->mode = content_type_is(h, "json") ? PROXY_OG_JSON : PROXY_OG_TEXT;
+    }
+    return g->mode;
+}
+
+enum proxy_og_mode proxy_outguard_mode(const struct proxy_conn *c)
+{
+    return c->txn.og_attached && c->outguard ? c->outguard->mode : PROXY_OG_OFF;
+}
+
+void proxy_outguard_headers(struct proxy_conn *c, struct evbuffer *b)
+{
+    struct proxy_outguard *g = c->outguard;
+    if (!c->txn.og_attached || g == NULL || g->mode == PROXY_OG_OFF)
+        return;
+    if (g->mode == PROXY_OG_SSE) {
+        evbuffer_add(b, "x-warden-output: streamed\r\n", 27);
+        return;
+    }
+    evbuffer_add_printf(b, "x-warden-output: %s\r\n", g->redacted ? "redacted" : "clean");
+    if (g->finding_types[0])
+        evbuffer_add_printf(b, "x-warden-output-findings: %s\r\n", g->finding_types);
+}
+
+/* The stream is blocked: the error event goes out, the response ends. */
+static int sse_block(struct proxy_conn *c, const char *why)
+{
+    struct proxy_outguard *g = c->outguard;
+    g->blocked = true;
+    if (why)
+        g->block_type = why;
+    emit_block_event(c);
+    proxy_conn_upstream_emit(c, g->out);
+    tel_log(TEL_LOG_WARN, "output_blocked", TEL_STR("request_id", c->txn.request_id),
+            TEL_STR("type", g->block_type ? g->block_type : ""), TEL_UINT("findings", g->findings));
+    return -ECANCELED;
+}
+
+static int sse_feed(struct proxy_conn *c, const char *at, size_t len, bool last)
+{
+    struct proxy_outguard *g = c->outguard;
+    struct proxy_sse_event ev;
+    int rc;
+    if (len > 0)
+        proxy_sse_feed(g->sse, at, len);
+    if (last)
+        proxy_sse_end(g->sse);
+    while ((rc = proxy_sse_next(g->sse, &ev)) > 0) {
+        if (ev.kind == PROXY_SSE_COMMENT || !ev.has_data) {
+            evbuffer_add(g->out, ev.raw, ev.raw_len);
+            continue;
+        }
+        int r = sse_event(c, &ev);
+        if (r == 1)
+            return sse_block(c, NULL);
+        if (r < 0)
+            return sse_block(c, r == -E2BIG ? "stream the guard could not follow"
+                                            : "value in an event it could not rewrite");
+    }
+    if (rc < 0)
+        return sse_block(c, "event larger than output_guard.max_body_bytes");
+    if (last) {
+        const char *raw;
+        size_t n = proxy_sse_pending(g->sse, &raw);
+        if (n > 0) { /* an unterminated last event: not dispatched by clients, dropped */
+            tel_log(TEL_LOG_DEBUG, "output_partial_event", TEL_UINT("bytes", n));
+        }
+        /* The upstream ended without closing some streams: release what they hold. */
+        g->end_all = true;
+        g->n_strs = 0;
+        struct evbuffer *tmp = evbuffer_new();
+        if (tmp == NULL)
+            return -ENOMEM;
+        for (size_t k = 0; k < OG_SLOTS; k++) {
+            struct og_slot *sl = &g->slots[k];
+            if (!sl->used)
+                continue;
+            int r = guard_output_stream_end(sl->st);
+            note_findings(g, sl->st);
+            if (r != 0) {
+                evbuffer_free(tmp);
+                return sse_block(c, NULL);
+            }
+            flush_slot_event(g, sl, tmp);
+            sl->used = false;
+        }
+        evbuffer_free(tmp);
+        if (g->findings > 0)
+            evbuffer_add_printf(g->out, ": warden output findings=%zu types=%s\n\n", g->findings,
+                                g->finding_types);
+    }
+    proxy_conn_upstream_emit(c, g->out);
+    return 0;
+}
+
+int proxy_outguard_data(struct proxy_conn *c, const char *at, size_t len)
+{
+    struct proxy_outguard *g = c->outguard;
+    uint64_t t0 = now_ns();
+    int rc = 0;
+    if (g->mode == PROXY_OG_SSE) {
+        rc = sse_feed(c, at, len, false);
+    } else if (evbuffer_get_length(g->body) + len >
+               (size_t)c->worker->srv->cfg->output_guard.max_body_bytes) {
+        proxy_conn_respond_error(c, c->txn.flavor, 502, "upstream_error", "response_too_large",
+                                 "the upstream's response is larger than "
+                                 "output_guard.max_body_bytes; the output guard does not pass a "
+                                 "body it cannot inspect",
+                                 NULL);
+        rc = -ECANCELED;
+    } else {
+        evbuffer_add(g->body, at, len);
+    }
+    c->txn.guard_ns += now_ns() - t0;
+    return rc;
+}
+
+/* A whole body: every string scanned, rewritten, sent with its head. */
+static int body_end(struct proxy_conn *c)
+{
+    struct proxy_outguard *g = c->outguard;
+    struct proxy_txn *t = &c->txn;
+    size_t len = evbuffer_get_length(g->body);
+    const char *doc = len ? (const char *)evbuffer_pullup(g->body, -1) : "";
+    struct evbuffer *tmp = evbuffer_new();
+    int rc;
+    if (tmp == NULL)
+        return -ENOMEM;
+    evbuffer_drain(g->rep, evbuffer_get_length(g->rep));
+    if (g->mode == PROXY_OG_JSON && (rc = collect(g, doc, len, false)) == 0) {
+        const char *dec = (const char *)evbuffer_pullup(g->dec, -1);
+        dec = dec ? dec : "";
+        for (size_t i = 0; i < g->n_strs && rc == 0; i++) {
+            if (g->strs[i].kind != OG_SKIP)
+                rc = scan_whole(c, &g->strs[i], dec + g->strs[i].dec_off);
+        }
+        if (rc == 0)
+            rebuild(g, doc, len, tmp);
+    } else {
+        /* Not JSON, or too many strings to follow: one text. */
+        struct og_str s = {.dec_len = len};
+        g->n_strs = 0;
+        rc = scan_whole(c, &s, doc);
+        if (rc == 0) {
+            if (s.replaced)
+                evbuffer_add(tmp, evbuffer_pullup(g->rep, -1), s.rep_len);
+            else
+                evbuffer_add(tmp, doc, len);
+        }
+    }
+    if (rc != 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "the response was blocked by the output guard: it contained a %s",
+                 g->block_type ? g->block_type : "value it could not inspect");
+        tel_log(TEL_LOG_WARN, "output_blocked", TEL_STR("request_id", t->request_id),
+                TEL_STR("type", g->block_type ? g->block_type : ""),
+                TEL_UINT("findings", g->findings));
+        proxy_conn_respond_error(c, t->flavor, 400, "invalid_request_error", "output_blocked", msg,
+                                 "x-warden-output: blocked\r\n");
+        evbuffer_free(tmp);
+        return -ECANCELED;
+    }
+    proxy_conn_upstream_head_send(c, (long long)evbuffer_get_length(tmp));
+    proxy_conn_upstream_emit(c, tmp);
+    evbuffer_free(tmp);
+    evbuffer_drain(g->body, evbuffer_get_length(g->body));
+    return 0;
+}
+
+int proxy_outguard_end(struct proxy_conn *c)
+{
+    struct proxy_outguard *g = c->outguard;
+    uint64_t t0 = now_ns();
+    int rc = g->mode == PROXY_OG_SSE ? sse_feed(c, NULL, 0, true) : body_end(c);
+    c->txn.guard_ns += now_ns() - t0;
+    if (g->findings > 0 && rc == 0)
+        tel_log(TEL_LOG_INFO, "output_findings", TEL_STR("request_id", c->txn.request_id),
+                TEL_UINT("findings", g->findings), TEL_STR("types", g->finding_types));
+    return rc;
+}

@@ -1,0 +1,50 @@
+/* The output guard in the data path: a model API's response, streamed (text/event-stream) or
+ * whole (JSON), passes the output detectors before the client sees it. Streamed text deltas
+ * of each choice, content block and tool call go through their own detector stream with a
+ * holdback; released events are rewritten so that they stay valid for the official SDKs; a
+ * block ends the stream with an error event in the provider's streaming format. */
+#ifndef WARDEN_PROXY_OUTGUARD_H
+#define WARDEN_PROXY_OUTGUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct proxy_conn;
+struct proxy_uconn;
+struct evbuffer;
+
+enum proxy_og_mode {
+    PROXY_OG_OFF = 0, /* not guarded: bytes pass unchanged */
+    PROXY_OG_SSE,     /* events rewritten one by one, the head sent at once */
+    PROXY_OG_JSON,    /* the whole body held, rewritten, then sent with its head */
+    PROXY_OG_TEXT,    /* a body of another type held and scanned as one text */
+};
+
+/* Attach the guard to this request when the output guard is on and the path is a model API
+ * (called with the request filters). 0 or -ENOMEM. */
+int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen);
+
+/* The upstream's head arrived. Decides the mode from status, Content-Type and
+ * Content-Encoding. Returns the mode, or < 0 when the guard answered the client itself (a
+ * body it could not inspect: 502) and the upstream must be dropped. */
+int proxy_outguard_head(struct proxy_conn *c, struct proxy_uconn *u);
+
+/* The mode decided for the current response (OFF when not attached). */
+enum proxy_og_mode proxy_outguard_mode(const struct proxy_conn *c);
+
+/* Header lines the guard adds to the response head ("name: value\r\n"). */
+void proxy_outguard_headers(struct proxy_conn *c, struct evbuffer *b);
+
+/* A piece of the response body (de-chunked). Output for the client is appended to
+ * c->down_out (chunk-framed as the response is). 0, or -ECANCELED when the guard ended the
+ * response itself (a block): the upstream must be dropped. */
+int proxy_outguard_data(struct proxy_conn *c, const char *at, size_t len);
+
+/* The response is complete: held text is released (or a whole body rewritten and sent with
+ * its head). Same returns as data. */
+int proxy_outguard_end(struct proxy_conn *c);
+
+/* Free what a connection keeps between requests (at connection close). */
+void proxy_outguard_free(struct proxy_conn *c);
+
+#endif
