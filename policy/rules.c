@@ -470,8 +470,7 @@ static int check_plain(const struct rule_file *f, struct policy_error *err)
     return rc;
 }
 
-static int load_file(struct policy_rules *r, const struct rule_file *f,
-                     struct policy_error *err)
+static int load_file(struct policy_rules *r, const struct rule_file *f, struct policy_error *err)
 {
     yaml_parser_t p;
     yaml_document_t doc;
@@ -865,7 +864,7 @@ out:
 }
 
 int policy_rules_load(enum policy_rules_kind kind, const char *dir, const char *cache_dir,
-                             struct policy_rules **out, struct policy_error *err)
+                      struct policy_rules **out, struct policy_error *err)
 {
     struct rule_file *files = NULL;
     size_t n_files = 0;
@@ -904,8 +903,7 @@ int policy_rules_load_buffer(enum policy_rules_kind kind, const char *name, cons
     return rules_build(kind, &f, 1, NULL, out, err);
 }
 
-static void test_report(FILE *out, const struct policy_rule_example *ex, const char *id,
-                        bool hit)
+static void test_report(FILE *out, const struct policy_rule_example *ex, const char *id, bool hit)
 {
     fprintf(out, "FAIL %s:%" PRIu32 ":%" PRIu32 ": rule %s: %s example %s\n", ex->loc.source,
             ex->loc.line, ex->loc.col, id, ex->match ? "match" : "no_match",
@@ -1019,12 +1017,11 @@ int policy_output_policy(const struct policy_config *cfg, const struct policy_ru
             known = strcmp(r->out_rules[j].type, t->name) == 0;
         if (!known || i >= GUARD_OUT_TYPE_OVERRIDES ||
             strlen(t->name) >= sizeof(p->types[0].type)) {
-            snprintf(err->msg, sizeof(err->msg),
-                     "%s:%" PRIu32 ":%" PRIu32 ": output_guard.types.%s: %s",
-                     t->loc.source ? t->loc.source : "configuration", t->loc.line, t->loc.col,
-                     t->name,
-                     known ? "too many type overrides"
-                           : "no output detector has this type (see `warden rules`)");
+            snprintf(
+                err->msg, sizeof(err->msg), "%s:%" PRIu32 ":%" PRIu32 ": output_guard.types.%s: %s",
+                t->loc.source ? t->loc.source : "configuration", t->loc.line, t->loc.col, t->name,
+                known ? "too many type overrides"
+                      : "no output detector has this type (see `warden rules`)");
             return -EINVAL;
         }
         snprintf(p->types[p->n_types].type, sizeof(p->types[0].type), "%s", t->name);

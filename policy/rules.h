@@ -63,7 +63,7 @@ extern const size_t policy_output_rule_files_n;
  * same rules and engine, and written there otherwise (compiling takes seconds, loading
  * milliseconds). The directory must be as trusted as the rules. */
 int policy_rules_load(enum policy_rules_kind kind, const char *dir, const char *cache_dir,
-                             struct policy_rules **out, struct policy_error *err);
+                      struct policy_rules **out, struct policy_error *err);
 
 /* The cache directory for a configured prompt_guard.cache_dir: "off" or "" none, "auto"
  * $WARDEN_CACHE_DIR ("off" or "": none), else $XDG_CACHE_HOME/warden, else
@@ -77,13 +77,13 @@ struct policy_rules *policy_rules_ref(struct policy_rules *r);
 void policy_rules_unref(struct policy_rules *r);
 
 /* The same for one rule file held in memory (tests, fuzzing). */
-int policy_rules_load_buffer(enum policy_rules_kind kind, const char *name, const char *buf, size_t len,
-                                    struct policy_rules **out, struct policy_error *err);
+int policy_rules_load_buffer(enum policy_rules_kind kind, const char *name, const char *buf,
+                             size_t len, struct policy_rules **out, struct policy_error *err);
 
 /* Check every example of every rule through the whole engine (prompt: normalisation,
  * decoders, streams; output: detectors, validators, overlaps: a match example must give a
- * finding of the rule's type and a no_match example none). Writes one line per failing example to `out` and a summary; returns the number
- * of failures, or < 0 when scanning could not run. */
+ * finding of the rule's type and a no_match example none). Writes one line per failing example to
+ * `out` and a summary; returns the number of failures, or < 0 when scanning could not run. */
 long policy_rules_test(const struct policy_rules *r, FILE *out, bool verbose);
 
 /* The output guard's actions from the configuration (output_guard.pii, .secrets, .types);

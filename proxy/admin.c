@@ -1,15 +1,20 @@
 /* Warden's own endpoints on the listener: health, readiness, the scan API and the rules. */
 #include "proxy/admin.h"
 
+#include "guards/json_value.h"
+#include "guards/schema.h"
+
 #include "policy/config.h"
 #include "policy/rules.h"
 #include "proxy/conn.h"
 #include "proxy/scan.h"
 #include "proxy/server.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,7 +26,6 @@ static const struct {
     const char *what;
 } later[] = {
     {"/metrics", "Prometheus metrics"},
-    {"/v1/scan/output", "the output guard"},
     {"/v1/scan/deps", "the supply-chain scanner"},
 };
 
@@ -133,6 +137,106 @@ done:
     return 1;
 }
 
+static void bad_request(struct proxy_conn *c, const char *msg)
+{
+    proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 400, "invalid_request_error",
+                             "invalid_request", msg, NULL);
+}
+
+/* POST /v1/scan/output {"output": text or any JSON, "schema"?: a JSON Schema}: what the output
+ * guard finds in that output, the text as it would be redacted, and the schema's verdict. */
+static int scan_output(struct proxy_conn *c)
+{
+    const struct policy_rules *r;
+    struct guard_jv_doc *doc = NULL;
+    struct guard_json_error jerr;
+    struct guard_schema *schema = NULL;
+    struct guard_output_stream *st = NULL;
+    struct guard_output_policy pol;
+    struct proxy_scan_schema sch = {.valid = true, .violations = NULL};
+    struct evbuffer *out = NULL;
+    char *written = NULL, msg[400];
+    struct timespec t0, t1;
+    if (c->txn.method != HTTP_POST)
+        return method_not_allowed(c, "POST");
+    r = proxy_worker_output_rules(c->worker);
+    if (r == NULL || c->worker->out_scratch == NULL) {
+        proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 503, "guard_error", "guard_disabled",
+                                 "the output guard is disabled (output_guard.enabled)", NULL);
+        return 1;
+    }
+    size_t blen = c->hold ? evbuffer_get_length(c->hold) : 0;
+    const char *body = blen ? (const char *)evbuffer_pullup(c->hold, -1) : "";
+    struct guard_jv_limits lim = {.max_bytes = PROXY_SCAN_TEXT_MAX, .max_nodes = 1u << 20};
+    int rc = guard_jv_parse(body, blen, &lim, &doc, &jerr);
+    if (rc == -ENOMEM)
+        goto oom;
+    if (rc != 0) {
+        snprintf(msg, sizeof(msg), "request body: not valid JSON: %s at line %u, column %u",
+                 jerr.message, (unsigned)jerr.line, (unsigned)jerr.column);
+        bad_request(c, msg);
+        goto done;
+    }
+    const struct guard_jv *root = guard_jv_doc_root(doc);
+    const struct guard_jv *output =
+        guard_jv_type(root) == GUARD_JV_OBJECT ? guard_jv_object_get(root, "output", 6) : NULL;
+    const struct guard_jv *sv =
+        guard_jv_type(root) == GUARD_JV_OBJECT ? guard_jv_object_get(root, "schema", 6) : NULL;
+    if (output == NULL) {
+        bad_request(c, "request body: missing \"output\" (the model output: a string, or JSON)");
+        goto done;
+    }
+    const char *text;
+    size_t n;
+    if (guard_jv_type(output) == GUARD_JV_STRING) {
+        text = guard_jv_string(output, &n);
+    } else {
+        if (guard_jv_write(output, &written, &n) != 0)
+            goto oom;
+        text = written;
+    }
+    if (sv && guard_jv_type(sv) != GUARD_JV_NULL &&
+        guard_schema_new(sv, NULL, NULL, 0, &schema, msg + 8, sizeof(msg) - 8) != 0) {
+        memcpy(msg, "schema: ", 8);
+        bad_request(c, msg);
+        goto done;
+    }
+    if ((out = evbuffer_new()) == NULL || (st = guard_output_stream_new(r->out_db, NULL)) == NULL)
+        goto oom;
+    proxy_scan_output_policy(&c->worker->srv->out_pol, &pol);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (proxy_scan_output_text(st, c->worker->out_scratch, &pol, text, n) != 0) {
+        proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 503, "guard_error", "guard_unavailable",
+                                 "the output guard could not scan this output", NULL);
+        goto done;
+    }
+    if (schema &&
+        proxy_scan_schema_check(schema, guard_jv_type(output) == GUARD_JV_STRING ? NULL : output,
+                                text, n, &sch) != 0)
+        goto oom;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    proxy_scan_output_json(out, r, &c->worker->srv->out_pol, st, schema ? &sch : NULL, ms);
+    rc = send_buffer(c, 200, out);
+    out = NULL;
+    goto free;
+oom:
+    proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 503, "guard_error", "overloaded",
+                             "out of memory", NULL);
+done:
+    rc = 1;
+free:
+    if (out)
+        evbuffer_free(out);
+    if (sch.violations)
+        evbuffer_free(sch.violations);
+    guard_output_stream_free(st);
+    guard_schema_free(schema);
+    free(written);
+    guard_jv_doc_free(doc);
+    return rc;
+}
+
 /* GET /v1/rules and /v1/rules/{id}. */
 static int rules(struct proxy_conn *c, const char *path, size_t len)
 {
@@ -183,8 +287,8 @@ bool proxy_admin_owns(const char *url, size_t len)
     const char *q = memchr(url, '?', len);
     size_t plen = q ? (size_t)(q - url) : len;
     if (path_is(url, plen, "/healthz") || path_is(url, plen, "/readyz") ||
-        path_is(url, plen, "/v1/scan/prompt") || path_is(url, plen, "/v1/rules") ||
-        path_is(url, plen, "/v1/rules/"))
+        path_is(url, plen, "/v1/scan/prompt") || path_is(url, plen, "/v1/scan/output") ||
+        path_is(url, plen, "/v1/rules") || path_is(url, plen, "/v1/rules/"))
         return true;
     for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
         if (path_is(url, plen, later[i].path))
@@ -215,6 +319,8 @@ int proxy_admin_handle(struct proxy_conn *c, const char *url, size_t len)
             return respond_json(c, 503, "{\"status\":\"draining\"}");
         return respond_json(c, 200, "{\"status\":\"ready\"}");
     }
+    if (path_is(url, plen, "/v1/scan/output"))
+        return scan_output(c);
     if (path_is(url, plen, "/v1/scan/prompt"))
         return scan_prompt(c);
     if (path_is(url, plen, "/v1/rules") || path_is(url, plen, "/v1/rules/"))

@@ -3,6 +3,7 @@
 #include "proxy/cli.h"
 
 #include "policy/config.h"
+#include "guards/schema.h"
 #include "policy/rules.h"
 #include "proxy/http.h"
 #include "proxy/scan.h"
@@ -515,13 +516,30 @@ out:
 
 /* ---------------------------------------------------------------- scan-output */
 
+/* --schema FILE: compile it, check the output (as JSON) against it. */
 static int scan_schema_file(const char *path, const char *text, size_t n,
                             struct proxy_scan_schema *sch)
 {
-    (void)text;
-    (void)n;
-    (void)sch;
-    return scan_fail("scan-output", "--schema %s: JSON Schema checks are not built yet", path);
+    struct evbuffer *b = evbuffer_new();
+    struct guard_schema *schema = NULL;
+    char err[300];
+    int rc;
+    if (b == NULL)
+        return scan_fail("scan-output", "out of memory");
+    if ((rc = read_all(path, b, "scan-output")) != 0) {
+        evbuffer_free(b);
+        return rc;
+    }
+    size_t len = evbuffer_get_length(b);
+    const char *p = len ? (const char *)evbuffer_pullup(b, -1) : "";
+    if (guard_schema_parse(p, len, NULL, NULL, &schema, err, sizeof(err)) != 0) {
+        evbuffer_free(b);
+        return scan_fail("scan-output", "--schema %s: %s", path, err);
+    }
+    rc = proxy_scan_schema_check(schema, NULL, text, n, sch);
+    guard_schema_free(schema);
+    evbuffer_free(b);
+    return rc == 0 ? 0 : scan_fail("scan-output", "out of memory");
 }
 
 int proxy_cli_scan_output(int argc, char **argv)
@@ -637,7 +655,8 @@ int proxy_cli_scan_output(int argc, char **argv)
                                                         : "log");
         }
         if (schema_file && !sch.valid)
-            evbuffer_add_printf(out, "schema invalid: %s\n",
+            evbuffer_add_printf(out, "SCHEMA invalid: [%.*s]\n",
+                                (int)evbuffer_get_length(sch.violations),
                                 (const char *)evbuffer_pullup(sch.violations, -1));
         guard_output_stream_output(w->st, &red, &rlen);
         evbuffer_add(out, red, rlen);

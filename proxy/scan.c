@@ -2,6 +2,8 @@
 #include "proxy/scan.h"
 
 #include "guards/json.h"
+#include "guards/json_value.h"
+#include "guards/schema.h"
 #include "policy/rules.h"
 #include "proxy/http.h"
 
@@ -360,4 +362,64 @@ void proxy_scan_output_json(struct evbuffer *b, const struct policy_rules *r,
                         "\"duration_ms\":%.3f}",
                         schema ? (schema->valid ? "true" : "false") : "null",
                         guard_output_stream_findings_total(st), r->hash, ms);
+}
+
+/* ---------------------------------------------------------------- schema */
+
+#define ADD_LIT(b, lit) evbuffer_add((b), (lit), sizeof(lit) - 1)
+
+static void schema_violation(struct evbuffer *b, const char *keyword, const char *path,
+                             const char *schema_path, const char *message)
+{
+    if (evbuffer_get_length(b) > 0)
+        ADD_LIT(b, ",");
+    ADD_LIT(b, "{\"kind\":\"schema\",\"type\":\"SCHEMA\",\"keyword\":\"");
+    proxy_json_escape(b, keyword, SIZE_MAX);
+    ADD_LIT(b, "\",\"path\":\"");
+    proxy_json_escape(b, path, SIZE_MAX);
+    ADD_LIT(b, "\",\"schema_path\":\"");
+    proxy_json_escape(b, schema_path, SIZE_MAX);
+    ADD_LIT(b, "\",\"action\":\"block\",\"message\":\"");
+    proxy_json_escape(b, message, SIZE_MAX);
+    ADD_LIT(b, "\"}");
+}
+
+int proxy_scan_schema_check(const struct guard_schema *schema, const struct guard_jv *instance,
+                            const char *text, size_t len, struct proxy_scan_schema *sch)
+{
+    struct guard_jv_doc *doc = NULL;
+    struct guard_json_error jerr;
+    struct guard_schema_result res;
+    struct guard_jv_limits lim = {.max_bytes = PROXY_SCAN_TEXT_MAX};
+    sch->valid = false;
+    if ((sch->violations = evbuffer_new()) == NULL)
+        return -ENOMEM;
+    if (instance == NULL) {
+        int rc = guard_jv_parse(text, len, &lim, &doc, &jerr);
+        if (rc == -ENOMEM)
+            return rc;
+        if (rc != 0) {
+            char msg[200];
+            snprintf(msg, sizeof(msg),
+                     "the output is not JSON: %s at line %" PRIu32 ", column %" PRIu32,
+                     jerr.message, jerr.line, jerr.column);
+            schema_violation(sch->violations, "json", "", "", msg);
+            return 0;
+        }
+        instance = guard_jv_doc_root(doc);
+    }
+    memset(&res, 0, sizeof(res));
+    int rc = guard_schema_validate(schema, instance, NULL, &res);
+    if (rc < 0) {
+        schema_violation(sch->violations, "error", "", "",
+                         "the schema check could not run (treated as invalid)");
+    } else {
+        sch->valid = rc == 0;
+        for (size_t i = 0; i < res.n; i++)
+            schema_violation(sch->violations, res.v[i].keyword, res.v[i].instance, res.v[i].schema,
+                             res.v[i].message);
+    }
+    guard_schema_result_free(&res);
+    guard_jv_doc_free(doc);
+    return rc == -ENOMEM ? rc : 0;
 }

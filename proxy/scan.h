@@ -92,6 +92,15 @@ struct proxy_scan_schema {
     struct evbuffer *violations; /* "{...},{...}" */
 };
 
+struct guard_jv;
+struct guard_schema;
+
+/* Validate an output against a compiled schema: `instance` when the output is JSON already,
+ * else `text` parsed as JSON (text that is not JSON is one violation). Fills sch (its
+ * violations buffer is allocated here; free it). 0, or -ENOMEM. */
+int proxy_scan_schema_check(const struct guard_schema *schema, const struct guard_jv *instance,
+                            const char *text, size_t len, struct proxy_scan_schema *sch);
+
 /* {"valid","verdict","score","violations","redacted","findings","rule_set","duration_ms"}:
  * the /v1/scan/output answer and `scan-output --json`. score: 1.0 for a credential, 0.8 for
  * a schema violation, 0.5 for personal data, 0 for nothing. */

@@ -562,7 +562,7 @@ static void test_serve_sighup_and_second_sigterm(void **state)
     dup[2] = 't', dup[3] = 'w', dup[4] = 'o';
     write_file(file, two);
     kill(p.pid, SIGHUP);
-    for (int i = 0; i < 50 && !strstr(p.err, "\"event\":\"rules_reloaded\""); i++)
+    for (int i = 0; i < 500 && !strstr(p.err, "\"event\":\"rules_reloaded\""); i++)
         proc_pump(&p, 20);
     assert_non_null(strstr(p.err, "\"event\":\"rules_reloaded\""));
     /* Each worker takes the new set with its next request: ask enough times to meet both. */

@@ -49,8 +49,9 @@ static const struct setting base_settings[] = {
     {"limits.max_header_bytes", "4KiB"},
     {"limits.max_body_bytes", "2KiB"},
     {"limits.drain_timeout", "2s"},
-    /* These tests are about connections; the prompt guard has its own. */
+    /* These tests are about connections; the guards have their own. */
     {"prompt_guard.enabled", "false"},
+    {"output_guard.enabled", "false"},
     /* Nothing listens on port 1: every forwarded request fails fast with 502. */
     {"upstreams.openai.url", "http://127.0.0.1:1"},
     {"upstreams.anthropic.url", "http://127.0.0.1:1"},
