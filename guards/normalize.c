@@ -1528,11 +1528,16 @@ static unsigned norm_block(const unsigned char *p, bool prev_word, bool prev_let
     unsigned lx = l | (unsigned)(norm_class[p[16]] == NORM_C_LETTER) << 16;
     unsigned s = (unsigned)_mm_movemask_epi8(sep) & (l << 1 | prev_letter);
     unsigned starts = l & ~(l << 1 | prev_word);
+    unsigned gap =
+        (unsigned)_mm_movemask_epi8(_mm_or_si128(norm_eq(v, ' '), norm_in(v, 9, 13))) |
+        (unsigned)(norm_class[p[16]] >= NORM_C_SPACE && norm_class[p[16]] <= NORM_C_BREAK) << 16;
     unsigned bad, len;
 
     /* Whitespace needs a unit after it (a run of one), a word start a second letter, a
-     * separator after a letter a non-letter unit after it (else step 5 drops it). */
-    bad = ~(ok | ws) | (ws & ~(pr >> 1)) | (starts & ~(lx >> 1)) | (s & (lx >> 1 | ~(pr >> 1)));
+     * separator after a letter a unit other than a letter after it (else step 5 drops it;
+     * whitespace always makes a gap unit, so it keeps the separator). */
+    bad = ~(ok | ws) | (ws & ~(pr >> 1)) | (starts & ~(lx >> 1)) |
+          (s & (lx >> 1 | ~((pr | gap) >> 1)));
     len = (unsigned)__builtin_ctz((bad & 0xFFFF) | 0x10000);
     if (len == 0)
         return 0;
@@ -1543,17 +1548,26 @@ static unsigned norm_block(const unsigned char *p, bool prev_word, bool prev_let
 }
 #endif
 
+/* Bytes that end a token or a whitespace run without joining anything to it: punctuation,
+ * separators and whitespace (not letters, 0..9 @ $, removed controls or UTF-8). */
+static bool norm_breaks(unsigned char c)
+{
+    unsigned k = norm_class[c];
+
+    return k == NORM_C_OTHER || (k >= NORM_C_SEP && k <= NORM_C_BREAK);
+}
+
 /* The hot path for plain ASCII prose: words of two letters or more inside a mapped token,
- * single spaces and line breaks, punctuation, separators inside words. It covers only the
- * joiner states in which each of those bytes is written out at once (START, CONT and WORD with
- * a mapped token) and does there exactly what the unit path would; anything else (digits
- * that start a token, single letters, longer whitespace runs, UTF-8) is left to the unit path
- * at *pp. */
+ * whitespace runs, punctuation, separators inside words, tokens of digits, a lone letter
+ * before a word. It covers only the joiner states in which each of those comes out at once
+ * (START, CONT and WORD with a mapped token) and does there exactly what the unit path
+ * would; anything else (digits that start a longer token, spaced-out letters, UTF-8, a
+ * whitespace run that may go on in the next chunk) is left to the unit path at *pp. */
 static char *norm_fast(struct guard_norm *n, const unsigned char **pp, const unsigned char *end,
                        char *o)
 {
     const unsigned char *p = *pp, *s;
-    bool word, letter = false;
+    bool word, letter = false, start;
     unsigned k;
     char m;
 
@@ -1567,6 +1581,8 @@ static char *norm_fast(struct guard_norm *n, const unsigned char **pp, const uns
     } else {
         return o;
     }
+    /* START proper, not CONT: a chain after a joined one would be joined whatever its length. */
+    start = n->join == NORM_J_START;
     while (p < end) {
 #if defined(__SSE2__)
         while (end - p > 16) {
@@ -1577,6 +1593,11 @@ static char *norm_fast(struct guard_norm *n, const unsigned char **pp, const uns
             o += len;
             p += len;
             word = letter;
+            start = true;
+            /* The byte that stopped the block stops the next one too: it is the scalar
+             * path's. */
+            if (len < 16)
+                break;
         }
 #endif
         if (word) {
@@ -1591,9 +1612,10 @@ static char *norm_fast(struct guard_norm *n, const unsigned char **pp, const uns
                 break;
             k = norm_class[*p];
             if (k == NORM_C_SEP && letter) {
-                /* Step 5 needs the next unit: a word of two letters goes on, a non-letter
-                 * ends the word with the separator kept, a single letter is the unit path's. */
-                if (end - p < 2 || !norm_plain(p[1]))
+                /* Step 5 needs the next unit: a word of two letters goes on, any other unit
+                 * but a letter ends the word with the separator kept (whitespace makes a gap
+                 * whatever follows it), a single letter is the unit path's. */
+                if (end - p < 2 || norm_class[p[1]] > NORM_C_BREAK)
                     break;
                 if (norm_class[p[1]] == NORM_C_LETTER) {
                     if (end - p < 3 || norm_class[p[2]] != NORM_C_LETTER)
@@ -1611,29 +1633,61 @@ static char *norm_fast(struct guard_norm *n, const unsigned char **pp, const uns
             k = norm_class[*p];
             if (k == NORM_C_LETTER) {
                 /* A word starts: its first letter is not single, its token gets 2 letters. */
-                if (end - p < 2 || norm_class[p[1]] != NORM_C_LETTER)
+                if (end - p >= 2 && norm_class[p[1]] == NORM_C_LETTER) {
+                    o[0] = (char)(p[0] | 0x20);
+                    o[1] = (char)(p[1] | 0x20);
+                    o += 2;
+                    p += 2;
+                    word = letter = start = true;
+                    continue;
+                }
+                /* A single letter, one space, a word: no chain (it needs three single
+                 * letters), so all of it comes out as it is. */
+                if (!start || end - p < 4 || p[1] != ' ' || norm_class[p[2]] != NORM_C_LETTER ||
+                    norm_class[p[3]] != NORM_C_LETTER)
                     break;
                 o[0] = (char)(p[0] | 0x20);
-                o[1] = (char)(p[1] | 0x20);
-                o += 2;
-                p += 2;
+                o[1] = ' ';
+                o[2] = (char)(p[2] | 0x20);
+                o[3] = (char)(p[3] | 0x20);
+                o += 4;
+                p += 4;
                 word = letter = true;
                 continue;
             }
-            if (k == NORM_C_WORD || k > NORM_C_BREAK)
+            if (k == NORM_C_WORD) {
+                /* A token of digits, @ and $ with no letter is kept as it is; it must end
+                 * here, before a byte that cannot continue it. */
+                for (s = p + 1; s < end && norm_class[*s] == NORM_C_WORD; s++)
+                    ;
+                if (s == end || !norm_breaks(*s))
+                    break;
+                memcpy(o, p, (size_t)(s - p));
+                o += s - p;
+                p = s;
+                k = norm_class[*p];
+            }
+            if (k > NORM_C_BREAK)
                 break;
         }
-        /* OTHER, SEP, SEP4 or whitespace: written as it is, then START. A whitespace byte is
-         * a whole gap when the next byte is a unit of its own. */
+        /* OTHER, SEP, SEP4 or whitespace: written as it is, then START. A whitespace run is
+         * one gap when a unit of its own follows it in this chunk: one byte, a line break if
+         * it holds one. */
         if (k >= NORM_C_SPACE) {
-            if (end - p < 2 || !norm_plain(p[1]))
+            bool brk = false;
+
+            for (s = p; s < end && norm_class[*s] >= NORM_C_SPACE && norm_class[*s] <= NORM_C_BREAK;
+                 s++)
+                brk |= norm_class[*s] == NORM_C_BREAK;
+            if (s == end || !norm_plain(*s))
                 break;
-            *o++ = k == NORM_C_BREAK ? '\n' : ' ';
+            *o++ = brk ? '\n' : ' ';
+            p = s;
         } else {
-            *o++ = (char)*p;
+            *o++ = (char)*p++;
         }
-        p++;
         word = false;
+        start = true;
     }
     if (p != *pp) {
         n->join = word ? (letter ? NORM_J_WORD_L : NORM_J_WORD_W) : NORM_J_START;

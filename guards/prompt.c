@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include <hs/hs.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Weights of the engine's own signals: a rule hidden in an encoding is rarely innocent; an
  * instruction in tool output is the shape of an indirect injection. */
@@ -80,14 +83,18 @@ struct guard_prompt_scan {
     enum guard_prompt_src src;
     unsigned view;  /* what the running Hyperscan call is scanning */
     uint8_t *views; /* per rule: the views it matched in */
+    uint32_t *hit;  /* the rules with views[] != 0, in the order they first matched */
+    size_t n_hit;
+    bool rot_fed; /* the ROT13 stream holds text of this field */
     uint64_t bytes;
     char *payload; /* normalised decoded payload */
     size_t payload_cap;
     char out[GUARD_NORM_OUT_MAX(PROMPT_SLICE)];
     /* ROT13 view: blocks of the normalised text, decided one block late (rot13_decide). */
-    struct rot13_blk rot_cur;             /* being filled */
-    struct rot13_blk rot_pend;            /* complete, not decided yet */
-    struct rot13_blk rot_prev;            /* decided */
+    struct rot13_blk rot_blk[3];          /* the three below, which trade places */
+    struct rot13_blk *rot_cur;            /* being filled */
+    struct rot13_blk *rot_pend;           /* complete, not decided yet */
+    struct rot13_blk *rot_prev;           /* decided */
     uint64_t rot_hits[PROMPT_ROT13_HITS]; /* last-byte offsets of rot13_trigger matches */
     unsigned rot_hits_head, rot_hits_n;
     uint64_t rot_hot_until; /* the queue overflowed: blocks before this offset are hot */
@@ -347,10 +354,13 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 {
     struct guard_prompt_scan *s = ctx;
     (void)from, (void)flags;
-    if (id < s->db->n_rules)
+    if (id < s->db->n_rules) {
+        if (s->views[id] == 0)
+            s->hit[s->n_hit++] = id;
         s->views[id] |= (uint8_t)s->view;
-    else if (!(s->view & GUARD_PROMPT_VIEW_DECODED))
+    } else if (!(s->view & GUARD_PROMPT_VIEW_DECODED)) {
         rot13_hit(s, to);
+    }
     return 0;
 }
 
@@ -388,8 +398,13 @@ struct guard_prompt_scan *guard_prompt_scan_new(const struct guard_prompt_db *db
     s->db = db;
     s->lim.decode_budget = lim && lim->decode_budget ? lim->decode_budget : GUARD_DECODE_BUDGET;
     s->lim.no_decode = lim && lim->no_decode;
+    s->rot_cur = &s->rot_blk[0];
+    s->rot_pend = &s->rot_blk[1];
+    s->rot_prev = &s->rot_blk[2];
     s->views = calloc(guard_prompt_db_count(db), 1);
-    if (s->views == NULL || hs_open_stream(db->stream_db, 0, &s->plain) != HS_SUCCESS ||
+    s->hit = calloc(guard_prompt_db_count(db), sizeof(*s->hit));
+    if (s->views == NULL || s->hit == NULL ||
+        hs_open_stream(db->stream_db, 0, &s->plain) != HS_SUCCESS ||
         hs_open_stream(db->stream_db, 0, &s->rot13) != HS_SUCCESS ||
         hs_open_stream(db->stream_db, 0, &s->decoded) != HS_SUCCESS) {
         guard_prompt_scan_free(s);
@@ -409,6 +424,7 @@ void guard_prompt_scan_free(struct guard_prompt_scan *s)
     if (s->decoded)
         hs_close_stream(s->decoded, NULL, NULL, NULL);
     free(s->views);
+    free(s->hit);
     free(s->payload);
     free(s);
 }
@@ -419,9 +435,15 @@ void guard_prompt_scan_reset(struct guard_prompt_scan *s, struct guard_prompt_sc
     if (s->in_field) {
         /* The last scan stopped inside a field (a request cut short): drop its state. */
         hs_reset_stream(s->plain, 0, NULL, NULL, NULL);
-        hs_reset_stream(s->rot13, 0, NULL, NULL, NULL);
+        if (s->rot_fed)
+            hs_reset_stream(s->rot13, 0, NULL, NULL, NULL);
+        s->rot_fed = false;
     }
-    memset(s->views, 0, guard_prompt_db_count(s->db));
+    /* Only the rules that matched have views to clear (the signals are set by the verdict). */
+    for (size_t i = 0; i < s->n_hit; i++)
+        s->views[s->hit[i]] = 0;
+    s->n_hit = 0;
+    memset(s->views + s->db->n_rules, 0, GUARD_PROMPT_SIG_COUNT);
     s->bytes = 0;
     s->in_field = false;
     rot13_clear(s);
@@ -450,6 +472,7 @@ static void rot13_feed(struct guard_prompt_scan *s, const char *b, size_t n)
     }
     s->bytes += n;
     s->view = GUARD_PROMPT_VIEW_DECODED;
+    s->rot_fed = true;
     if (hs_scan_stream(s->rot13, out, (unsigned)n, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
 }
@@ -463,10 +486,37 @@ static const uint32_t rot13_class[256] = {
     ['b'] = 1 << 16, ['v'] = 1 << 16, ['f'] = 1 << 16, ['u'] = 1 << 16,
 };
 
+#if defined(__SSE2__)
+/* Lanes of v equal to any of the six bytes in `set`. */
+static __m128i rot13_any(__m128i v, const char set[6])
+{
+    __m128i m = _mm_cmpeq_epi8(v, _mm_set1_epi8(set[0]));
+    for (int i = 1; i < 6; i++)
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(set[i])));
+    return m;
+}
+#endif
+
 static bool rot13_letters_rotated(const char *b, size_t n)
 {
     uint32_t acc = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* Sixteen bytes at a time: a match subtracts -1 from its lane's count, which stays far
+     * below 256 for a block; the lanes are summed once at the end. */
+    __m128i plain_n = _mm_setzero_si128(), rotated_n = _mm_setzero_si128();
+    _Static_assert(ROT13_BLOCK / 16 < 256, "per-lane counts fit a byte");
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        plain_n = _mm_sub_epi8(plain_n, rot13_any(v, "etoish"));
+        rotated_n = _mm_sub_epi8(rotated_n, rot13_any(v, "rgbvfu"));
+    }
+    __m128i ps = _mm_sad_epu8(plain_n, _mm_setzero_si128());
+    __m128i rs = _mm_sad_epu8(rotated_n, _mm_setzero_si128());
+    acc = (uint32_t)(_mm_cvtsi128_si32(ps) + _mm_cvtsi128_si32(_mm_srli_si128(ps, 8))) +
+          ((uint32_t)(_mm_cvtsi128_si32(rs) + _mm_cvtsi128_si32(_mm_srli_si128(rs, 8))) << 16);
+#endif
+    for (; i < n; i++)
         acc += rot13_class[(unsigned char)b[i]];
     uint32_t plain = acc & 0xffffu, rotated = acc >> 16;
     return rotated >= 6 && rotated >= 2 * plain;
@@ -474,11 +524,11 @@ static bool rot13_letters_rotated(const char *b, size_t n)
 
 static void rot13_clear(struct guard_prompt_scan *s)
 {
-    s->rot_cur.len = 0;
-    s->rot_cur.start = 0;
-    s->rot_pend.len = 0;
-    s->rot_prev.len = 0;
-    s->rot_prev.hot = false;
+    s->rot_cur->len = 0;
+    s->rot_cur->start = 0;
+    s->rot_pend->len = 0;
+    s->rot_prev->len = 0;
+    s->rot_prev->hot = false;
     s->rot_hits_n = 0;
     s->rot_hot_until = 0;
 }
@@ -488,7 +538,7 @@ static void rot13_clear(struct guard_prompt_scan *s)
  * A hot block goes to the ROT13 stream with the block before it and the block after it. */
 static void rot13_decide(struct guard_prompt_scan *s)
 {
-    struct rot13_blk *p = &s->rot_pend;
+    struct rot13_blk *p = s->rot_pend;
     uint64_t end = p->start + p->len;
     p->hot = p->start < s->rot_hot_until || rot13_letters_rotated(p->b, p->len);
     while (s->rot_hits_n > 0 && s->rot_hits[s->rot_hits_head] < end) {
@@ -498,37 +548,42 @@ static void rot13_decide(struct guard_prompt_scan *s)
     }
     p->fed = false;
     if (p->hot) {
-        if (s->rot_prev.len && !s->rot_prev.fed)
-            rot13_feed(s, s->rot_prev.b, s->rot_prev.len);
+        if (s->rot_prev->len && !s->rot_prev->fed)
+            rot13_feed(s, s->rot_prev->b, s->rot_prev->len);
         rot13_feed(s, p->b, p->len);
         p->fed = true;
-    } else if (s->rot_prev.hot) {
+    } else if (s->rot_prev->hot) {
         rot13_feed(s, p->b, p->len);
         p->fed = true;
     }
-    s->rot_prev = *p;
-    p->len = 0;
+    /* The decided block becomes the previous one; the old previous one is free. */
+    s->rot_pend = s->rot_prev;
+    s->rot_prev = p;
+    s->rot_pend->len = 0;
 }
 
 /* A complete block: the one before it can be decided now. */
 static void rot13_complete(struct guard_prompt_scan *s)
 {
-    if (s->rot_pend.len)
+    if (s->rot_pend->len)
         rot13_decide(s);
-    s->rot_pend = s->rot_cur;
-    s->rot_cur.start += s->rot_cur.len;
-    s->rot_cur.len = 0;
+    struct rot13_blk *done = s->rot_cur;
+    s->rot_cur = s->rot_pend; /* empty */
+    s->rot_pend = done;
+    s->rot_cur->start = done->start + done->len;
+    s->rot_cur->len = 0;
 }
 
 static void rot13_add(struct guard_prompt_scan *s, const char *p, size_t n)
 {
     while (n > 0) {
-        size_t take = ROT13_BLOCK - s->rot_cur.len < n ? ROT13_BLOCK - s->rot_cur.len : n;
-        memcpy(s->rot_cur.b + s->rot_cur.len, p, take);
-        s->rot_cur.len += take;
+        struct rot13_blk *c = s->rot_cur;
+        size_t take = ROT13_BLOCK - c->len < n ? ROT13_BLOCK - c->len : n;
+        memcpy(c->b + c->len, p, take);
+        c->len += take;
         p += take;
         n -= take;
-        if (s->rot_cur.len == ROT13_BLOCK)
+        if (c->len == ROT13_BLOCK)
             rot13_complete(s);
     }
 }
@@ -554,15 +609,18 @@ static void field_end(struct guard_prompt_scan *s)
         s->hs_failed = true;
     if (!s->hs_failed) {
         /* Every trigger match is known now: decide the last blocks. */
-        if (s->rot_cur.len)
+        if (s->rot_cur->len)
             rot13_complete(s);
-        if (s->rot_pend.len)
+        if (s->rot_pend->len)
             rot13_decide(s);
     }
     rot13_clear(s);
+    /* A stream that was fed nothing has nothing to report at its end (no rule matches the
+     * empty text) and nothing to clear. */
     s->view = GUARD_PROMPT_VIEW_DECODED;
-    if (hs_reset_stream(s->rot13, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
+    if (s->rot_fed && hs_reset_stream(s->rot13, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
+    s->rot_fed = false;
     if (!s->lim.no_decode)
         guard_decode_end(&s->dec);
     s->in_field = false;
@@ -599,9 +657,17 @@ void guard_prompt_scan_verdict(struct guard_prompt_scan *s, double warn, double 
     bool sig[GUARD_PROMPT_SIG_COUNT] = {false};
     double keep = 1.0;
     memset(v, 0, sizeof(*v));
-    for (size_t i = 0; i < db->n_rules; i++) {
-        if (s->views[i] == 0)
-            continue;
+    /* In index order, so the same matches always give the same score to the last bit: the
+     * few matched rules are sorted (insertion sort), the signals come after them. */
+    for (size_t i = 1; i < s->n_hit; i++) {
+        uint32_t id = s->hit[i];
+        size_t j = i;
+        for (; j > 0 && s->hit[j - 1] > id; j--)
+            s->hit[j] = s->hit[j - 1];
+        s->hit[j] = id;
+    }
+    for (size_t k = 0; k < s->n_hit; k++) {
+        uint32_t i = s->hit[k];
         /* Hidden only: a decoded copy of plain text (one "&amp;" makes the whole text an
          * inline copy) matches what the text itself matched, and that is no signal. */
         if (s->views[i] == GUARD_PROMPT_VIEW_DECODED)
@@ -612,8 +678,8 @@ void guard_prompt_scan_verdict(struct guard_prompt_scan *s, double warn, double 
     sig[GUARD_PROMPT_SIG_BUDGET] = !s->lim.no_decode && guard_decode_exhausted(&s->dec);
     for (size_t i = 0; i < GUARD_PROMPT_SIG_COUNT; i++)
         s->views[db->n_rules + i] = sig[i] ? GUARD_PROMPT_VIEW_DECODED : 0;
-    /* In index order, so the same matches always give the same score to the last bit. */
-    for (size_t i = 0; i < guard_prompt_db_count(db); i++) {
+    for (size_t k = 0; k < s->n_hit + GUARD_PROMPT_SIG_COUNT; k++) {
+        size_t i = k < s->n_hit ? s->hit[k] : db->n_rules + (k - s->n_hit);
         if (s->views[i] == 0)
             continue;
         keep *= 1.0 - db->rules[i].weight;

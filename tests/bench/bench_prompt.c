@@ -107,7 +107,8 @@ int main(int argc, char **argv)
         snprintf(path, sizeof(path), "%s/prompts-dev.jsonl", dir ? dir : "../shared/eval");
     struct policy_rules *rules;
     struct policy_error err;
-    if (policy_rules_load(POLICY_RULES_PROMPT, argc > 3 ? argv[3] : NULL, NULL, &rules, &err) != 0) {
+    if (policy_rules_load(POLICY_RULES_PROMPT, argc > 3 ? argv[3] : NULL, NULL, &rules, &err) !=
+        0) {
         fprintf(stderr, "bench_prompt: %s\n", err.msg);
         return 2;
     }

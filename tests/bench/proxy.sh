@@ -6,8 +6,8 @@
 # usage: tests/bench/proxy.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
 #   BUILD_DIR needs warden and tests/mock/mock_upstream (a Release build with tests on:
 #   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench)
-# GUARDS=on runs warden with its prompt guard (the default configuration); GUARDS=off (the
-# default here) measures the bare data path. WORKERS=N sets the workers of warden and nginx.
+# GUARDS=on runs warden with its prompt and output guards (the default configuration);
+# GUARDS=off (the default here) measures the bare data path. WORKERS=N sets the workers of warden and nginx.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build-bench}
@@ -17,7 +17,7 @@ workers=${WORKERS:-1}
 guards=${GUARDS:-off}
 case $guards in
 on) guard_flags=() ;;
-off) guard_flags=(--set prompt_guard.enabled=false) ;;
+off) guard_flags=(--set prompt_guard.enabled=false --set output_guard.enabled=false) ;;
 *) echo "bench: GUARDS must be on or off" >&2; exit 2 ;;
 esac
 mock=$build/tests/mock/mock_upstream

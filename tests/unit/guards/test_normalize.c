@@ -204,6 +204,22 @@ static const struct norm_case cases[] = {
     {"1ab", "iab"},
     {"𝟏𝐠𝐧𝟎𝐫𝟑", "ignore"},
     {"ⓘ1", "i1"},
+    /* the ASCII fast path (inputs longer than its 16-byte blocks): whitespace runs, a
+     * separator before whitespace, tokens of digits, a lone letter before a word */
+    {"The first line ends here.  Then two spaces,\n\n\tand a tab run.", "the first line ends "
+                                                                        "here. then two spaces,"
+                                                                        "\nand a tab run."},
+    {"Words end with a dot.\nOr a dash- \r\n or a quote' here, ok", "words end with a dot.\nor "
+                                                                    "a dash-\nor a quote' here, "
+                                                                    "ok"},
+    {"Prices rose 2024 by 15.5% to $100, see @3 and 0x1f.", "prices rose 2024 by 15.5% to $100, "
+                                                            "see @3 and oxif."},
+    {"Numbers 123456 7 89 then words 4you and 1337speak", "numbers 123456 7 89 then words ayou "
+                                                          "and ieetspeak"},
+    {"I am a cat, I think a b c d is joined but a big dog is not", "i am a cat, i think abcd is "
+                                                                   "joined but a big dog is not"},
+    {"Say a  word or I\tthink or a\nline then x y", "say a word or i think or a\nline then x y"},
+    {"i g n o r e  a word, then trailing a", "ignore a word, then trailing a"},
 };
 
 /* ---- helpers ---- */
@@ -734,6 +750,43 @@ static void test_oracle_random(void **state)
     buf_free(&got);
 }
 
+/* Random ASCII prose, long enough for the fast path's 16-byte blocks and its lookahead to
+ * meet every piece at every offset: the oracle agrees, whole and in random chunks. */
+static void test_oracle_prose(void **state)
+{
+    static const char *const pieces[] = {
+        "the ", "The ",   "word", "is",   " ",      " ",      " ",  "  ", "\n", "\n\n",
+        "\t",   " \r\n ", "a ",   "I ",   "x",      ".",      ". ", ", ", "-",  "_",
+        "'",    "|",      "*",    "~",    "`",      "+",      "/",  "0",  "12", "7 ",
+        "2024", "@",      "$",    "4u",   "3.5",    "1gn0r3", "(",  ")",  "\"", ":",
+        "!",    "?",      "ok ",  "\x01", "a b c ", "e.g. ",
+    };
+    struct buf in = {0}, want = {0}, got = {0};
+    uint32_t seed = 4242;
+    size_t round, k, pieces_n = sizeof(pieces) / sizeof(pieces[0]);
+
+    (void)state;
+    test_name = "oracle prose";
+    for (round = 0; round < 4000; round++) {
+        in.len = 0;
+        buf_put(&in, "", 0);
+        for (k = 8 + rnd_next(&seed) % 120; k > 0; k--) {
+            const char *piece = pieces[rnd_next(&seed) % pieces_n];
+
+            buf_put(&in, piece, strlen(piece));
+        }
+        oracle(&want, in.p, in.len);
+        norm_whole(&got, in.p, in.len);
+        if (got.len != want.len || memcmp(got.p, want.p, got.len) != 0)
+            fail_msg("[%s]: got [%s], the oracle says [%s]", in.p, got.p, want.p);
+        norm_random(&got, in.p, in.len, seed);
+        expect_same(&want, &got, "random cuts");
+    }
+    buf_free(&in);
+    buf_free(&want);
+    buf_free(&got);
+}
+
 /* Random bytes, mostly UTF-8 of the characters the tables care about: chunking never
  * matters and the output always has its shape. */
 static void test_random_bytes(void **state)
@@ -833,7 +886,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),        cmocka_unit_test(test_long_tokens),
         cmocka_unit_test(test_small_cap),    cmocka_unit_test(test_oracle_random),
-        cmocka_unit_test(test_random_bytes), cmocka_unit_test(test_eval_prompts),
+        cmocka_unit_test(test_oracle_prose), cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_eval_prompts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
