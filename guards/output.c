@@ -45,7 +45,8 @@ struct guard_output_scratch {
 
 struct cand {
     uint32_t rule;
-    uint64_t s, e; /* stream byte offsets; e == UINT64_MAX: an open PEM block */
+    uint64_t s, e;       /* stream byte offsets; e == UINT64_MAX: an open PEM block */
+    uint64_t cp_s, cp_e; /* code points before s and e, once they left `held` */
     bool final;
     bool partial;
     bool placeholder_out; /* an open PEM block's placeholder already released */
@@ -59,11 +60,14 @@ struct guard_output_stream {
     hs_stream_t *hs;
     bool fresh; /* the Hyperscan stream has seen nothing since it was opened or reset */
     int status; /* 0, 1 blocked, < 0 failed */
+    char *hbuf; /* max_hold bytes; held is a window into it */
     char *held;
     size_t held_len;
-    uint64_t held_base; /* stream offset of held[0] */
-    uint64_t cp_base;   /* code points before held[0] */
-    uint64_t run_start; /* where the current run of token characters began */
+    uint64_t held_base;  /* stream offset of held[0] */
+    uint64_t cp_base;    /* code points before held[0] */
+    uint64_t run_start;  /* where the current run of token characters began */
+    uint64_t scan_from;  /* stream offset of the text being scanned */
+    uint64_t run_before; /* run_start before that text */
     struct cand c[OUT_CANDS];
     size_t n_c;
     char *out;
@@ -445,31 +449,95 @@ static bool val_jwt(const char *s, size_t len)
     return n >= 8 && hdr[0] == '{' && contains_ci(hdr, n, "\"alg\"");
 }
 
-/* Phone: 7 to 15 digits, not all the same, not a run like 1234567. */
+/* The start of a phone extension at the end of s[0, len) ("x204", " ext. 12", " #7"), or len. */
+static size_t phone_ext(const char *s, size_t len)
+{
+    static const char *const marks[] = {"extension", "ext.", "ext", "x", "#"};
+    size_t k = len;
+    while (k > 0 && is_digit(s[k - 1]))
+        k--;
+    if (k == len || len - k > 6)
+        return len;
+    while (k > 0 && s[k - 1] == ' ')
+        k--;
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+        size_t w = strlen(marks[i]);
+        if (k < w || !contains_ci(s + k - w, w, marks[i]))
+            continue;
+        size_t m = k - w;
+        while (m > 0 && s[m - 1] == ' ')
+            m--;
+        if (m > 0 && is_digit(s[m - 1]))
+            return m;
+    }
+    return len;
+}
+
+/* Dates and year ranges written like phone numbers: 2019-2023, 2023-10-05, 05.10.2023. */
+static bool phone_date(const unsigned *g, size_t n_g)
+{
+#define YEAR(v)  ((v) >= 1900 && (v) <= 2099)
+#define MONTH(v) ((v) >= 1 && (v) <= 12)
+#define DAY(v)   ((v) >= 1 && (v) <= 31)
+    if (n_g == 2)
+        return YEAR(g[0]) && YEAR(g[1]);
+    if (n_g == 3)
+        return (YEAR(g[0]) && MONTH(g[1]) && DAY(g[2])) ||
+               (DAY(g[0]) && DAY(g[1]) && (MONTH(g[0]) || MONTH(g[1])) && YEAR(g[2]));
+    return false;
+#undef YEAR
+#undef MONTH
+#undef DAY
+}
+
+/* Phone: digits in groups (spaces, dots, dashes, slashes, parentheses), an optional '+' in
+ * front, an optional extension; 7 to 15 digits before the extension, not all the same, not a
+ * run like 1234567, not a date. Nothing else: a match that takes in a label ("Phone: ...",
+ * "... office") is cut down to the number by validate_span. */
 static bool val_phone(const char *s, size_t len)
 {
-    size_t n = 0, same = 0, asc = 0;
+    size_t n = 0, same = 0, asc = 0, end = phone_ext(s, len), n_g = 0, digits_g = 0;
+    unsigned g[4] = {0}, widths = 0;
     char prev = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (!is_digit(s[i]))
+    for (size_t i = 0; i < end; i++) {
+        if (!is_digit(s[i])) {
+            if (!((s[i] == '+' && i == 0) || s[i] == ' ' || s[i] == '-' || s[i] == '.' ||
+                  s[i] == '(' || s[i] == ')' || s[i] == '/'))
+                return false;
+            if (digits_g > 0) {
+                widths = widths * 8 + (unsigned)(digits_g < 7 ? digits_g : 7);
+                n_g++;
+            }
+            digits_g = 0;
             continue;
+        }
         if (n > 0) {
             same += s[i] == prev;
             asc += s[i] == prev + 1;
         }
+        if (n_g < 4)
+            g[n_g] = g[n_g] * 10 + (unsigned)(s[i] - '0');
+        digits_g++;
         prev = s[i];
         n++;
     }
-    if (n < 7 || n > 15)
+    if (digits_g > 0) {
+        widths = widths * 8 + (unsigned)(digits_g < 7 ? digits_g : 7);
+        n_g++;
+    }
+    if (n < 7 || n > 15 || same + 1 >= n || asc + 1 >= n)
         return false;
-    return same + 1 < n && asc + 1 < n;
+    /* grouped 4-4, 4-2-2 or 2-2-4 */
+    if ((n_g == 2 && widths == 044) || (n_g == 3 && (widths == 0422 || widths == 0224)))
+        return !phone_date(g, n_g);
+    return true;
 }
 
 static bool run_validators(unsigned set, const char *s, size_t len)
 {
     static bool (*const fn[])(const char *, size_t) = {
-        val_luhn, val_iban,    val_ssn, val_ipv4,  val_ipv6,
-        val_entropy, val_jwt, val_secret, val_phone,
+        val_luhn,    val_iban, val_ssn,    val_ipv4,  val_ipv6,
+        val_entropy, val_jwt,  val_secret, val_phone,
     };
     for (size_t i = 0; i < sizeof(fn) / sizeof(fn[0]); i++) {
         if ((set & (1u << i)) && !fn[i](s, len))
@@ -571,8 +639,9 @@ int guard_output_db_new(const struct guard_output_rule *rules, size_t n, const c
         }
         long v = parse_validators(r->r.validator);
         if (v < 0) {
-            snprintf(err, errlen, "unknown validator in '%s' (known: luhn, iban, ssn, ipv4, "
-                                  "ipv6, entropy, jwt, secret, phone)",
+            snprintf(err, errlen,
+                     "unknown validator in '%s' (known: luhn, iban, ssn, ipv4, "
+                     "ipv6, entropy, jwt, secret, phone)",
                      r->r.validator);
             *bad = (int)i;
             rc = -EINVAL;
@@ -716,7 +785,7 @@ struct guard_output_stream *guard_output_stream_new(const struct guard_output_db
         return NULL;
     }
     s->out_cap = s->lim.max_hold + OUT_OUTPUT_SLACK;
-    s->held = malloc(s->lim.max_hold);
+    s->held = s->hbuf = malloc(s->lim.max_hold);
     s->out = malloc(s->out_cap);
     if (s->held == NULL || s->out == NULL || hs_open_stream(db->hs, 0, &s->hs) != HS_SUCCESS) {
         guard_output_stream_free(s);
@@ -732,7 +801,7 @@ void guard_output_stream_free(struct guard_output_stream *s)
         return;
     if (s->hs)
         hs_close_stream(s->hs, NULL, NULL, NULL);
-    free(s->held);
+    free(s->hbuf);
     free(s->out);
     free(s);
 }
@@ -751,6 +820,7 @@ void guard_output_stream_reset(struct guard_output_stream *s, struct guard_outpu
     s->scratch = scratch;
     s->pol = pol;
     s->status = 0;
+    s->held = s->hbuf;
     s->held_len = 0;
     s->held_base = 0;
     s->cp_base = 0;
@@ -765,9 +835,9 @@ void guard_output_stream_reset(struct guard_output_stream *s, struct guard_outpu
 static bool is_token_char(unsigned char c)
 {
     /* Characters of keys, tokens, addresses: a run of them may still be growing. */
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '+' || c == '/' || c == '=' || c == '.' || c == '@' ||
-           c == ':' || c == '%' || c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '+' || c == '/' || c == '=' || c == '.' || c == '@' || c == ':' ||
+           c == '%' || c >= 0x80;
 }
 
 static size_t cp_count(const char *p, size_t n)
@@ -789,8 +859,14 @@ static uint64_t cp_at(const struct guard_output_stream *s, uint64_t off)
     return s->cp_base + cp_count(s->held, (size_t)rel);
 }
 
-static enum guard_out_action cand_action(const struct guard_output_stream *s,
-                                         const struct cand *c)
+/* Code points before `off`, a start or end of a candidate that saved `saved` when `off` left
+ * `held` (held_consume). */
+static uint64_t cand_cp(const struct guard_output_stream *s, uint64_t off, uint64_t saved)
+{
+    return off >= s->held_base ? cp_at(s, off) : saved;
+}
+
+static enum guard_out_action cand_action(const struct guard_output_stream *s, const struct cand *c)
 {
     return guard_output_policy_action(s->pol, &s->db->rules[c->rule].r);
 }
@@ -806,8 +882,8 @@ static void record(struct guard_output_stream *s, const struct cand *c, enum gua
     f->action = a;
     f->start = c->s;
     f->end = end;
-    f->cp_start = cp_at(s, c->s);
-    f->cp_end = cp_at(s, end);
+    f->cp_start = cand_cp(s, c->s, c->cp_s);
+    f->cp_end = cand_cp(s, end, c->cp_e);
     f->partial = c->partial;
 }
 
@@ -819,35 +895,70 @@ static void block(struct guard_output_stream *s, const struct cand *c)
     s->n_c = 0;
 }
 
-/* The finding's span inside a match [from, to) of rule r, or false to drop it. Validation
- * waits for the candidate to stop growing (cand_final): a prefix of a token may pass where
- * the whole token does not ("...EXAMPL" before the "E"). */
-static bool cand_span(const struct guard_output_stream *s, const struct out_rule *r, uint64_t *from,
-                      uint64_t *to)
+enum { SPAN_DROP = 0, SPAN_NEW, SPAN_EXTEND };
+
+/* What closes a value (quotes, list punctuation) and what stands between a name and its value. */
+static bool is_closing(char c)
 {
-    if (*from < s->held_base)
-        return r->validators == 0 && r->span == SPAN_MATCH; /* not all of it is held */
-    if (r->span != SPAN_VALUE)
-        return true;
-    const char *m = s->held + (*from - s->held_base);
-    size_t len = (size_t)(*to - *from), e = len, b;
-    while (e > 0 && strchr("\"'`,;", m[e - 1]))
+    return c == '"' || c == '\'' || c == '`' || c == ',' || c == ';';
+}
+
+static bool is_assign(char c)
+{
+    return c == '=' || c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '"' ||
+           c == '\'' || c == '`' || c == '>' || c == '(';
+}
+
+/* The finding's span inside a match [from, to) of rule r: SPAN_NEW, SPAN_DROP, or
+ * SPAN_EXTEND when what decides a new one has left `held` (the name before a long value),
+ * so that the match may only grow a candidate found before. Validation waits for the
+ * candidate to stop growing (cand_final): a prefix of a token may pass where the whole token
+ * does not ("...EXAMPL" before the "E"). */
+static int cand_span(const struct guard_output_stream *s, const struct out_rule *r, uint64_t *from,
+                     uint64_t *to)
+{
+    if (r->span != SPAN_VALUE) {
+        if (*from < s->held_base) /* not all of it is held */
+            return r->validators == 0 && r->span == SPAN_MATCH ? SPAN_NEW : SPAN_DROP;
+        return SPAN_NEW;
+    }
+    /* Only the value is the finding; the name before it may be gone. */
+    uint64_t lo = *from > s->held_base ? *from : s->held_base;
+    const char *m = s->held + (lo - s->held_base);
+    size_t len = (size_t)(*to - lo), e = len, b;
+    while (e > 0 && is_closing(m[e - 1]))
         e--;
+    if (lo > *from) {
+        /* A long value still growing (reported at each byte): it extends its candidate,
+         * without a look back over all of it. */
+        for (size_t i = 0; i < s->n_c; i++) {
+            const struct cand *c = &s->c[i];
+            if (&s->db->rules[c->rule] == r && c->e != UINT64_MAX && c->e >= lo && c->s <= lo &&
+                lo + e >= c->e) {
+                *from = lo;
+                *to = lo + e;
+                return SPAN_EXTEND;
+            }
+        }
+    }
     b = e;
-    while (b > 0 && !strchr("=: \t\r\n\"'`>(", m[b - 1]))
+    while (b > 0 && m[b - 1] == '=') /* base64 padding belongs to the value */
+        b--;
+    while (b > 0 && !is_assign(m[b - 1]))
         b--;
     if (b == e)
-        return false;
+        return SPAN_DROP;
     /* The name before the value: "..._id" names an identifier, not a secret. */
     size_t n = b;
-    while (n > 0 && strchr("=: \t\r\n\"'`>(", m[n - 1]))
+    while (n > 0 && is_assign(m[n - 1]))
         n--;
-    if (n >= 2 && (m[n - 1] | 0x20) == 'd' && (m[n - 2] | 0x20) == 'i' &&
+    bool named = lo == *from || n >= 3; /* enough of the name is held to tell */
+    if (named && n >= 2 && (m[n - 1] | 0x20) == 'd' && (m[n - 2] | 0x20) == 'i' &&
         (n == 2 || !((m[n - 3] | 0x20) >= 'a' && (m[n - 3] | 0x20) <= 'z')))
-        return false;
-    *from += b;
-    *to = *from + (e - b);
-    return true;
+        return SPAN_DROP;
+    *from = lo + b;
+    *to = lo + e;
+    return named ? SPAN_NEW : SPAN_EXTEND;
 }
 
 static bool is_sep(char c)
@@ -868,8 +979,8 @@ static bool validate_span(unsigned set, const char *m, size_t *off, size_t *len)
         return false;
     size_t best_a = 0, best_n = 0;
     for (size_t a = 0; a < n; a++) {
-        if (a > 0 && !(is_sep(p[a - 1]) && !is_sep(p[a])))
-            continue;
+        if (a > 0 && !(is_sep(p[a - 1]) && (!is_sep(p[a]) || p[a] == '(')))
+            continue; /* pieces start after a separator, at a digit, letter or '(' */
         for (size_t z = n; z > a + best_n; z--) {
             if (z < n && !(is_sep(p[z]) && !is_sep(p[z - 1])))
                 continue;
@@ -906,9 +1017,43 @@ static bool cand_final(struct guard_output_stream *s, size_t i)
         c->e = c->s + len;
     }
     c->final = true;
-    if (cand_action(s, c) == GUARD_OUT_BLOCK)
-        block(s, c);
+    if (cand_action(s, c) == GUARD_OUT_BLOCK) {
+        /* The block names the most specific detector over these bytes: a GitHub token
+         * assigned to TOKEN= is a GITHUB_TOKEN first, a generic secret second. */
+        const struct cand *best = c;
+        for (size_t k = 0; k < s->n_c; k++) {
+            const struct cand *o = &s->c[k];
+            const struct out_rule *ro = &s->db->rules[o->rule];
+            size_t off = 0, len;
+            if (o == c || o->e == UINT64_MAX || o->s >= c->e || c->s >= o->e ||
+                o->s < s->held_base || o->e > s->held_base + s->held_len ||
+                ro->r.priority <= s->db->rules[best->rule].r.priority ||
+                cand_action(s, o) != GUARD_OUT_BLOCK) /* personal data names no block */
+                continue;
+            len = (size_t)(o->e - o->s);
+            if (ro->validators &&
+                !validate_span(ro->validators, s->held + (o->s - s->held_base), &off, &len))
+                continue;
+            best = o;
+        }
+        block(s, best);
+    }
     return true;
+}
+
+static int settle(struct guard_output_stream *s, uint64_t pos, uint64_t run, bool at_end);
+static int release(struct guard_output_stream *s, uint64_t upto, bool forced);
+
+/* Where the run of token characters ending at `pos`, inside the text being scanned, began. */
+static uint64_t run_at(const struct guard_output_stream *s, uint64_t pos)
+{
+    uint64_t p = pos;
+    while (p > s->scan_from && p > s->held_base &&
+           is_token_char((unsigned char)s->held[p - 1 - s->held_base]))
+        p--;
+    if (p == s->scan_from)
+        return s->run_before < p ? s->run_before : p;
+    return p; /* after a non-token character, or at held[0] (nothing older may go) */
 }
 
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
@@ -928,6 +1073,7 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     }
     const struct out_rule *r = &s->db->rules[id];
     uint64_t a = from, b = to;
+    int span = SPAN_NEW;
     if (r->span == SPAN_PEM) {
         if (s->pem_open)
             return 0;
@@ -935,14 +1081,18 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
          * enough to act on or to record. */
         if (guard_output_policy_action(s->pol, &r->r) == GUARD_OUT_REDACT)
             b = UINT64_MAX;
-    } else if (!cand_span(s, r, &a, &b)) {
+    } else if ((span = cand_span(s, r, &a, &b)) == SPAN_DROP) {
         return 0;
     }
-    /* The same detector matching again over an undecided candidate: one candidate. */
-    for (size_t i = 0; i < s->n_c; i++) {
+    /* The same detector matching again over an undecided candidate: one candidate. Not a
+     * BEGIN line right after an END line: that is the next block. */
+    for (size_t i = 0; i < s->n_c && r->span != SPAN_PEM; i++) {
         struct cand *c = &s->c[i];
         if (c->rule == id && a <= c->e && b >= c->s && c->e != UINT64_MAX) {
+            if (a < c->s && a < s->held_base)
+                c->cp_s = s->cp_base;
             c->s = a < c->s ? a : c->s;
+            c->partial |= a < s->held_base;
             if (b > c->e) {
                 c->e = b;
                 c->final = false;
@@ -950,20 +1100,28 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
             return 0;
         }
     }
+    if (span == SPAN_EXTEND)
+        return 0;
     if (s->n_c == OUT_CANDS) {
-        /* Too many at once: the oldest undecided one is decided now. */
-        size_t i = 0;
-        while (i < s->n_c && s->c[i].final)
-            i++;
-        if (i == s->n_c)
-            i = 0;
-        (void)cand_final(s, i);
+        /* Many findings in one large feed: settle as if the text had been cut here. */
+        int rc = settle(s, to, run_at(s, to), false);
+        if (rc == 0 && s->n_c == OUT_CANDS) {
+            /* Still too many (one long run of token characters): the oldest goes now, as
+             * when max_hold is reached. */
+            uint64_t first = UINT64_MAX;
+            for (size_t i = 0; i < s->n_c; i++)
+                first = s->c[i].s < first ? s->c[i].s : first;
+            rc = release(s, first + 1, true);
+        }
+        if (rc < 0)
+            s->status = rc;
         if (s->status != 0)
             return 1;
         if (s->n_c == OUT_CANDS)
-            return 0; /* every slot holds a region awaiting release: drop this match */
+            return 0; /* all inside an open PEM block, as this match is: dropped with it */
     }
-    s->c[s->n_c++] = (struct cand){.rule = id, .s = a, .e = b, .partial = a < s->held_base};
+    s->c[s->n_c++] =
+        (struct cand){.rule = id, .s = a, .e = b, .cp_s = s->cp_base, .partial = a < s->held_base};
     if (b == UINT64_MAX) {
         s->pem_open = true;
         (void)cand_final(s, s->n_c - 1); /* acts at its first line */
@@ -976,7 +1134,10 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 static int out_put(struct guard_output_stream *s, const char *p, size_t n)
 {
     if (s->out_len + n > s->out_cap) {
-        size_t cap = s->out_cap * 2 > s->out_len + n ? s->out_cap * 2 : s->out_len + n;
+        /* by a quarter: a large feed needs a little more than max_hold (placeholders can be
+         * longer than what they replace), and memory per stream counts */
+        size_t cap = s->out_cap + s->out_cap / 4;
+        cap = cap > s->out_len + n ? cap : s->out_len + n;
         char *o = realloc(s->out, cap);
         if (o == NULL)
             return -ENOMEM;
@@ -998,36 +1159,54 @@ static int out_placeholder(struct guard_output_stream *s, const struct cand *c)
 /* Drop the first k held bytes (released or redacted). */
 static void held_consume(struct guard_output_stream *s, size_t k)
 {
+    uint64_t end = s->held_base + k;
+    for (size_t i = 0; i < s->n_c; i++) { /* offsets leaving `held` keep their code points */
+        struct cand *c = &s->c[i];
+        if (c->s >= s->held_base && c->s < end)
+            c->cp_s = cp_at(s, c->s);
+        if (c->e >= s->held_base && c->e < end)
+            c->cp_e = cp_at(s, c->e);
+    }
     s->cp_base += cp_count(s->held, k);
-    memmove(s->held, s->held + k, s->held_len - k);
+    s->held += k;
     s->held_len -= k;
     s->held_base += k;
 }
 
-static int cand_cmp(const void *a, const void *b)
+/* Candidates by start, stable: few, and nearly in order already (insertion sort, which needs
+ * no memory, where qsort allocates for arrays this size). */
+static void cand_sort(struct guard_output_stream *s)
 {
-    const struct cand *x = a, *y = b;
-    return x->s < y->s ? -1 : x->s > y->s ? 1 : 0;
+    for (size_t i = 1; i < s->n_c; i++) {
+        struct cand c = s->c[i];
+        size_t j = i;
+        for (; j > 0 && s->c[j - 1].s > c.s; j--)
+            s->c[j] = s->c[j - 1];
+        s->c[j] = c;
+    }
 }
 
-/* Release every held byte before `upto` (clamped to decided regions), applying redactions. */
+/* Release every held byte before `upto` (clamped to decided regions), applying redactions.
+ * `forced` (out of room): undecided candidates starting before `upto` are decided now, and
+ * a region reaching past `upto` goes whole. */
 static int release(struct guard_output_stream *s, uint64_t upto, bool forced)
 {
     uint64_t total = s->held_base + s->held_len;
     int rc;
     if (upto > total)
         upto = total;
-    /* Undecided candidates keep their bytes, unless room must be made. */
-    for (size_t i = 0; i < s->n_c; i++) {
+    for (size_t i = 0; i < s->n_c && s->status == 0; i++) {
         struct cand *c = &s->c[i];
         if (!c->final && c->s < upto) {
             if (!forced)
-                upto = c->s;
-            else
-                c->partial = true;
+                upto = c->s; /* undecided candidates keep their bytes */
+            else if (!cand_final(s, i))
+                i--; /* dropped: the next one moved here */
         }
     }
-    qsort(s->c, s->n_c, sizeof(s->c[0]), cand_cmp);
+    if (s->status != 0)
+        return 0;
+    cand_sort(s);
     for (;;) {
         /* The first region that starts before the release point. */
         size_t i = 0;
@@ -1036,35 +1215,57 @@ static int release(struct guard_output_stream *s, uint64_t upto, bool forced)
         if (i == s->n_c)
             break;
         struct cand *c = &s->c[i];
-        if (c->e == UINT64_MAX) { /* an open PEM block being redacted: drop its bytes */
-            if (c->s > s->held_base) {
-                uint64_t k = c->s - s->held_base;
+        /* The group: regions overlapping this one, transitively, up to an open PEM block. */
+        uint64_t gs = c->s, ge = c->e;
+        size_t j = i + 1, best = i, best_redact = SIZE_MAX, open = i;
+        bool decided = false;
+        for (; j < s->n_c && s->c[j].s < ge && ge != UINT64_MAX; j++) {
+            if (!s->c[j].final) { /* an undecided one overlaps: wait for it */
+                if (!forced)
+                    return 0;
+                (void)cand_final(s, j);
+                decided = true;
+                break;
+            }
+            if (s->c[j].e > ge) {
+                ge = s->c[j].e;
+                open = j;
+            }
+        }
+        if (s->status != 0)
+            return 0;
+        if (decided) {
+            cand_sort(s);
+            continue;
+        }
+        if (ge == UINT64_MAX) {
+            /* An open PEM block being redacted: its bytes are dropped as they come and one
+             * placeholder stands for the group. */
+            if (gs > s->held_base) {
+                uint64_t k = gs - s->held_base;
                 if ((rc = out_put(s, s->held, (size_t)k)) != 0)
                     return rc;
                 held_consume(s, (size_t)k);
             }
-            if (!c->placeholder_out) {
-                if ((rc = out_placeholder(s, c)) != 0)
+            bool out_already = false;
+            for (size_t k = i; k <= open; k++)
+                out_already |= s->c[k].placeholder_out;
+            if (!out_already) {
+                if ((rc = out_placeholder(s, &s->c[open])) != 0)
                     return rc;
-                c->placeholder_out = true;
+                s->c[open].placeholder_out = true;
             }
-            held_consume(s, (size_t)(upto - s->held_base));
+            if (upto > s->held_base) /* an undecided candidate may start before held[0] */
+                held_consume(s, (size_t)(upto - s->held_base));
             return 0;
         }
-        /* The group: regions overlapping this one, transitively. */
-        uint64_t gs = c->s, ge = c->e;
-        size_t j = i + 1, best = i, best_redact = SIZE_MAX;
-        for (; j < s->n_c && s->c[j].s < ge; j++) {
-            if (!s->c[j].final) /* an undecided one overlaps: wait for it */
-                return 0;
-            ge = s->c[j].e > ge ? s->c[j].e : ge;
-        }
-        if (ge == UINT64_MAX || (ge > upto && !forced)) {
+        if (ge > upto && !forced) {
             upto = gs; /* not all of it may go yet */
             continue;
         }
         for (size_t k = i; k < j; k++) {
-            const struct out_rule *rk = &s->db->rules[s->c[k].rule], *rb = &s->db->rules[s->c[best].rule];
+            const struct out_rule *rk = &s->db->rules[s->c[k].rule],
+                                  *rb = &s->db->rules[s->c[best].rule];
             uint64_t lk = s->c[k].e - s->c[k].s, lb = s->c[best].e - s->c[best].s;
             if (rk->r.priority > rb->r.priority || (rk->r.priority == rb->r.priority && lk > lb))
                 best = k;
@@ -1086,6 +1287,8 @@ static int release(struct guard_output_stream *s, uint64_t upto, bool forced)
                 record(s, &s->c[k], cand_action(s, &s->c[k]));
         }
         uint64_t gend = ge < s->held_base + s->held_len ? ge : s->held_base + s->held_len;
+        if (gend < s->held_base) /* all of it dropped inside a PEM block */
+            gend = s->held_base;
         bool out_already = false; /* a PEM block's placeholder went out while it was open */
         for (size_t k = i; k < j; k++)
             out_already |= s->c[k].placeholder_out;
@@ -1109,13 +1312,15 @@ static int release(struct guard_output_stream *s, uint64_t upto, bool forced)
     return 0;
 }
 
-/* Decide candidates that can no longer grow, then release what no finding can claim. */
-static int settle(struct guard_output_stream *s, bool at_end)
+/* Decide candidates that can no longer grow, then release what no finding can claim: as of
+ * stream offset `pos` (the end of the text scanned so far), where the current run of token
+ * characters began at `run`. */
+static int settle(struct guard_output_stream *s, uint64_t pos, uint64_t run, bool at_end)
 {
     uint64_t total = s->held_base + s->held_len;
     for (size_t i = 0; i < s->n_c && s->status == 0; i++) {
         struct cand *c = &s->c[i];
-        if (!c->final && c->e != UINT64_MAX && (at_end || total >= c->e + s->lim.holdback) &&
+        if (!c->final && c->e != UINT64_MAX && (at_end || pos >= c->e + s->lim.holdback) &&
             !cand_final(s, i))
             i--; /* dropped: the next one moved here */
     }
@@ -1128,9 +1333,9 @@ static int settle(struct guard_output_stream *s, bool at_end)
         }
         return release(s, total, false);
     }
-    uint64_t upto = total > s->lim.holdback ? total - s->lim.holdback : 0;
-    if (s->run_start < upto)
-        upto = s->run_start;
+    uint64_t upto = pos > s->lim.holdback ? pos - s->lim.holdback : 0;
+    if (run < upto)
+        upto = run;
     return release(s, upto, false);
 }
 
@@ -1144,17 +1349,25 @@ int guard_output_stream_feed(struct guard_output_stream *s, const char *text, si
             uint64_t upto = s->held_base + s->lim.max_hold / 4;
             if ((rc = release(s, upto, true)) != 0)
                 return s->status = rc;
+            if (s->status != 0)
+                break;
             room = s->lim.max_hold - s->held_len;
             if (room == 0)
                 return s->status = -EIO;
         }
         size_t n = len < room ? len : room;
         uint64_t off = s->held_base + s->held_len;
+        if (s->held + s->held_len + n > s->hbuf + s->lim.max_hold) {
+            memmove(s->hbuf, s->held, s->held_len);
+            s->held = s->hbuf;
+        }
         memcpy(s->held + s->held_len, text, n);
         s->held_len += n;
         size_t k = n;
         while (k > 0 && is_token_char((unsigned char)text[k - 1]))
             k--;
+        s->scan_from = off;
+        s->run_before = s->run_start;
         if (k > 0)
             s->run_start = off + k;
         s->fresh = false;
@@ -1166,7 +1379,7 @@ int guard_output_stream_feed(struct guard_output_stream *s, const char *text, si
             break;
         text += n;
         len -= n;
-        if ((rc = settle(s, false)) != 0)
+        if ((rc = settle(s, s->held_base + s->held_len, s->run_start, false)) != 0)
             return s->status = rc;
     }
     return s->status;
@@ -1177,20 +1390,20 @@ int guard_output_stream_end(struct guard_output_stream *s)
     if (s->status != 0)
         return s->status;
     s->run_start = s->held_base + s->held_len;
-    hs_error_t e = hs_reset_stream(s->hs, 0, s->scratch->hs, on_match, s); /* end-anchored matches */
+    hs_error_t e =
+        hs_reset_stream(s->hs, 0, s->scratch->hs, on_match, s); /* end-anchored matches */
     if (e != HS_SUCCESS && s->status == 0)
         return s->status = -EIO;
     if (s->status != 0)
         return s->status;
-    int rc = settle(s, true);
+    int rc = settle(s, s->held_base + s->held_len, s->run_start, true);
     if (rc != 0)
         return s->status = rc;
     s->fresh = true;
     return 0;
 }
 
-void guard_output_stream_output(const struct guard_output_stream *s, const char **text,
-                                size_t *len)
+void guard_output_stream_output(const struct guard_output_stream *s, const char **text, size_t *len)
 {
     *text = s->out;
     *len = s->out_len;

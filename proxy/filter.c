@@ -82,8 +82,8 @@ static int body_req_data(struct proxy_conn *c, void *ctx, const char *at, size_t
 }
 
 /* The rule ids of a verdict, comma-separated, cut to fit. */
-static void verdict_rules(const struct policy_rules *pr,
-                          const struct guard_prompt_verdict *v, char *buf, size_t cap)
+static void verdict_rules(const struct policy_rules *pr, const struct guard_prompt_verdict *v,
+                          char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = '\0';

@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct policy_rules *r = NULL;
     struct policy_error err;
     err.msg[0] = '\0';
-    int rc = policy_rules_load_buffer(POLICY_RULES_PROMPT, "fuzz.yaml", (const char *)data, size, &r, &err);
+    int rc = policy_rules_load_buffer(POLICY_RULES_PROMPT, "fuzz.yaml", (const char *)data, size,
+                                      &r, &err);
     if (rc == 0) {
         if (r == NULL || r->n == 0)
             abort();
