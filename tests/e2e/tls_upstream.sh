@@ -60,11 +60,13 @@ start() {
     [ -n "$PORT" ] || { echo "tls_upstream.sh: $name did not start" >&2; exit 1; }
 }
 WPORT_EXPR='s/.*"event":"listening".*"port":\([0-9][0-9]*\).*/\1/p'
-warden() { # NAME ARGS...: a warden on a free port, JSON logs, the small e2e rule set
+warden() { # NAME ARGS...: a warden on a free port, JSON logs, the small e2e rule set; the
+    # output guard (which re-cuts deltas) is off: these cases check the TLS hop event for event
     local name=$1
     shift
     start "$name" "$WPORT_EXPR" err "$WARDEN" serve --listen 127.0.0.1:0 --workers 1 \
-        --set log.format=json --set "prompt_guard.rules_dir=$HERE/rules" "$@"
+        --set log.format=json --set "prompt_guard.rules_dir=$HERE/rules" \
+        --set output_guard.enabled=false "$@"
 }
 
 start mock 's/^listening 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' out "$MOCK" --listen 127.0.0.1:0
