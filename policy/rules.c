@@ -233,7 +233,8 @@ static const char **rule_field(struct policy_rules *r, size_t i, yaml_node_t *k)
                                       : NULL;
 }
 
-/* Checks of a prompt rule once all its keys are read; NULL or what is wrong. */
+/* Checks of a rule once all its keys are read: 0, or -EINVAL with the missing key in
+ * *missing or what is wrong in why. */
 static int check_prompt_rule(const struct guard_prompt_rule *rule, bool have_weight,
                              const char **missing, char *why, size_t cap)
 {
@@ -257,6 +258,7 @@ static int check_prompt_rule(const struct guard_prompt_rule *rule, bool have_wei
     return -EINVAL;
 }
 
+/* The same for an output detector. */
 static int check_output_rule(const struct guard_output_rule *rule, bool have_class,
                              const char **missing, char *why, size_t cap)
 {

@@ -392,72 +392,97 @@ out:
     return rc;
 }
 
-/* ---------------------------------------------------------------- scan-prompt */
+/* ---------------------------------------------------------------- options */
 
-int proxy_cli_scan_prompt(int argc, char **argv)
+/* The options scan-prompt and scan-output share (scan-output also takes --schema). */
+struct scan_args {
+    const char *text, *file, *config, *rules_dir, *schema;
+    bool json, batch;
+    unsigned threads;
+};
+
+/* Parse and check the command line of `cmd`. 0, or the exit code of a usage error. */
+static int scan_args_parse(const char *cmd, int argc, char **argv, bool with_schema,
+                           struct scan_args *a)
 {
     static const struct option opts[] = {
-        {"text", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},
-        {"batch", no_argument, NULL, 'b'},
-        {"config", required_argument, NULL, 'c'},
-        {"rules", required_argument, NULL, 'r'},
-        {"threads", required_argument, NULL, 'n'},
-        {NULL, 0, NULL, 0},
+        {"text", required_argument, NULL, 't'},    {"json", no_argument, NULL, 'j'},
+        {"batch", no_argument, NULL, 'b'},         {"schema", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},  {"rules", required_argument, NULL, 'r'},
+        {"threads", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0},
     };
-    const char *text = NULL, *config = NULL, *rules_dir = NULL;
-    bool json = false, batch = false;
-    unsigned threads = cores();
-    struct scan_env env;
-    int c, rc;
+    int c;
+    memset(a, 0, sizeof(*a));
+    a->threads = cores();
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
         case 't':
-            text = optarg;
+            a->text = optarg;
             break;
         case 'j':
-            json = true;
+            a->json = true;
             break;
         case 'b':
-            batch = true;
+            a->batch = true;
+            break;
+        case 's':
+            if (!with_schema)
+                goto unknown;
+            a->schema = optarg;
             break;
         case 'c':
-            config = optarg;
+            a->config = optarg;
             break;
         case 'r':
-            rules_dir = optarg;
+            a->rules_dir = optarg;
             break;
         case 'n': {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || v < 1 || v > 256)
-                return scan_fail("scan-prompt", "--threads %s: expected 1 to 256", optarg);
-            threads = (unsigned)v;
+                return scan_fail(cmd, "--threads %s: expected 1 to 256", optarg);
+            a->threads = (unsigned)v;
             break;
         }
         default:
-            return scan_fail("scan-prompt", "unknown option '%s' (see warden scan-prompt --help)",
-                             argv[optind - 1]);
+        unknown:
+            return scan_fail(cmd, "unknown option '%s' (see warden %s --help)", argv[optind - 1],
+                             cmd);
         }
     }
-    const char *file = optind < argc ? argv[optind] : NULL;
+    a->file = optind < argc ? argv[optind] : NULL;
     if (optind + 1 < argc)
-        return scan_fail("scan-prompt", "one input at most (got '%s' after '%s')", argv[optind + 1],
+        return scan_fail(cmd, "one input at most (got '%s' after '%s')", argv[optind + 1],
                          argv[optind]);
-    if (batch && (text || (file && strcmp(file, "-") != 0)))
-        return scan_fail("scan-prompt", "--batch reads JSON lines from standard input only");
-    if (!batch && text && file)
-        return scan_fail("scan-prompt", "give --text or a FILE, not both");
-    if (!batch && !text && !file)
-        return scan_fail("scan-prompt", "nothing to scan: give --text T, a FILE or - for stdin");
-    if ((rc = scan_env_load("scan-prompt", config, rules_dir, NULL, ENV_PROMPT, &env)) != 0) {
+    if (a->batch && (a->text || (a->file && strcmp(a->file, "-") != 0)))
+        return scan_fail(cmd, "--batch reads JSON lines from standard input only");
+    if (a->batch && a->schema)
+        return scan_fail(cmd, "--schema applies to one output, not to --batch");
+    if (!a->batch && a->text && a->file)
+        return scan_fail(cmd, "give --text or a FILE, not both");
+    if (!a->batch && !a->text && !a->file)
+        return scan_fail(cmd, "nothing to scan: give --text T, a FILE or - for stdin");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- scan-prompt */
+
+int proxy_cli_scan_prompt(int argc, char **argv)
+{
+    struct scan_args a;
+    struct scan_env env;
+    int rc;
+    if ((rc = scan_args_parse("scan-prompt", argc, argv, false, &a)) != 0)
+        return rc;
+    const char *text = a.text, *file = a.file;
+    if ((rc = scan_env_load("scan-prompt", a.config, a.rules_dir, NULL, ENV_PROMPT, &env)) != 0) {
         scan_env_free(&env);
         return rc;
     }
-    if (batch) {
-        rc = scan_batch(&env, &prompt_batch, threads);
+    if (a.batch) {
+        rc = scan_batch(&env, &prompt_batch, a.threads);
         scan_env_free(&env);
         return rc;
     }
@@ -485,7 +510,7 @@ int proxy_cli_scan_prompt(int argc, char **argv)
         goto out;
     }
     double ms = now_ms() - t0;
-    if (json) {
+    if (a.json) {
         proxy_scan_prompt_json(out, env.rules, &v, ms);
         evbuffer_add(out, "\n", 1);
     } else {
@@ -544,70 +569,18 @@ static int scan_schema_file(const char *path, const char *text, size_t n,
 
 int proxy_cli_scan_output(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"text", required_argument, NULL, 't'},    {"json", no_argument, NULL, 'j'},
-        {"batch", no_argument, NULL, 'b'},         {"schema", required_argument, NULL, 's'},
-        {"config", required_argument, NULL, 'c'},  {"rules", required_argument, NULL, 'r'},
-        {"threads", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0},
-    };
-    const char *text = NULL, *config = NULL, *rules_dir = NULL, *schema_file = NULL;
-    bool json = false, batch = false;
-    unsigned threads = cores();
+    struct scan_args a;
     struct scan_env env;
-    int c, rc;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        switch (c) {
-        case 't':
-            text = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'b':
-            batch = true;
-            break;
-        case 's':
-            schema_file = optarg;
-            break;
-        case 'c':
-            config = optarg;
-            break;
-        case 'r':
-            rules_dir = optarg;
-            break;
-        case 'n': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 256)
-                return scan_fail("scan-output", "--threads %s: expected 1 to 256", optarg);
-            threads = (unsigned)v;
-            break;
-        }
-        default:
-            return scan_fail("scan-output", "unknown option '%s' (see warden scan-output --help)",
-                             argv[optind - 1]);
-        }
-    }
-    const char *file = optind < argc ? argv[optind] : NULL;
-    if (optind + 1 < argc)
-        return scan_fail("scan-output", "one input at most (got '%s' after '%s')", argv[optind + 1],
-                         argv[optind]);
-    if (batch && (text || (file && strcmp(file, "-") != 0)))
-        return scan_fail("scan-output", "--batch reads JSON lines from standard input only");
-    if (batch && schema_file)
-        return scan_fail("scan-output", "--schema applies to one output, not to --batch");
-    if (!batch && text && file)
-        return scan_fail("scan-output", "give --text or a FILE, not both");
-    if (!batch && !text && !file)
-        return scan_fail("scan-output", "nothing to scan: give --text T, a FILE or - for stdin");
-    if ((rc = scan_env_load("scan-output", config, NULL, rules_dir, ENV_OUTPUT, &env)) != 0) {
+    int rc;
+    if ((rc = scan_args_parse("scan-output", argc, argv, true, &a)) != 0)
+        return rc;
+    const char *text = a.text, *file = a.file, *schema_file = a.schema;
+    if ((rc = scan_env_load("scan-output", a.config, NULL, a.rules_dir, ENV_OUTPUT, &env)) != 0) {
         scan_env_free(&env);
         return rc;
     }
-    if (batch) {
-        rc = scan_batch(&env, &output_batch, threads);
+    if (a.batch) {
+        rc = scan_batch(&env, &output_batch, a.threads);
         scan_env_free(&env);
         return rc;
     }
@@ -635,7 +608,7 @@ int proxy_cli_scan_output(int argc, char **argv)
         goto out;
     double ms = now_ms() - t0;
     enum proxy_scan_out_verdict v = proxy_scan_output_verdict(w->st, env.out_rules, &env.out_pol);
-    if (json) {
+    if (a.json) {
         proxy_scan_output_json(out, env.out_rules, &env.out_pol, w->st, schema_file ? &sch : NULL,
                                ms);
         evbuffer_add(out, "\n", 1);
@@ -647,12 +620,9 @@ int proxy_cli_scan_output(int argc, char **argv)
         for (size_t i = 0; i < nf; i++) {
             const struct guard_output_rule *rule =
                 guard_output_db_rule(env.out_rules->out_db, f[i].rule);
-            enum guard_out_action a = guard_output_policy_action(&env.out_pol, rule);
-            evbuffer_add_printf(out, "%s %" PRIu64 "-%" PRIu64 " %s\n", rule->type, f[i].cp_start,
-                                f[i].cp_end,
-                                a == GUARD_OUT_BLOCK    ? "block"
-                                : a == GUARD_OUT_REDACT ? "redact"
-                                                        : "log");
+            evbuffer_add_printf(
+                out, "%s %" PRIu64 "-%" PRIu64 " %s\n", rule->type, f[i].cp_start, f[i].cp_end,
+                proxy_scan_action_name(guard_output_policy_action(&env.out_pol, rule)));
         }
         if (schema_file && !sch.valid)
             evbuffer_add_printf(out, "SCHEMA invalid: [%.*s]\n",

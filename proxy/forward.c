@@ -303,7 +303,7 @@ int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
 {
     int mode = proxy_outguard_head(c, u);
     if (mode < 0)
-        return mode == -EPROTO ? -ECANCELED : mode; /* answered (502) */
+        return mode; /* -ECANCELED: the guard answered (502) */
     if (mode == PROXY_OG_JSON || mode == PROXY_OG_TEXT)
         return 0; /* held: the head goes with the rewritten body */
     write_response_head(c, u, -1, mode == PROXY_OG_SSE);
@@ -315,34 +315,33 @@ void proxy_conn_upstream_head_send(struct proxy_conn *c, long long content_lengt
     write_response_head(c, c->txn.uc, content_length, false);
 }
 
-static void body_out(struct proxy_conn *c, const char *at, size_t len)
+/* Body bytes for the client, framed as the response is: all of `src` (emptied), or at/len. */
+static void body_out(struct proxy_conn *c, struct evbuffer *src, const char *at, size_t len)
 {
+    if (src)
+        len = evbuffer_get_length(src);
     if (len == 0)
         return;
     if (c->txn.resp_chunked)
         evbuffer_add_printf(c->down_out, "%zx\r\n", len);
-    evbuffer_add(c->down_out, at, len);
+    if (src)
+        evbuffer_add_buffer(c->down_out, src);
+    else
+        evbuffer_add(c->down_out, at, len);
     if (c->txn.resp_chunked)
         evbuffer_add(c->down_out, "\r\n", 2);
 }
 
 void proxy_conn_upstream_emit(struct proxy_conn *c, struct evbuffer *b)
 {
-    size_t len = evbuffer_get_length(b);
-    if (len == 0)
-        return;
-    if (c->txn.resp_chunked)
-        evbuffer_add_printf(c->down_out, "%zx\r\n", len);
-    evbuffer_add_buffer(c->down_out, b);
-    if (c->txn.resp_chunked)
-        evbuffer_add(c->down_out, "\r\n", 2);
+    body_out(c, b, NULL, 0);
 }
 
 int proxy_conn_upstream_body(struct proxy_conn *c, const char *at, size_t len)
 {
     if (proxy_outguard_mode(c) != PROXY_OG_OFF)
         return proxy_outguard_data(c, at, len);
-    body_out(c, at, len);
+    body_out(c, NULL, at, len);
     return 0;
 }
 

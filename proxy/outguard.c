@@ -19,6 +19,7 @@
 #include "policy/rules.h"
 #include "proxy/conn.h"
 #include "proxy/http.h"
+#include "proxy/scan.h"
 #include "proxy/server.h"
 #include "proxy/sse.h"
 #include "proxy/upstream.h"
@@ -62,7 +63,7 @@ struct og_slot {
     struct guard_output_stream *st;
     struct evbuffer *tpl_pre, *tpl_post; /* its last delta event around the string */
     char event[OG_TYPE];
-    bool tpl;
+    size_t noted; /* findings of `st` already counted for the response */
 };
 
 struct proxy_outguard {
@@ -88,9 +89,8 @@ struct proxy_outguard {
     /* The response. */
     size_t findings;
     char finding_types[128];
-    bool blocked, redacted, failed;
+    bool blocked, redacted;
     const char *block_type;
-    uint64_t ns;
 };
 
 /* ---------------------------------------------------------------- set-up */
@@ -181,9 +181,8 @@ int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
     g->mode = PROXY_OG_OFF;
     g->findings = 0;
     g->finding_types[0] = '\0';
-    g->blocked = g->redacted = g->failed = false;
+    g->blocked = g->redacted = false;
     g->block_type = NULL;
-    g->ns = 0;
     evbuffer_drain(g->body, evbuffer_get_length(g->body));
     c->txn.og_attached = true;
     return 0;
@@ -191,11 +190,13 @@ int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
 
 /* ---------------------------------------------------------------- findings */
 
-static void note_findings(struct proxy_outguard *g, const struct guard_output_stream *st)
+/* Count the findings `st` made since the last call (*noted of them were counted before). */
+static void note_findings(struct proxy_outguard *g, const struct guard_output_stream *st,
+                          size_t *noted)
 {
     const struct guard_output_finding *f;
     size_t n = guard_output_stream_findings(st, &f);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = *noted; i < n; i++) {
         const struct guard_output_rule *r = guard_output_db_rule(g->rules->out_db, f[i].rule);
         g->findings++;
         if (f[i].action == GUARD_OUT_REDACT)
@@ -212,6 +213,7 @@ static void note_findings(struct proxy_outguard *g, const struct guard_output_st
             snprintf(g->finding_types + have, sizeof(g->finding_types) - have, "%s%s",
                      have ? "," : "", r->type);
     }
+    *noted = n;
 }
 
 /* ---------------------------------------------------------------- slots */
@@ -242,7 +244,7 @@ static struct og_slot *slot_get(struct proxy_conn *c, uint64_t key)
     }
     free_slot->used = true;
     free_slot->key = key;
-    free_slot->tpl = false;
+    free_slot->noted = 0;
     guard_output_stream_reset(free_slot->st, c->worker->out_scratch, &c->worker->srv->out_pol);
     return free_slot;
 }
@@ -457,13 +459,14 @@ static int scan_whole(struct proxy_conn *c, struct og_str *s, const char *text)
 {
     struct proxy_outguard *g = c->outguard;
     const struct guard_output_finding *f;
-    guard_output_stream_reset(g->whole, c->worker->out_scratch, &c->worker->srv->out_pol);
-    int rc = guard_output_stream_feed(g->whole, text, s->dec_len);
-    if (rc == 0)
-        rc = guard_output_stream_end(g->whole);
-    note_findings(g, g->whole);
+    size_t noted = 0;
+    int rc = proxy_scan_output_text(g->whole, c->worker->out_scratch, &c->worker->srv->out_pol,
+                                    text, s->dec_len);
+    note_findings(g, g->whole, &noted);
     if (rc != 0)
-        return rc < 0 ? rc : 1;
+        return rc;
+    if (guard_output_stream_blocked(g->whole))
+        return 1;
     size_t nf = guard_output_stream_findings(g->whole, &f);
     bool changed = false;
     for (size_t i = 0; i < nf; i++)
@@ -556,7 +559,7 @@ static void flush_slot_event(struct proxy_outguard *g, struct og_slot *sl, struc
     const char *o;
     size_t olen;
     guard_output_stream_output(sl->st, &o, &olen);
-    if (olen > 0 && sl->tpl) {
+    if (olen > 0) { /* a slot is made by a delta event, which set its template */
         evbuffer_add(tmp, evbuffer_pullup(sl->tpl_pre, -1), evbuffer_get_length(sl->tpl_pre));
         proxy_json_escape(tmp, o, olen);
         evbuffer_add(tmp, evbuffer_pullup(sl->tpl_post, -1), evbuffer_get_length(sl->tpl_post));
@@ -644,7 +647,7 @@ static int sse_event(struct proxy_conn *c, const struct proxy_sse_event *ev)
                 break;
             }
             rc = guard_output_stream_feed(sl->st, dec + s->dec_off, s->dec_len);
-            note_findings(g, sl->st);
+            note_findings(g, sl->st, &sl->noted);
             if (rc == 0)
                 take_released(g, sl, s);
             /* This event is the slot's newest template. */
@@ -654,7 +657,6 @@ static int sse_event(struct proxy_conn *c, const struct proxy_sse_event *ev)
             evbuffer_add(sl->tpl_post, ev->data + s->end - 1, ev->data_len - (size_t)s->end + 1);
             snprintf(sl->event, sizeof(sl->event), "%.*s",
                      (int)(ev->event_len < OG_TYPE ? ev->event_len : 0), ev->event);
-            sl->tpl = true;
         }
         changed |= s->replaced;
     }
@@ -665,7 +667,7 @@ static int sse_event(struct proxy_conn *c, const struct proxy_sse_event *ev)
         if (!sl->used || !ends_slot(g, sl))
             continue;
         rc = guard_output_stream_end(sl->st);
-        note_findings(g, sl->st);
+        note_findings(g, sl->st, &sl->noted);
         if (rc != 0)
             break;
         struct og_str *last = NULL;
@@ -732,7 +734,7 @@ int proxy_outguard_head(struct proxy_conn *c, struct proxy_uconn *u)
                 TEL_STR("reason", "content_encoding"));
         proxy_conn_respond_error(c, t->flavor, 502, "upstream_error", "upstream_bad_response", msg,
                                  NULL);
-        return -EPROTO;
+        return -ECANCELED;
     }
     if (content_type_is(h, "text/event-stream")) {
         const struct policy_config *cfg = c->worker->srv->cfg;
@@ -822,7 +824,7 @@ static int sse_feed(struct proxy_conn *c, const char *at, size_t len, bool last)
             if (!sl->used)
                 continue;
             int r = guard_output_stream_end(sl->st);
-            note_findings(g, sl->st);
+            note_findings(g, sl->st, &sl->noted);
             if (r != 0) {
                 evbuffer_free(tmp);
                 return sse_block(c, NULL);

@@ -25,8 +25,8 @@ enum proxy_og_mode {
 int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen);
 
 /* The upstream's head arrived. Decides the mode from status, Content-Type and
- * Content-Encoding. Returns the mode, or < 0 when the guard answered the client itself (a
- * body it could not inspect: 502) and the upstream must be dropped. */
+ * Content-Encoding. Returns the mode, -ECANCELED when the guard answered the client itself (a
+ * body it could not inspect: 502) and the upstream must be dropped, or -ENOMEM. */
 int proxy_outguard_head(struct proxy_conn *c, struct proxy_uconn *u);
 
 /* The mode decided for the current response (OFF when not attached). */

@@ -266,7 +266,7 @@ enum proxy_scan_out_verdict proxy_scan_output_verdict(const struct guard_output_
     return v;
 }
 
-static const char *action_name(enum guard_out_action a)
+const char *proxy_scan_action_name(enum guard_out_action a)
 {
     return a == GUARD_OUT_BLOCK ? "block" : a == GUARD_OUT_REDACT ? "redact" : "log";
 }
@@ -284,7 +284,7 @@ void proxy_scan_output_findings_json(struct evbuffer *b, const struct policy_rul
                             "%s{\"type\":\"%s\",\"rule\":\"%s\",\"start\":%" PRIu64
                             ",\"end\":%" PRIu64 ",\"action\":\"%s\"}",
                             i ? "," : "", rule->type, rule->id, f[i].cp_start, f[i].cp_end,
-                            action_name(conf_action(r, conf, &f[i])));
+                            proxy_scan_action_name(conf_action(r, conf, &f[i])));
     }
     evbuffer_add(b, "]", 1);
 }
@@ -345,7 +345,7 @@ void proxy_scan_output_json(struct evbuffer *b, const struct policy_rules *r,
                             ",\"end\":%" PRIu64 ",\"action\":\"%s\",\"message\":\"",
                             i ? "," : "", rule->cls == GUARD_OUT_SECRET ? "secret" : "pii",
                             rule->type, rule->id, f[i].cp_start, f[i].cp_end,
-                            action_name(conf_action(r, conf, &f[i])));
+                            proxy_scan_action_name(conf_action(r, conf, &f[i])));
         proxy_json_escape(b, rule->description, SIZE_MAX);
         evbuffer_add(b, "\"}", 2);
     }

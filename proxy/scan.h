@@ -74,6 +74,9 @@ enum proxy_scan_out_verdict proxy_scan_output_verdict(const struct guard_output_
                                                       const struct policy_rules *r,
                                                       const struct guard_output_policy *conf);
 
+/* "block", "redact" or "log". */
+const char *proxy_scan_action_name(enum guard_out_action a);
+
 /* The findings as a JSON array [{"type","rule","start","end","action"}] (code points). */
 void proxy_scan_output_findings_json(struct evbuffer *b, const struct policy_rules *r,
                                      const struct guard_output_policy *conf,
