@@ -18,6 +18,12 @@ enum body_key {
     K_TYPE,
     K_TEXT,
     K_OUTPUT,
+    K_RESPONSE_FORMAT, /* chat: response_format.json_schema.schema */
+    K_JSON_SCHEMA,
+    K_SCHEMA,
+    K_FORMAT,        /* responses: text.format.schema; messages: output_config.format.schema */
+    K_OUTPUT_CONFIG, /* messages (GA structured outputs) */
+    K_OUTPUT_FORMAT, /* messages (beta structured outputs): output_format.schema */
 };
 
 enum body_role {
@@ -65,6 +71,12 @@ static uint8_t key_of(const char *s, size_t n)
         {"type", K_TYPE},
         {"text", K_TEXT},
         {"output", K_OUTPUT},
+        {"response_format", K_RESPONSE_FORMAT},
+        {"json_schema", K_JSON_SCHEMA},
+        {"schema", K_SCHEMA},
+        {"format", K_FORMAT},
+        {"output_config", K_OUTPUT_CONFIG},
+        {"output_format", K_OUTPUT_FORMAT},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (eq(s, n, keys[i].name))
@@ -271,6 +283,29 @@ static enum body_use classify(const struct guard_prompt_body *b, unsigned d, boo
     return U_IGNORE;
 }
 
+/* Is the object opened at depth d the JSON schema the request asks the output to follow?
+ * OpenAI chat: response_format.json_schema.schema; responses: text.format.schema; Anthropic:
+ * output_config.format.schema, or the beta output_format.schema. */
+static bool is_schema_object(const struct guard_prompt_body *b, unsigned d)
+{
+    for (unsigned i = 1; i < d; i++) {
+        if (arr_at(b, i))
+            return false;
+    }
+    uint8_t k1 = key_at(b, 1), k2 = key_at(b, 2), k3 = key_at(b, 3);
+    switch (b->api) {
+    case GUARD_PROMPT_API_CHAT:
+        return d == 3 && k1 == K_RESPONSE_FORMAT && k2 == K_JSON_SCHEMA && k3 == K_SCHEMA;
+    case GUARD_PROMPT_API_RESPONSES:
+        return d == 3 && k1 == K_TEXT && k2 == K_FORMAT && k3 == K_SCHEMA;
+    case GUARD_PROMPT_API_MESSAGES:
+        return (d == 3 && k1 == K_OUTPUT_CONFIG && k2 == K_FORMAT && k3 == K_SCHEMA) ||
+               (d == 2 && k1 == K_OUTPUT_FORMAT && k2 == K_SCHEMA);
+    default:
+        return false;
+    }
+}
+
 static int on_string(struct guard_prompt_body *b, const struct guard_json_event *ev)
 {
     int src = -1;
@@ -279,6 +314,17 @@ static int on_string(struct guard_prompt_body *b, const struct guard_json_event 
         b->collect = U_IGNORE;
         b->small_len = 0;
         enum body_use use = classify(b, ev->depth, ev->in_array, &src);
+        /* Where the system prompt starts: a top-level one at once; a message's first text
+         * is kept until the message ends and shows its role. */
+        if (use == U_TEXT && src == GUARD_PROMPT_SRC_SYSTEM && ev->depth <= 3 &&
+            key_at(b, 1) != K_MESSAGES && key_at(b, 1) != K_INPUT) {
+            if (b->system_at == 0)
+                b->system_at = ev->offset + 1;
+        } else if (use == U_TEXT && ev->depth >= 3 && b->msg_text_at == 0) {
+            b->msg_text_at = ev->offset + 1;
+        }
+        if (b->scan == NULL)
+            use = use == U_TEXT ? U_IGNORE : use; /* roles and types still followed */
         if (use == U_TEXT) {
             if (src < 0 || (src == GUARD_PROMPT_SRC_SYSTEM && !b->scan_system))
                 return 0;
@@ -358,10 +404,17 @@ static int on_event(struct guard_prompt_body *b, const struct guard_json_event *
         }
         if (d + 1 <= GUARD_PROMPT_BODY_DEPTH)
             b->key[d + 1] = K_OTHER;
+        if (ev->tok == GUARD_JSON_OBJECT_BEGIN && b->schema_depth == 0 && d <= 3 &&
+            is_schema_object(b, d)) {
+            b->schema_start = ev->offset;
+            b->schema_end = 0;
+            b->schema_depth = (uint8_t)d;
+        }
         if (ev->tok == GUARD_JSON_OBJECT_BEGIN && d == 2) {
             b->role = R_UNKNOWN;
             b->item_type = T_UNKNOWN;
             b->seen = 0;
+            b->msg_text_at = 0;
         } else if (ev->tok == GUARD_JSON_OBJECT_BEGIN && d == 4) {
             b->part_type = T_UNKNOWN;
             b->seen &= 3u;
@@ -371,9 +424,17 @@ static int on_event(struct guard_prompt_body *b, const struct guard_json_event *
     case GUARD_JSON_ARRAY_END:
         if (d <= GUARD_PROMPT_BODY_DEPTH)
             b->key[d] &= 0x7fu;
+        if (ev->tok == GUARD_JSON_OBJECT_END && b->schema_depth != 0 && d == b->schema_depth) {
+            b->schema_end = guard_json_offset(&b->js);
+            b->schema_depth = 0;
+        }
+        if (ev->tok == GUARD_JSON_OBJECT_END && d == 2 && b->role == R_SYSTEM &&
+            b->system_at == 0 && b->msg_text_at != 0 &&
+            (key_at(b, 1) == K_MESSAGES || key_at(b, 1) == K_INPUT))
+            b->system_at = b->msg_text_at;
         return 0;
     case GUARD_JSON_STRING:
-        return b->scan ? on_string(b, ev) : 0;
+        return b->api != GUARD_PROMPT_API_NONE ? on_string(b, ev) : 0;
     default:
         return 0;
     }

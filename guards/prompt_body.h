@@ -41,11 +41,17 @@ struct guard_prompt_body {
     bool field_open;   /* a scan field is open (text parts and same-role messages join) */
     uint8_t seen;      /* role/type keys seen in the current message (bits 0-1), part (2-3) */
     const char *error; /* why the body was refused (-EPROTO), static text */
-    char small[24];    /* a role or type value being collected */
+    /* Where the proxy finds things in the body (byte offsets; 0 when absent). */
+    uint64_t schema_start, schema_end; /* the JSON schema asked of the output: '{' .. after '}' */
+    uint64_t system_at;   /* first byte of the first system prompt text (after its quote) */
+    uint64_t msg_text_at; /* first text of the message being read */
+    uint8_t schema_depth; /* the schema object is open at this depth (0: not) */
+    char small[24];       /* a role or type value being collected */
     size_t small_len;
 };
 
-/* Start a body. `scan` must have been reset by the caller (or be NULL). */
+/* Start a body. `scan` must have been reset by the caller (or be NULL: the body's JSON is
+ * checked and, for a prompt API, its system prompt and output schema located). */
 void guard_prompt_body_init(struct guard_prompt_body *b, enum guard_prompt_api api,
                             struct guard_prompt_scan *scan, bool scan_system,
                             const struct guard_json_limits *lim);

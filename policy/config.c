@@ -1,6 +1,7 @@
 /* Configuration engine: the key table drives YAML loading, flags, defaults, checks and docs. */
 #include "policy/config.h"
 
+#include "guards/schema.h"
 #include "policy/config_keys.h"
 
 #include <ctype.h>
@@ -1231,7 +1232,34 @@ static size_t source_rank(const struct policy_config *cfg, const struct policy_l
     return 0;
 }
 
-int policy_config_validate(const struct policy_config *cfg, struct policy_error *err)
+/* Read and compile a route's output schema (at most ROUTE_SCHEMA_MAX bytes). */
+#define ROUTE_SCHEMA_MAX (1024 * 1024)
+static int route_schema_load(const char *path, struct guard_schema **out, char *why, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(why, cap, "cannot read it: %s", strerror(errno));
+        return -errno;
+    }
+    char *buf = malloc(ROUTE_SCHEMA_MAX + 1);
+    size_t n = buf ? fread(buf, 1, ROUTE_SCHEMA_MAX + 1, f) : 0;
+    bool bad = buf == NULL || ferror(f);
+    fclose(f);
+    int rc;
+    if (bad) {
+        snprintf(why, cap, "cannot read it");
+        rc = -EIO;
+    } else if (n > ROUTE_SCHEMA_MAX) {
+        snprintf(why, cap, "larger than %d bytes", ROUTE_SCHEMA_MAX);
+        rc = -E2BIG;
+    } else {
+        rc = guard_schema_parse(buf, n, NULL, NULL, out, why, cap);
+    }
+    free(buf);
+    return rc;
+}
+
+int policy_config_validate(struct policy_config *cfg, struct policy_error *err)
 {
     char names[200];
     char key[KEY_PATH_MAX];
@@ -1245,7 +1273,7 @@ int policy_config_validate(const struct policy_config *cfg, struct policy_error 
         }
     }
     for (size_t i = 0; i < cfg->n_routes; i++) {
-        const struct policy_route *r = &cfg->routes[i];
+        struct policy_route *r = &cfg->routes[i];
         snprintf(key, sizeof(key), "routes[%zu]", i);
         if (r->path == NULL || r->path[0] != '/') {
             set_err(err, &r->loc, key, "path is required and must start with '/'");
@@ -1266,6 +1294,14 @@ int policy_config_validate(const struct policy_config *cfg, struct policy_error 
             set_err(err, &r->loc, key, "upstream '%s' is not defined (defined: %s)",
                     r->upstream ? r->upstream : "", names);
             return -EINVAL;
+        }
+        if (r->output_schema && r->schema == NULL) {
+            char why[300];
+            snprintf(key, sizeof(key), "routes[%zu].output_schema", i);
+            if (route_schema_load(r->output_schema, &r->schema, why, sizeof(why)) != 0) {
+                set_err(err, &r->loc, key, "%s: %s", r->output_schema, why);
+                return -EINVAL;
+            }
         }
     }
     if ((cfg->tls.cert == NULL) != (cfg->tls.key == NULL)) {
@@ -1332,6 +1368,8 @@ void policy_config_unref(struct policy_config *cfg)
 {
     if (cfg == NULL || atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) != 1)
         return;
+    for (size_t i = 0; i < cfg->n_routes; i++)
+        guard_schema_free(cfg->routes[i].schema);
     free_fields(&policy_config_table, cfg);
     for (size_t i = 0; i < cfg->n_sources; i++)
         free(cfg->sources[i]);

@@ -52,10 +52,14 @@ enum policy_output_action {
     POLICY_OUT_LOG,
 };
 
+struct guard_schema;
+
 struct policy_route {
     struct policy_loc loc;
     char *path; /* exact path, or a prefix when it ends with '*' */
     char *upstream;
+    char *output_schema;         /* a JSON Schema file the answers on this route must follow */
+    struct guard_schema *schema; /* output_schema compiled by policy_config_validate */
 };
 
 /* What a guard's verdict does to the request. */
@@ -139,7 +143,8 @@ struct policy_config {
         int64_t holdback;
         int64_t max_hold;
         int64_t max_body_bytes;
-        int on_schema; /* enum policy_action: block or flag */
+        int on_schema; /* enum policy_action: block, flag or log */
+        bool canary;   /* a canary token in system prompts; the output must not repeat it */
     } output_guard;
 };
 
@@ -167,7 +172,7 @@ int policy_config_set(struct policy_config *cfg, const char *flag, const char *k
 
 /* Checks that need the whole configuration (references between keys, files that must
  * exist). Returns 0 or -EINVAL with the location of the offending value. */
-int policy_config_validate(const struct policy_config *cfg, struct policy_error *err);
+int policy_config_validate(struct policy_config *cfg, struct policy_error *err);
 
 /* Look up an upstream by name; NULL when there is none. */
 const struct policy_upstream *policy_config_upstream(const struct policy_config *cfg,

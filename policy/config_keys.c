@@ -168,6 +168,11 @@ static const struct policy_key route_keys[] = {
      .type = POLICY_T_STR,
      .offset = ROFF(upstream),
      .desc = "Name of the upstream (a key of `upstreams`) that serves the route."},
+    {.name = "output_schema",
+     .type = POLICY_T_PATH,
+     .offset = ROFF(output_schema),
+     .desc = "JSON Schema (draft 2020-12) file every answer on this route must follow, "
+             "whatever the request asks; enforced by the output guard (output_guard.on_schema)."},
 };
 static const struct policy_table route_table = {route_keys, NKEYS(route_keys),
                                                 sizeof(struct policy_route), 0, ROFF(loc)};
@@ -241,7 +246,7 @@ static const struct policy_table prompt_table = {prompt_keys, NKEYS(prompt_keys)
 
 #define OOFF(field) (OFF(output_guard.field) - OFF(output_guard))
 static const char *const output_actions[] = {"redact", "block", "log", NULL};
-static const char *const schema_actions[] = {"block", "flag", NULL};
+static const char *const schema_actions[] = {"block", "flag", "log", NULL};
 static const struct policy_key output_type_keys[] = {
     {.name = "action",
      .type = POLICY_T_ENUM,
@@ -314,8 +319,15 @@ static const struct policy_key output_keys[] = {
      .def = "block",
      .offset = OOFF(on_schema),
      .choices = schema_actions,
-     .desc = "When output fails its JSON schema: block (provider error) or flag "
-             "(x-warden-schema: invalid, or a final SSE comment)."},
+     .desc = "When an answer fails its JSON schema (the request's response_format, or the "
+             "route's output_schema): block (provider error), flag (x-warden-schema: invalid, "
+             "or a final SSE comment) or log."},
+    {.name = "canary",
+     .type = POLICY_T_BOOL,
+     .def = "false",
+     .offset = OOFF(canary),
+     .desc = "Put a random canary token at the head of each request's system prompt, and "
+             "block a response that repeats it (a system-prompt leak)."},
 };
 static const struct policy_table output_table = {output_keys, NKEYS(output_keys), 0, 0, 0};
 

@@ -75,6 +75,7 @@ static void txn_reset(struct proxy_txn *t)
     t->guard_ns = 0;
     t->flavor = PROXY_FLAVOR_OPENAI;
     t->up = NULL;
+    t->route = NULL;
     t->pool = NULL;
     t->uc = NULL;
 }

@@ -53,7 +53,8 @@ struct proxy_txn {
     bool resp_chunked;   /* the response body is re-framed as chunks for the client */
     enum proxy_flavor flavor;
     const struct policy_upstream *up;
-    struct proxy_upool *pool; /* of the route's upstream */
+    const struct policy_route *route; /* the route that matched, NULL for the default */
+    struct proxy_upool *pool;         /* of the route's upstream */
     struct proxy_uconn *uc;
 
     /* Guards (proxy/filter.c). */

@@ -6,6 +6,7 @@
 #include "policy/config.h"
 #include "policy/rules.h"
 #include "proxy/conn.h"
+#include "proxy/outguard.h"
 #include "proxy/server.h"
 #include "telemetry/log.h"
 
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <sys/random.h>
 
 /* Depth and lengths for request bodies: generous for tool schemas, still bounded. */
 static const struct guard_json_limits body_json_limits = {
@@ -30,7 +32,11 @@ struct proxy_body_filter {
     struct policy_rules *rules; /* the set `scan` was made for (a reference) */
     struct guard_prompt_scan *scan;
     bool prompt; /* the prompt guard runs: the body is held until its verdict */
+    bool output; /* the output guard reads the response: it learns the schema and canary */
 };
+
+/* The largest output schema a request may carry; a bigger one leaves the output unchecked. */
+#define BODY_SCHEMA_MAX (256 * 1024)
 
 static uint64_t mono_ns(void)
 {
@@ -78,7 +84,7 @@ static int body_req_data(struct proxy_conn *c, void *ctx, const char *at, size_t
         body_reject(c, bf, rc);
         return rc;
     }
-    return bf->prompt ? 0 : 1;
+    return bf->prompt || bf->output ? 0 : 1;
 }
 
 /* The rule ids of a verdict, comma-separated, cut to fit. */
@@ -98,13 +104,51 @@ static void verdict_rules(const struct policy_rules *pr, const struct guard_prom
     }
 }
 
+/* What the output guard learns from the request: the schema its output must follow, and a
+ * canary token put at the head of its system prompt (the body is rewritten). */
+static void body_prepare_output(struct proxy_conn *c, struct proxy_body_filter *bf,
+                                struct evbuffer *held)
+{
+    const struct guard_prompt_body *b = &bf->body;
+    if (!bf->output)
+        return;
+    size_t hl = evbuffer_get_length(held);
+    if (b->schema_end > b->schema_start && b->schema_end <= hl) {
+        size_t n = (size_t)(b->schema_end - b->schema_start);
+        char *text = n <= BODY_SCHEMA_MAX ? malloc(n) : NULL;
+        struct evbuffer_ptr at;
+        if (text && evbuffer_ptr_set(held, &at, (size_t)b->schema_start, EVBUFFER_PTR_SET) == 0 &&
+            evbuffer_copyout_from(held, &at, text, n) == (ev_ssize_t)n)
+            proxy_outguard_request_schema(c, text, n);
+        else
+            proxy_outguard_request_schema(c, NULL, n); /* too large: unchecked, and said so */
+        free(text);
+    }
+    if (!c->worker->srv->cfg->output_guard.canary || b->system_at == 0 || b->system_at > hl)
+        return;
+    char tok[PROXY_OG_CANARY_LEN + 1];
+    uint64_t r[2];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        return; /* no entropy: no canary rather than a guessable one */
+    if (!proxy_outguard_canary(c, r[0] ^ (r[1] << 1), tok))
+        return;
+    /* "<!-- token -->" and a line break (JSON-escaped) before the first system text. */
+    struct evbuffer *out = evbuffer_new();
+    if (out == NULL)
+        return;
+    evbuffer_remove_buffer(held, out, (size_t)b->system_at);
+    evbuffer_add_printf(out, "<!-- %s -->\\n", tok);
+    evbuffer_add_buffer(out, held);
+    evbuffer_add_buffer(held, out);
+    evbuffer_free(out);
+}
+
 static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
 {
     struct proxy_body_filter *bf = ctx;
     struct proxy_txn *t = &c->txn;
     const struct policy_config *cfg = c->worker->srv->cfg;
     const struct policy_rules *pr = bf->rules;
-    (void)held;
     uint64_t t0 = mono_ns();
     int rc = guard_prompt_body_feed(&bf->body, NULL, 0, true);
     if (rc < 0) {
@@ -112,8 +156,11 @@ static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
         body_reject(c, bf, rc);
         return rc;
     }
-    if (!bf->prompt)
+    if (!bf->prompt) {
+        body_prepare_output(c, bf, held);
+        t->guard_ns += mono_ns() - t0;
         return 1;
+    }
     struct guard_prompt_verdict *v = &t->prompt;
     guard_prompt_scan_verdict(bf->scan, cfg->prompt_guard.warn_threshold,
                               cfg->prompt_guard.block_threshold, v);
@@ -134,8 +181,12 @@ static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
                                   : action == POLICY_ACTION_FLAG ? "flag"
                                                                  : "log"),
                 TEL_STR("rule_set", pr->hash));
-    if (v->kind == GUARD_PROMPT_PASS || action != POLICY_ACTION_BLOCK)
+    if (v->kind == GUARD_PROMPT_PASS || action != POLICY_ACTION_BLOCK) {
+        uint64_t t1 = mono_ns();
+        body_prepare_output(c, bf, held);
+        t->guard_ns += mono_ns() - t1;
         return 1;
+    }
     /* Blocked: the upstream never receives a byte of this request. */
     char msg[800], extra[1024];
     snprintf(msg, sizeof(msg),
@@ -194,7 +245,10 @@ int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, 
     /* The prompt APIs are scanned whatever the Content-Type says: leaving it out must not
      * be a way around the guard. */
     bool prompt = rules != NULL && c->worker->prompt_scratch != NULL;
-    if (!prompt && !(has_body && header_has_json(&c->req_hdrs)))
+    /* The output guard learns the request's schema and puts its canary in the held body. */
+    bool output = has_body && api != GUARD_PROMPT_API_NONE && cfg->output_guard.enabled &&
+                  proxy_worker_output_rules(c->worker) != NULL && c->worker->out_scratch != NULL;
+    if (!prompt && !output && !(has_body && header_has_json(&c->req_hdrs)))
         return 0;
     struct proxy_body_filter *bf = c->body_filter;
     if (bf == NULL && (bf = c->body_filter = calloc(1, sizeof(*bf))) == NULL)
@@ -213,13 +267,14 @@ int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, 
             return -ENOMEM;
     }
     bf->prompt = prompt;
+    bf->output = output;
     if (prompt)
         guard_prompt_scan_reset(bf->scan, c->worker->prompt_scratch);
-    guard_prompt_body_init(&bf->body, prompt ? api : GUARD_PROMPT_API_NONE,
+    guard_prompt_body_init(&bf->body, prompt || output ? api : GUARD_PROMPT_API_NONE,
                            prompt ? bf->scan : NULL, cfg->prompt_guard.scan_system,
                            &body_json_limits);
     t->filters[t->n_filters++] = (struct proxy_filter){.ops = &body_filter_ops, .ctx = bf};
-    t->hold_all |= prompt;
+    t->hold_all |= prompt || output;
     return 0;
 }
 

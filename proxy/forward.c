@@ -50,10 +50,13 @@ static const char *txn_target(const struct proxy_txn *t, size_t *len)
 
 /* Request head for the upstream: hop-by-hop headers dropped, Host for the upstream,
  * X-Forwarded-*, our x-request-id, identity encoding (the guards read every byte), the
- * configured key in place of the client's, and the body framing we send. */
+ * configured key in place of the client's, and the body framing we send: the client's, or
+ * the length of a held body (body_len >= 0), which the filters may have rewritten. */
 static void write_request_head(struct proxy_conn *c, const struct proxy_upstream_rt *rt,
-                               const char *target, size_t tlen, struct evbuffer *o)
+                               long long body_len, struct evbuffer *o)
 {
+    size_t tlen;
+    const char *target = txn_target(&c->txn, &tlen);
     const struct proxy_txn *t = &c->txn;
     const struct proxy_hdrs *h = &c->req_hdrs;
     const llhttp_t *p = &c->parser;
@@ -103,7 +106,9 @@ static void write_request_head(struct proxy_conn *c, const struct proxy_upstream
         else
             evbuffer_add_printf(o, "Authorization: Bearer %s\r\n", rt->api_key);
     }
-    if (p->flags & F_CHUNKED)
+    if (body_len >= 0)
+        evbuffer_add_printf(o, "Content-Length: %lld\r\n", body_len);
+    else if (p->flags & F_CHUNKED)
         evbuffer_add(o, "Transfer-Encoding: chunked\r\n", 28);
     else if (p->flags & F_CONTENT_LENGTH)
         evbuffer_add_printf(o, "Content-Length: %" PRIu64 "\r\n", p->content_length);
@@ -143,6 +148,7 @@ int proxy_forward_begin(struct proxy_conn *c)
         return -ENOENT;
     }
     t->pool = pool;
+    t->route = route;
     const struct proxy_hdr *expect = proxy_hdrs_find(&c->req_hdrs, "expect");
     if (expect && hdr_value_has(&c->req_hdrs, expect, "100-continue") && p->http_minor >= 1) {
         /* We read the body anyway: tell the client to send it now. */
@@ -162,11 +168,13 @@ int proxy_forward_begin(struct proxy_conn *c)
     /* A request held for a verdict takes its upstream connection only once it may go: a
      * blocked one never reaches the upstream, and a pooled connection does not idle (and
      * risk the upstream's keep-alive timeout) while a slow client sends. */
-    if (!t->hold_all && upstream_take(c) != 0)
+    if (t->hold_all)
+        return 0; /* the head goes with the held body, framed by its final length */
+    if (upstream_take(c) != 0)
         return -ENOMEM;
     t->req_chunked = (p->flags & F_CHUNKED) != 0;
     /* Sent with the first body bytes of this read: usually one write for the request. */
-    write_request_head(c, pool->rt, target, tlen, c->up_out);
+    write_request_head(c, pool->rt, -1, c->up_out);
     return 0;
 }
 
@@ -228,10 +236,14 @@ int proxy_forward_end(struct proxy_conn *c)
         if (rc < 0)
             return rc; /* answered */
     }
-    if (t->uc == NULL && upstream_take(c) != 0)
-        return -ENOMEM;
-    if (t->n_filters > 0)
+    if (t->hold_all) {
+        if (upstream_take(c) != 0)
+            return -ENOMEM;
+        write_request_head(c, t->pool->rt, (long long)evbuffer_get_length(c->hold), c->up_out);
+        evbuffer_add_buffer(c->up_out, c->hold);
+    } else if (t->n_filters > 0) {
         write_body(c, c->hold, NULL, 0);
+    }
     if (t->req_chunked)
         evbuffer_add(c->up_out, "0\r\n\r\n", 5);
     t->hold_all = false;

@@ -15,7 +15,9 @@
 #include "guards/json.h"
 #include "guards/output.h"
 #include "guards/prompt_body.h"
+#include "guards/schema.h"
 #include "policy/config.h"
+#include "policy/route.h"
 #include "policy/rules.h"
 #include "proxy/conn.h"
 #include "proxy/http.h"
@@ -26,6 +28,7 @@
 #include "telemetry/log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +57,7 @@ struct og_str {
     uint64_t key;
     uint8_t kind;
     bool replaced;
+    bool is_text; /* the model's answer in a whole body: what a schema applies to */
     size_t rep_off, rep_len;
 };
 
@@ -64,6 +68,18 @@ struct og_slot {
     struct evbuffer *tpl_pre, *tpl_post; /* its last delta event around the string */
     char event[OG_TYPE];
     size_t noted; /* findings of `st` already counted for the response */
+    bool is_text; /* the answer's text (not a tool call or reasoning): schema-checked */
+    bool acc_over;
+    struct evbuffer *acc;            /* the answer as it came, for the schema check at its end */
+    char carry[PROXY_OG_CANARY_LEN]; /* the last bytes fed, for a canary split across deltas */
+    size_t carry_len;
+};
+
+enum og_schema_state {
+    OG_SCHEMA_NONE = 0, /* no schema, or no answer text to check */
+    OG_SCHEMA_VALID,
+    OG_SCHEMA_INVALID,
+    OG_SCHEMA_UNCHECKED, /* the request's schema could not be compiled */
 };
 
 struct proxy_outguard {
@@ -91,6 +107,14 @@ struct proxy_outguard {
     char finding_types[128];
     bool blocked, redacted;
     const char *block_type;
+    const char *block_code; /* the error code a block answers with */
+    char block_msg[320];    /* the block's message when it is not a finding's */
+    /* Expectations from the request. */
+    struct guard_schema *schema;             /* the request's own (owned) */
+    const struct guard_schema *route_schema; /* the route's, from the configuration */
+    char canary[PROXY_OG_CANARY_LEN + 1];    /* "" when none was inserted */
+    enum og_schema_state schema_state;
+    char schema_msg[240]; /* the first violation, or why the schema is not checked */
 };
 
 /* ---------------------------------------------------------------- set-up */
@@ -109,6 +133,8 @@ static void slot_free(struct og_slot *s)
         evbuffer_free(s->tpl_pre);
     if (s->tpl_post)
         evbuffer_free(s->tpl_post);
+    if (s->acc)
+        evbuffer_free(s->acc);
     memset(s, 0, sizeof(*s));
 }
 
@@ -137,6 +163,7 @@ void proxy_outguard_free(struct proxy_conn *c)
     if (g->out)
         evbuffer_free(g->out);
     free(g->strs);
+    guard_schema_free(g->schema);
     policy_rules_unref(g->rules);
     free(g);
     c->outguard = NULL;
@@ -183,9 +210,53 @@ int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
     g->finding_types[0] = '\0';
     g->blocked = g->redacted = false;
     g->block_type = NULL;
+    g->block_code = "output_blocked";
+    g->block_msg[0] = '\0';
+    guard_schema_free(g->schema);
+    g->schema = NULL;
+    g->route_schema = c->txn.route ? c->txn.route->schema : NULL;
+    g->canary[0] = '\0';
+    g->schema_state = OG_SCHEMA_NONE;
+    g->schema_msg[0] = '\0';
     evbuffer_drain(g->body, evbuffer_get_length(g->body));
     c->txn.og_attached = true;
     return 0;
+}
+
+void proxy_outguard_request_schema(struct proxy_conn *c, const char *schema, size_t len)
+{
+    struct proxy_outguard *g = c->outguard;
+    if (!c->txn.og_attached || g == NULL)
+        return;
+    guard_schema_free(g->schema);
+    g->schema = NULL;
+    char err[200] = "";
+    int rc = -E2BIG;
+    if (schema) {
+        /* Unknown keywords are annotations, as the specification says: providers add their
+         * own. What the engine cannot honour leaves the output unchecked, never passed as
+         * valid. */
+        struct guard_schema_limits lim = {.flags = GUARD_SCHEMA_F_IGNORE_UNKNOWN};
+        rc = guard_schema_parse(schema, len, NULL, &lim, &g->schema, err, sizeof(err));
+    } else {
+        snprintf(err, sizeof(err), "the schema is larger than %d bytes", 256 * 1024);
+    }
+    if (rc != 0) {
+        g->schema_state = OG_SCHEMA_UNCHECKED;
+        snprintf(g->schema_msg, sizeof(g->schema_msg), "%s", err);
+        tel_log(TEL_LOG_WARN, "output_schema_unchecked", TEL_STR("request_id", c->txn.request_id),
+                TEL_STR("reason", err));
+    }
+}
+
+bool proxy_outguard_canary(struct proxy_conn *c, uint64_t seed, char *tok)
+{
+    struct proxy_outguard *g = c->outguard;
+    if (!c->txn.og_attached || g == NULL)
+        return false;
+    snprintf(g->canary, sizeof(g->canary), "wdn-%016llx", (unsigned long long)seed);
+    memcpy(tok, g->canary, PROXY_OG_CANARY_LEN + 1);
+    return true;
 }
 
 /* ---------------------------------------------------------------- findings */
@@ -214,6 +285,131 @@ static void note_findings(struct proxy_outguard *g, const struct guard_output_st
                      have ? "," : "", r->type);
     }
     *noted = n;
+}
+
+/* ---------------------------------------------------------------- canary and schema */
+
+/* The response repeats the system prompt: its canary token is in the output. */
+static void canary_block(struct proxy_conn *c)
+{
+    struct proxy_outguard *g = c->outguard;
+    static const char type[] = "SYSTEM_PROMPT_LEAK";
+    g->blocked = true;
+    g->findings++;
+    g->block_type = type;
+    snprintf(g->block_msg, sizeof(g->block_msg),
+             "the response was blocked by the output guard: it repeats the system prompt (the "
+             "canary token put there appeared in the output)");
+    size_t have = strlen(g->finding_types);
+    if (have + sizeof(type) + 1 < sizeof(g->finding_types))
+        snprintf(g->finding_types + have, sizeof(g->finding_types) - have, "%s%s", have ? "," : "",
+                 type);
+    tel_log(TEL_LOG_WARN, "system_prompt_leak", TEL_STR("request_id", c->txn.request_id),
+            TEL_STR("peer", c->peer));
+}
+
+/* Is the canary in this whole text? */
+static bool canary_in(const struct proxy_outguard *g, const char *p, size_t n)
+{
+    return g->canary[0] && memmem(p, n, g->canary, PROXY_OG_CANARY_LEN) != NULL;
+}
+
+/* Is the canary in a slot's stream, this piece joined to the end of what came before? */
+static bool canary_in_slot(const struct proxy_outguard *g, struct og_slot *sl, const char *p,
+                           size_t n)
+{
+    const size_t keep = PROXY_OG_CANARY_LEN - 1;
+    if (g->canary[0] == '\0' || n == 0)
+        return false;
+    char joint[2 * PROXY_OG_CANARY_LEN];
+    size_t head = n < keep ? n : keep;
+    memcpy(joint, sl->carry, sl->carry_len);
+    memcpy(joint + sl->carry_len, p, head);
+    if (canary_in(g, joint, sl->carry_len + head) || canary_in(g, p, n))
+        return true;
+    /* Keep the last keep bytes of carry + p. */
+    size_t total = sl->carry_len + n;
+    size_t from_carry = total > keep ? (n >= keep ? 0 : keep - n) : sl->carry_len;
+    memmove(sl->carry, sl->carry + sl->carry_len - from_carry, from_carry);
+    size_t from_p = n < keep - from_carry ? n : keep - from_carry;
+    memcpy(sl->carry + from_carry, p + n - from_p, from_p);
+    sl->carry_len = from_carry + from_p;
+    return false;
+}
+
+static bool schema_wanted(const struct proxy_outguard *g)
+{
+    return g->schema != NULL || g->route_schema != NULL;
+}
+
+/* Check one answer against the schemas in force (the route's and the request's). Returns 0
+ * valid, 1 invalid (g->schema_msg says why), or -ENOMEM. */
+static int schema_check(struct proxy_outguard *g, const char *text, size_t len)
+{
+    const struct guard_schema *all[2] = {g->route_schema, g->schema};
+    struct guard_jv_limits lim = {.max_bytes = len + 1, .max_depth = 128, .max_nodes = len + 16};
+    struct guard_jv_doc *doc = NULL;
+    struct guard_json_error jerr;
+    int rc = guard_jv_parse(text, len, &lim, &doc, &jerr);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc != 0) {
+        snprintf(g->schema_msg, sizeof(g->schema_msg),
+                 "the output is not JSON: %s at line %" PRIu32 ", column %" PRIu32, jerr.message,
+                 jerr.line, jerr.column);
+        g->schema_state = OG_SCHEMA_INVALID;
+        return 1;
+    }
+    int verdict = 0;
+    for (size_t i = 0; i < 2 && verdict == 0; i++) {
+        if (all[i] == NULL)
+            continue;
+        struct guard_schema_result res;
+        memset(&res, 0, sizeof(res));
+        rc = guard_schema_validate(all[i], guard_jv_doc_root(doc), NULL, &res);
+        if (rc < 0) {
+            snprintf(g->schema_msg, sizeof(g->schema_msg),
+                     "the schema check could not run (treated as invalid)");
+            verdict = rc == -ENOMEM ? rc : 1;
+        } else if (rc == 1) {
+            if (res.n > 0)
+                snprintf(g->schema_msg, sizeof(g->schema_msg), "%s at \"%s\": %s", res.v[0].keyword,
+                         res.v[0].instance, res.v[0].message);
+            else
+                snprintf(g->schema_msg, sizeof(g->schema_msg), "the output fails the schema");
+            verdict = 1;
+        }
+        guard_schema_result_free(&res);
+    }
+    guard_jv_doc_free(doc);
+    if (verdict >= 0)
+        g->schema_state = verdict                                ? OG_SCHEMA_INVALID
+                          : g->schema_state == OG_SCHEMA_INVALID ? OG_SCHEMA_INVALID
+                                                                 : OG_SCHEMA_VALID;
+    return verdict;
+}
+
+/* An answer failed its schema: 1 when the configuration blocks it (the block message set),
+ * 0 when it is flagged or logged. */
+static int schema_failed(struct proxy_conn *c)
+{
+    struct proxy_outguard *g = c->outguard;
+    int action = c->worker->srv->cfg->output_guard.on_schema;
+    tel_log(TEL_LOG_WARN, "output_schema_invalid", TEL_STR("request_id", c->txn.request_id),
+            TEL_STR("violation", g->schema_msg),
+            TEL_STR("action", action == POLICY_ACTION_BLOCK  ? "block"
+                              : action == POLICY_ACTION_FLAG ? "flag"
+                                                             : "log"));
+    if (action != POLICY_ACTION_BLOCK)
+        return 0;
+    g->blocked = true;
+    g->block_type = "SCHEMA_VIOLATION";
+    g->block_code = "schema_violation";
+    snprintf(g->block_msg, sizeof(g->block_msg),
+             "the response was blocked by the output guard: it does not follow its JSON schema "
+             "(%s)",
+             g->schema_msg);
+    return 1;
 }
 
 /* ---------------------------------------------------------------- slots */
@@ -245,6 +441,10 @@ static struct og_slot *slot_get(struct proxy_conn *c, uint64_t key)
     free_slot->used = true;
     free_slot->key = key;
     free_slot->noted = 0;
+    free_slot->carry_len = 0;
+    free_slot->acc_over = false;
+    if (free_slot->acc)
+        evbuffer_drain(free_slot->acc, evbuffer_get_length(free_slot->acc));
     guard_output_stream_reset(free_slot->st, c->worker->out_scratch, &c->worker->srv->out_pol);
     return free_slot;
 }
@@ -349,6 +549,38 @@ static uint8_t classify_delta(struct proxy_outguard *g, const struct og_path *p,
     return OG_WHOLE;
 }
 
+/* Is the string at depth d the model's answer in a whole body? Chat: choices[i].message
+ * .content; responses: output[i].content[j].text; Anthropic: content[i].text. */
+static bool answer_path(const struct proxy_outguard *g, const struct og_path *p, unsigned d)
+{
+    switch (g->api) {
+    case GUARD_PROMPT_API_CHAT:
+        return d == 4 && name_is(p, 0, "choices") && p->is_arr[1] && name_is(p, 2, "message") &&
+               name_is(p, 3, "content");
+    case GUARD_PROMPT_API_RESPONSES:
+        return d == 5 && name_is(p, 0, "output") && p->is_arr[1] && name_is(p, 2, "content") &&
+               p->is_arr[3] && name_is(p, 4, "text");
+    case GUARD_PROMPT_API_MESSAGES:
+        return d == 3 && name_is(p, 0, "content") && p->is_arr[1] && name_is(p, 2, "text");
+    default:
+        return false;
+    }
+}
+
+/* Is a delta of this slot key the answer's text (not a tool call, refusal or reasoning)? */
+static bool answer_delta(const struct proxy_outguard *g, uint64_t key)
+{
+    switch (g->api) {
+    case GUARD_PROMPT_API_CHAT:
+    case GUARD_PROMPT_API_MESSAGES:
+        return (key & 0xffffu) == 0;
+    case GUARD_PROMPT_API_RESPONSES:
+        return strcmp(g->type, "response.output_text.delta") == 0;
+    default:
+        return false;
+    }
+}
+
 /* Read a JSON document; fill g->strs and the document's signals. -EBADMSG when it is not
  * JSON, -E2BIG when it has too many strings. */
 static int collect(struct proxy_outguard *g, const char *doc, size_t len, bool stream)
@@ -414,6 +646,7 @@ static int collect(struct proxy_outguard *g, const char *doc, size_t len, bool s
                 str_depth = d;
                 const char *name =
                     d >= 1 && d - 1 < OG_DEPTH && !p.is_arr[d - 1] ? p.name[d - 1] : "";
+                s->is_text = !stream && d <= OG_DEPTH && answer_path(g, &p, d);
                 if (d > OG_DEPTH)
                     s->kind = OG_WHOLE;
                 else if (stream && (s->kind = classify_delta(g, &p, d, &s->key)) == OG_DELTA)
@@ -439,7 +672,8 @@ static int collect(struct proxy_outguard *g, const char *doc, size_t len, bool s
                 if (str_depth == 3 && name_is(&p, 0, "choices") && p.is_arr[1] &&
                     strcmp(name, "finish_reason") == 0 && g->n_ended_choice < OG_SLOTS)
                     g->ended_choice[g->n_ended_choice++] = p.idx[1];
-                if (s->kind == OG_WHOLE && s->dec_len < OG_MIN_WHOLE)
+                if (s->kind == OG_WHOLE && s->dec_len < OG_MIN_WHOLE &&
+                    !(g->canary[0] && s->dec_len >= PROXY_OG_CANARY_LEN))
                     s->kind = OG_SKIP;
                 g->n_strs++;
             }
@@ -533,23 +767,35 @@ static void emit_event(struct evbuffer *out, const char *event, size_t event_len
     evbuffer_add(out, "\n\n", 2);
 }
 
+/* Why the response is blocked, for the client. */
+static void block_message(const struct proxy_outguard *g, char *msg, size_t cap)
+{
+    if (g->block_msg[0])
+        snprintf(msg, cap, "%s", g->block_msg);
+    else
+        snprintf(msg, cap, "the response was blocked by the output guard: it contained a %s",
+                 g->block_type ? g->block_type : "value it could not inspect");
+}
+
 /* The error event that ends a blocked stream, in the provider's format. */
 static void emit_block_event(struct proxy_conn *c)
 {
     struct proxy_outguard *g = c->outguard;
-    char msg[200];
-    snprintf(msg, sizeof(msg), "the response was blocked by the output guard: it contained a %s",
-             g->block_type ? g->block_type : "credential");
-    if (g->flavor == PROXY_FLAVOR_ANTHROPIC)
+    char msg[sizeof(g->block_msg)];
+    block_message(g, msg, sizeof(msg));
+    if (g->flavor == PROXY_FLAVOR_ANTHROPIC) {
         evbuffer_add_printf(g->out,
-                            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
-                            "\"output_blocked\",\"message\":\"%s\"}}\n\n",
-                            msg);
-    else
-        evbuffer_add_printf(g->out,
-                            "data: {\"error\":{\"message\":\"%s\",\"type\":\"output_blocked\","
-                            "\"code\":\"output_blocked\",\"param\":null}}\n\n",
-                            msg);
+                            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"%s\","
+                            "\"message\":\"",
+                            g->block_code);
+        proxy_json_escape(g->out, msg, strlen(msg));
+        evbuffer_add(g->out, "\"}}\n\n", 6);
+    } else {
+        evbuffer_add(g->out, "data: {\"error\":{\"message\":\"", 27);
+        proxy_json_escape(g->out, msg, strlen(msg));
+        evbuffer_add_printf(g->out, "\",\"type\":\"%s\",\"code\":\"%s\",\"param\":null}}\n\n",
+                            g->block_code, g->block_code);
+    }
 }
 
 /* A slot ends outside an event that carries it: its held text goes out in a copy of its
@@ -566,6 +812,41 @@ static void flush_slot_event(struct proxy_outguard *g, struct og_slot *sl, struc
         emit_event(g->out, sl->event, strlen(sl->event), NULL, 0, false, tmp);
     }
     guard_output_stream_take(sl->st);
+}
+
+/* Keep a piece of the answer for the schema check at its end. */
+static int slot_keep(struct proxy_conn *c, struct og_slot *sl, const char *p, size_t n)
+{
+    size_t cap = (size_t)c->worker->srv->cfg->output_guard.max_body_bytes;
+    if (sl->acc == NULL && (sl->acc = evbuffer_new()) == NULL)
+        return -ENOMEM;
+    if (evbuffer_get_length(sl->acc) + n > cap)
+        sl->acc_over = true;
+    else if (evbuffer_add(sl->acc, p, n) != 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* A slot's answer ended: check it against the schema. 0, 1 blocked, or < 0. */
+static int slot_schema(struct proxy_conn *c, struct og_slot *sl)
+{
+    struct proxy_outguard *g = c->outguard;
+    if (!sl->is_text || !schema_wanted(g))
+        return 0;
+    int rc;
+    if (sl->acc_over) {
+        snprintf(g->schema_msg, sizeof(g->schema_msg),
+                 "the answer is larger than output_guard.max_body_bytes and was not checked");
+        g->schema_state = OG_SCHEMA_INVALID;
+        rc = 1;
+    } else {
+        size_t n = sl->acc ? evbuffer_get_length(sl->acc) : 0;
+        const char *text = n ? (const char *)evbuffer_pullup(sl->acc, -1) : "";
+        rc = schema_check(g, text, n);
+    }
+    if (sl->acc)
+        evbuffer_drain(sl->acc, evbuffer_get_length(sl->acc));
+    return rc == 1 ? schema_failed(c) : rc;
 }
 
 /* Does this event end slot `sl`? */
@@ -623,6 +904,10 @@ static int sse_event(struct proxy_conn *c, const struct proxy_sse_event *ev)
         if (rc == -E2BIG)
             return -E2BIG;
         g->n_strs = 0;
+        if (canary_in(g, ev->data, ev->data_len)) {
+            canary_block(c);
+            return 1;
+        }
         struct og_str s = {.dec_len = ev->data_len};
         rc = scan_whole(c, &s, ev->data);
         if (rc != 0)
@@ -639,6 +924,11 @@ static int sse_event(struct proxy_conn *c, const struct proxy_sse_event *ev)
     for (size_t i = 0; i < g->n_strs && rc == 0; i++) {
         struct og_str *s = &g->strs[i];
         if (s->kind == OG_WHOLE) {
+            if (canary_in(g, dec + s->dec_off, s->dec_len)) {
+                canary_block(c);
+                rc = 1;
+                break;
+            }
             rc = scan_whole(c, s, dec + s->dec_off);
         } else if (s->kind == OG_DELTA) {
             struct og_slot *sl = slot_get(c, s->key);
@@ -646,6 +936,15 @@ static int sse_event(struct proxy_conn *c, const struct proxy_sse_event *ev)
                 rc = -E2BIG; /* more streams than slots: refuse rather than pass unread */
                 break;
             }
+            if (canary_in_slot(g, sl, dec + s->dec_off, s->dec_len)) {
+                canary_block(c);
+                rc = 1;
+                break;
+            }
+            sl->is_text = answer_delta(g, s->key);
+            if (sl->is_text && schema_wanted(g) &&
+                (rc = slot_keep(c, sl, dec + s->dec_off, s->dec_len)) != 0)
+                break;
             rc = guard_output_stream_feed(sl->st, dec + s->dec_off, s->dec_len);
             note_findings(g, sl->st, &sl->noted);
             if (rc == 0)
@@ -682,6 +981,7 @@ static int sse_event(struct proxy_conn *c, const struct proxy_sse_event *ev)
             flush_slot_event(g, sl, tmp);
         }
         sl->used = false;
+        rc = slot_schema(c, sl);
     }
     if (rc == 0) {
         if (!changed) {
@@ -761,13 +1061,23 @@ void proxy_outguard_headers(struct proxy_conn *c, struct evbuffer *b)
     struct proxy_outguard *g = c->outguard;
     if (!c->txn.og_attached || g == NULL || g->mode == PROXY_OG_OFF)
         return;
+    static const char *const states[] = {
+        [OG_SCHEMA_NONE] = NULL,
+        [OG_SCHEMA_VALID] = "valid",
+        [OG_SCHEMA_INVALID] = "invalid",
+        [OG_SCHEMA_UNCHECKED] = "unchecked",
+    };
     if (g->mode == PROXY_OG_SSE) {
         evbuffer_add(b, "x-warden-output: streamed\r\n", 27);
+        if (g->schema_state == OG_SCHEMA_UNCHECKED)
+            evbuffer_add(b, "x-warden-schema: unchecked\r\n", 28);
         return;
     }
     evbuffer_add_printf(b, "x-warden-output: %s\r\n", g->redacted ? "redacted" : "clean");
     if (g->finding_types[0])
         evbuffer_add_printf(b, "x-warden-output-findings: %s\r\n", g->finding_types);
+    if (states[g->schema_state])
+        evbuffer_add_printf(b, "x-warden-schema: %s\r\n", states[g->schema_state]);
 }
 
 /* The stream is blocked: the error event goes out, the response ends. */
@@ -831,11 +1141,21 @@ static int sse_feed(struct proxy_conn *c, const char *at, size_t len, bool last)
             }
             flush_slot_event(g, sl, tmp);
             sl->used = false;
+            if ((r = slot_schema(c, sl)) != 0) {
+                evbuffer_free(tmp);
+                return r == 1 ? sse_block(c, NULL) : r;
+            }
         }
         evbuffer_free(tmp);
         if (g->findings > 0)
             evbuffer_add_printf(g->out, ": warden output findings=%zu types=%s\n\n", g->findings,
                                 g->finding_types);
+        if (g->schema_state == OG_SCHEMA_VALID)
+            evbuffer_add(g->out, ": warden schema valid\n\n", 24);
+        else if (g->schema_state != OG_SCHEMA_NONE)
+            evbuffer_add_printf(g->out, ": warden schema %s: %s\n\n",
+                                g->schema_state == OG_SCHEMA_INVALID ? "invalid" : "unchecked",
+                                g->schema_msg);
     }
     proxy_conn_upstream_emit(c, g->out);
     return 0;
@@ -879,11 +1199,27 @@ static int body_end(struct proxy_conn *c)
         const char *dec = (const char *)evbuffer_pullup(g->dec, -1);
         dec = dec ? dec : "";
         for (size_t i = 0; i < g->n_strs && rc == 0; i++) {
-            if (g->strs[i].kind != OG_SKIP)
-                rc = scan_whole(c, &g->strs[i], dec + g->strs[i].dec_off);
+            struct og_str *s = &g->strs[i];
+            if (s->kind == OG_SKIP)
+                continue;
+            if (canary_in(g, dec + s->dec_off, s->dec_len)) {
+                canary_block(c);
+                rc = 1;
+                break;
+            }
+            rc = scan_whole(c, s, dec + s->dec_off);
+        }
+        /* The answers, as the model wrote them, against the schema. */
+        for (size_t i = 0; i < g->n_strs && rc == 0 && schema_wanted(g); i++) {
+            if (g->strs[i].is_text &&
+                (rc = schema_check(g, dec + g->strs[i].dec_off, g->strs[i].dec_len)) == 1)
+                rc = schema_failed(c);
         }
         if (rc == 0)
             rebuild(g, doc, len, tmp);
+    } else if (canary_in(g, doc, len)) {
+        canary_block(c);
+        rc = 1;
     } else {
         /* Not JSON, or too many strings to follow: one text. */
         struct og_str s = {.dec_len = len};
@@ -897,15 +1233,15 @@ static int body_end(struct proxy_conn *c)
         }
     }
     if (rc != 0) {
-        char msg[200];
-        snprintf(msg, sizeof(msg),
-                 "the response was blocked by the output guard: it contained a %s",
-                 g->block_type ? g->block_type : "value it could not inspect");
+        char msg[sizeof(g->block_msg)];
+        block_message(g, msg, sizeof(msg));
         tel_log(TEL_LOG_WARN, "output_blocked", TEL_STR("request_id", t->request_id),
                 TEL_STR("type", g->block_type ? g->block_type : ""),
                 TEL_UINT("findings", g->findings));
-        proxy_conn_respond_error(c, t->flavor, 400, "invalid_request_error", "output_blocked", msg,
-                                 "x-warden-output: blocked\r\n");
+        proxy_conn_respond_error(c, t->flavor, 400, "invalid_request_error", g->block_code, msg,
+                                 g->schema_state == OG_SCHEMA_INVALID
+                                     ? "x-warden-output: blocked\r\nx-warden-schema: invalid\r\n"
+                                     : "x-warden-output: blocked\r\n");
         evbuffer_free(tmp);
         return -ECANCELED;
     }

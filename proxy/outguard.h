@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct proxy_conn;
 struct proxy_uconn;
@@ -23,6 +24,19 @@ enum proxy_og_mode {
 /* Attach the guard to this request when the output guard is on and the path is a model API
  * (called with the request filters). 0 or -ENOMEM. */
 int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen);
+
+/* Characters of a system-prompt canary token ("wdn-" and 16 hex digits). */
+#define PROXY_OG_CANARY_LEN 20
+
+/* The request asks for output that follows this JSON schema (the text of the schema object,
+ * taken from response_format.json_schema.schema and its kin). It is compiled here; one that
+ * cannot be (or `schema` NULL: too large) leaves the output unchecked, as the response's
+ * x-warden-schema header says. Called once the request body is complete. */
+void proxy_outguard_request_schema(struct proxy_conn *c, const char *schema, size_t len);
+
+/* Make this response's canary token from `seed` into tok (PROXY_OG_CANARY_LEN + 1 bytes); the
+ * caller puts it in the request's system prompt. false when the guard is not attached. */
+bool proxy_outguard_canary(struct proxy_conn *c, uint64_t seed, char *tok);
 
 /* The upstream's head arrived. Decides the mode from status, Content-Type and
  * Content-Encoding. Returns the mode, -ECANCELED when the guard answered the client itself (a

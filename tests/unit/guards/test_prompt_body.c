@@ -227,13 +227,82 @@ static void test_api_of(void **state)
         assert_int_equal(guard_prompt_api_of(paths[i].path, strlen(paths[i].path)), paths[i].api);
 }
 
+/* Where the proxy finds the output schema and the system prompt, fed whole and at every cut,
+ * with and without the prompt scan. */
+struct locate_case {
+    enum guard_prompt_api api;
+    const char *body;
+    const char *schema; /* expected text of the schema object, NULL when none */
+    const char *system; /* expected text right after system_at (a prefix), NULL when none */
+};
+
+static const struct locate_case locate_cases[] = {
+    {GUARD_PROMPT_API_CHAT,
+     "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"content\":\"Be "
+     "brief\",\"role\":\"developer\"}],\"response_format\":{\"type\":\"json_schema\","
+     "\"json_schema\":{\"name\":\"p\",\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{}}},"
+     "\"strict\":true}}}",
+     "{\"type\":\"object\",\"properties\":{\"a\":{}}}", "Be brief\""},
+    {GUARD_PROMPT_API_CHAT,
+     "{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"Rules\"}]},"
+     "{\"role\":\"system\",\"content\":\"second\"}],\"schema\":{\"type\":\"string\"}}",
+     NULL, "Rules\""},
+    {GUARD_PROMPT_API_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"no system\"}]}", NULL,
+     NULL},
+    {GUARD_PROMPT_API_RESPONSES,
+     "{\"input\":\"hi\",\"instructions\":\"Be kind\",\"text\":{\"format\":{\"type\":"
+     "\"json_schema\",\"name\":\"x\",\"schema\":{\"type\":\"array\"}}}}",
+     "{\"type\":\"array\"}", "Be kind\""},
+    {GUARD_PROMPT_API_MESSAGES,
+     "{\"system\":[{\"type\":\"text\",\"text\":\"Claude rules\"}],\"messages\":[],"
+     "\"output_config\":{\"format\":{\"type\":\"json_schema\",\"schema\":{\"required\":[\"a\"]}}}}",
+     "{\"required\":[\"a\"]}", "Claude rules\""},
+    {GUARD_PROMPT_API_MESSAGES,
+     "{\"system\":\"S\",\"output_format\":{\"type\":\"json_schema\",\"schema\":{}}}", "{}", "S\""},
+    /* A schema at another place is not the output's. */
+    {GUARD_PROMPT_API_CHAT, "{\"tools\":[{\"function\":{\"parameters\":{\"schema\":{}}}}]}", NULL,
+     NULL},
+};
+
+static void test_locate(void **state)
+{
+    (void)state;
+    static const struct guard_json_limits lim = {.max_depth = 64};
+    for (size_t i = 0; i < sizeof(locate_cases) / sizeof(locate_cases[0]); i++) {
+        const struct locate_case *lc = &locate_cases[i];
+        size_t len = strlen(lc->body);
+        for (int with_scan = 0; with_scan < 2; with_scan++) {
+            for (size_t cut = 0; cut <= len; cut++) {
+                static struct guard_prompt_body b;
+                if (with_scan)
+                    guard_prompt_scan_reset(scan, scratch);
+                guard_prompt_body_init(&b, lc->api, with_scan ? scan : NULL, false, &lim);
+                assert_int_equal(guard_prompt_body_feed(&b, lc->body, cut, false), 0);
+                assert_int_equal(guard_prompt_body_feed(&b, lc->body + cut, len - cut, true), 0);
+                if (lc->schema) {
+                    assert_true(b.schema_end > b.schema_start);
+                    assert_int_equal(b.schema_end - b.schema_start, strlen(lc->schema));
+                    assert_memory_equal(lc->body + b.schema_start, lc->schema, strlen(lc->schema));
+                } else {
+                    assert_int_equal(b.schema_end, 0);
+                }
+                if (lc->system) {
+                    assert_true(b.system_at > 0 && b.system_at < len);
+                    assert_memory_equal(lc->body + b.system_at, lc->system, strlen(lc->system));
+                } else {
+                    assert_int_equal(b.system_at, 0);
+                }
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_scan_system),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_api_of),
+        cmocka_unit_test(test_fields), cmocka_unit_test(test_scan_system),
+        cmocka_unit_test(test_errors), cmocka_unit_test(test_api_of),
+        cmocka_unit_test(test_locate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

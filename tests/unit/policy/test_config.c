@@ -387,9 +387,9 @@ static void test_table_defaults_parse(void **state)
 
     (void)state;
     walk_table(&policy_config_table, "", "", "", 0, 0, &n_keys);
-    /* 11 top-level, 2 log, 12 limits, 2 tls, 3 upstream, 2 route, 9 prompt_guard,
-     * 9 output_guard, 1 output_guard.types.NAME. */
-    assert_int_equal(n_keys, 51);
+    /* 11 top-level, 2 log, 12 limits, 2 tls, 3 upstream, 3 route, 9 prompt_guard,
+     * 10 output_guard, 1 output_guard.types.NAME. */
+    assert_int_equal(n_keys, 53);
 }
 
 /* ---------------------------------------------------------------- data-driven corpus */
@@ -1118,6 +1118,44 @@ static void test_ca_file_readable(void **state)
     free(ca);
 }
 
+/* A route's output schema is compiled when the configuration is checked; a bad one fails
+ * there, naming the route's place in the file. */
+static void test_route_output_schema(void **state)
+{
+    char good[] = "/tmp/warden-test-schema-XXXXXX", bad[] = "/tmp/warden-test-schema-XXXXXX";
+    char yaml[512];
+    struct policy_error err;
+    int fg = mkstemp(good), fb = mkstemp(bad);
+
+    (void)state;
+    assert_true(fg >= 0 && fb >= 0);
+    static const char gs[] = "{\"type\":\"object\",\"required\":[\"answer\"]}";
+    static const char bs[] = "{\"type\":\"objec\"}";
+    assert_true(write(fg, gs, sizeof(gs) - 1) == (ssize_t)sizeof(gs) - 1);
+    assert_true(write(fb, bs, sizeof(bs) - 1) == (ssize_t)sizeof(bs) - 1);
+    close(fg);
+    close(fb);
+    snprintf(yaml, sizeof(yaml),
+             "routes:\n  - {path: /v1/chat/completions, upstream: openai, "
+             "output_schema: %s}\n",
+             good);
+    struct policy_config *cfg = cfg_with(yaml);
+    assert_non_null(cfg->routes[0].schema);
+    assert_null(cfg->routes[1].schema);
+    policy_config_unref(cfg);
+    snprintf(yaml, sizeof(yaml),
+             "workers: 1\nroutes:\n  - path: /v1/chat/completions\n    upstream: openai\n"
+             "    output_schema: %s\n",
+             bad);
+    expect_bad(yaml, &err);
+    char want[300];
+    snprintf(want, sizeof(want),
+             DOC ":3:5: routes[0].output_schema: %s: unknown type \"objec\" at /type", bad);
+    assert_string_equal(err.msg, want);
+    unlink(good);
+    unlink(bad);
+}
+
 /* Locations of errors: line and column of the offending value, 1-based. */
 static void test_error_locations(void **state)
 {
@@ -1587,6 +1625,7 @@ int main(void)
         cmocka_unit_test(test_floats),
         cmocka_unit_test(test_null_strings),
         cmocka_unit_test(test_ca_file_readable),
+        cmocka_unit_test(test_route_output_schema),
         cmocka_unit_test(test_error_locations),
         cmocka_unit_test(test_size_cap),
         cmocka_unit_test(test_file_errors),
