@@ -27,7 +27,8 @@
 
 struct out_rule {
     struct guard_output_rule r; /* strings owned */
-    unsigned validators;        /* bit set of VAL_* */
+    unsigned validators;        /* bit set of VAL_* run on a decided candidate */
+    bool email;                 /* validator "email": the match starts at '@' (on_match) */
     enum { SPAN_MATCH = 0, SPAN_VALUE, SPAN_PEM } span;
 };
 
@@ -45,11 +46,11 @@ struct guard_output_scratch {
 
 struct cand {
     uint32_t rule;
-    uint64_t s, e;       /* stream byte offsets; e == UINT64_MAX: an open PEM block */
-    uint64_t cp_s, cp_e; /* code points before s and e, once they left `held` */
     bool final;
     bool partial;
     bool placeholder_out; /* an open PEM block's placeholder already released */
+    uint64_t s, e;        /* stream byte offsets; e == UINT64_MAX: an open PEM block */
+    uint64_t cp_s, cp_e;  /* code points before s and e, once they left `held` */
 };
 
 struct guard_output_stream {
@@ -75,7 +76,19 @@ struct guard_output_stream {
     struct guard_output_finding f[GUARD_OUT_FINDINGS];
     size_t n_f, n_f_total;
     bool pem_open; /* a PEM block's END line is awaited */
+    /* E-mail local parts (email_start): the first place an address may start in the run of
+     * local-part characters that ends at held[0] (OUT_NONE: none, or no such run), the byte
+     * before held[0], and the last '@' looked at with the start found for it. */
+    uint64_t em_run, em_at, em_from;
+    char em_prev;
+    /* The last value found in a match of a "value" rule (cand_span): the rule, the match's
+     * start, its end, where the value starts and what cand_span returned. */
+    uint32_t vm_rule;
+    int vm_ret;
+    uint64_t vm_from, vm_to, vm_b;
 };
+
+#define OUT_NONE UINT64_MAX
 
 /* ---------------------------------------------------------------- validators */
 
@@ -89,10 +102,11 @@ enum {
     VAL_JWT = 1u << 6,
     VAL_SECRET = 1u << 7,
     VAL_PHONE = 1u << 8,
+    VAL_EMAIL = 1u << 9,
 };
 
 const char *const guard_output_validator_names[] = {
-    "luhn", "iban", "ssn", "ipv4", "ipv6", "entropy", "jwt", "secret", "phone", NULL,
+    "luhn", "iban", "ssn", "ipv4", "ipv6", "entropy", "jwt", "secret", "phone", "email", NULL,
 };
 
 static bool is_digit(char c)
@@ -103,6 +117,18 @@ static bool is_digit(char c)
 static bool is_alnum(char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* \w of Hyperscan without UCP: what a \b stands between. */
+static bool is_word(char c)
+{
+    return is_alnum(c) || c == '_';
+}
+
+/* A character of an e-mail address's local part (as the rules spell it, not all of RFC 5322). */
+static bool is_local(char c)
+{
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
 }
 
 static int hexval(char c)
@@ -533,11 +559,42 @@ static bool val_phone(const char *s, size_t len)
     return true;
 }
 
+/* E-mail address: a local part that starts with a letter or digit, '@', dot-separated labels
+ * of letters, digits and '-' (each starting with a letter or digit), a top-level domain of two
+ * or more letters. The rule matches from the '@' and on_match widens the match to the local
+ * part (email_start), so a stream checks no more than this when it finds one. */
+static bool val_email(const char *s, size_t len)
+{
+    const char *at = memchr(s, '@', len);
+    size_t i, label = 0, letters = 0, labels = 0;
+    if (at == NULL || at == s || !is_alnum(s[0]))
+        return false;
+    for (i = 0; s + i < at; i++) {
+        if (!is_local(s[i]))
+            return false;
+    }
+    for (i++; i < len; i++) {
+        if (s[i] == '.') {
+            if (label == 0)
+                return false;
+            labels++;
+            label = letters = 0;
+        } else if (is_alnum(s[i]) || (s[i] == '-' && label > 0)) {
+            label++;
+            letters =
+                (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ? letters + 1 : 0;
+        } else {
+            return false;
+        }
+    }
+    return labels > 0 && label >= 2 && letters == label;
+}
+
 static bool run_validators(unsigned set, const char *s, size_t len)
 {
     static bool (*const fn[])(const char *, size_t) = {
         val_luhn,    val_iban, val_ssn,    val_ipv4,  val_ipv6,
-        val_entropy, val_jwt,  val_secret, val_phone,
+        val_entropy, val_jwt,  val_secret, val_phone, val_email,
     };
     for (size_t i = 0; i < sizeof(fn) / sizeof(fn[0]); i++) {
         if ((set & (1u << i)) && !fn[i](s, len))
@@ -641,13 +698,14 @@ int guard_output_db_new(const struct guard_output_rule *rules, size_t n, const c
         if (v < 0) {
             snprintf(err, errlen,
                      "unknown validator in '%s' (known: luhn, iban, ssn, ipv4, "
-                     "ipv6, entropy, jwt, secret, phone)",
+                     "ipv6, entropy, jwt, secret, phone, email)",
                      r->r.validator);
             *bad = (int)i;
             rc = -EINVAL;
             goto out;
         }
-        r->validators = (unsigned)v;
+        r->email = (v & VAL_EMAIL) != 0;
+        r->validators = (unsigned)v & ~VAL_EMAIL; /* checked by on_match */
         if (r->r.span[0] == '\0' || strcmp(r->r.span, "match") == 0)
             r->span = SPAN_MATCH;
         else if (strcmp(r->r.span, "value") == 0)
@@ -792,6 +850,9 @@ struct guard_output_stream *guard_output_stream_new(const struct guard_output_db
         return NULL;
     }
     s->fresh = true;
+    s->em_run = OUT_NONE;
+    s->em_at = OUT_NONE;
+    s->vm_rule = UINT32_MAX;
     return s;
 }
 
@@ -830,6 +891,10 @@ void guard_output_stream_reset(struct guard_output_stream *s, struct guard_outpu
     s->n_f = 0;
     s->n_f_total = 0;
     s->pem_open = false;
+    s->em_run = OUT_NONE;
+    s->em_at = OUT_NONE;
+    s->em_prev = 0;
+    s->vm_rule = UINT32_MAX;
 }
 
 static bool is_token_char(unsigned char c)
@@ -840,12 +905,21 @@ static bool is_token_char(unsigned char c)
            c == '%' || c >= 0x80;
 }
 
+/* Code points in p[0, n): bytes that are not UTF-8 continuation bytes (10xxxxxx), counted
+ * eight at a time (every released byte passes here). */
 static size_t cp_count(const char *p, size_t n)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += ((unsigned char)p[i] & 0xC0) != 0x80;
-    return k;
+    const uint64_t high = 0x8080808080808080u;
+    size_t cont = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, sizeof(x));
+        /* bit 7 of each byte: set where bit 7 is and bit 6 is not; then their sum */
+        cont += (size_t)((((x & ~(x << 1) & high) >> 7) * 0x0101010101010101u) >> 56);
+    }
+    for (; i < n; i++)
+        cont += ((unsigned char)p[i] & 0xC0) == 0x80;
+    return n - cont;
 }
 
 /* Code points before stream offset `off` (which is held, or at the held end). */
@@ -914,7 +988,7 @@ static bool is_assign(char c)
  * so that the match may only grow a candidate found before. Validation waits for the
  * candidate to stop growing (cand_final): a prefix of a token may pass where the whole token
  * does not ("...EXAMPL" before the "E"). */
-static int cand_span(const struct guard_output_stream *s, const struct out_rule *r, uint64_t *from,
+static int cand_span(struct guard_output_stream *s, const struct out_rule *r, uint64_t *from,
                      uint64_t *to)
 {
     if (r->span != SPAN_VALUE) {
@@ -941,13 +1015,38 @@ static int cand_span(const struct guard_output_stream *s, const struct out_rule 
             }
         }
     }
+    uint32_t rule = (uint32_t)(r - s->db->rules);
+    if (lo == *from && s->vm_rule == rule && s->vm_from == *from && s->vm_to <= lo + e) {
+        /* The value of the last match, grown (a long value is reported at each byte): if
+         * what it grew by is more of the value, or more padding, the value starts where it
+         * did, and the look back over all of it is not needed again. */
+        size_t old = (size_t)(s->vm_to - lo), k = old;
+        bool pad = true, plain = old > 0 && m[old - 1] != '=';
+        for (; k < e; k++) {
+            pad &= m[k] == '=';
+            plain &= !is_assign(m[k]) && !is_closing(m[k]);
+        }
+        if (pad || plain) {
+            s->vm_to = lo + e;
+            *from = s->vm_b;
+            *to = lo + e;
+            return s->vm_ret;
+        }
+    }
     b = e;
     while (b > 0 && m[b - 1] == '=') /* base64 padding belongs to the value */
         b--;
     while (b > 0 && !is_assign(m[b - 1]))
         b--;
-    if (b == e)
+    s->vm_rule = rule;
+    s->vm_from = *from;
+    s->vm_to = lo + e;
+    s->vm_b = lo + b;
+    s->vm_ret = SPAN_DROP;
+    if (b == e) { /* no value yet: more of it would be one */
+        s->vm_rule = UINT32_MAX;
         return SPAN_DROP;
+    }
     /* The name before the value: "..._id" names an identifier, not a secret. */
     size_t n = b;
     while (n > 0 && is_assign(m[n - 1]))
@@ -958,7 +1057,8 @@ static int cand_span(const struct guard_output_stream *s, const struct out_rule 
         return SPAN_DROP;
     *from = lo + b;
     *to = lo + e;
-    return named ? SPAN_NEW : SPAN_EXTEND;
+    s->vm_ret = named ? SPAN_NEW : SPAN_EXTEND;
+    return s->vm_ret;
 }
 
 static bool is_sep(char c)
@@ -1044,6 +1144,40 @@ static bool cand_final(struct guard_output_stream *s, size_t i)
 static int settle(struct guard_output_stream *s, uint64_t pos, uint64_t run, bool at_end);
 static int release(struct guard_output_stream *s, uint64_t upto, bool forced);
 
+/* The first place an e-mail address may start (\b, then a letter or digit) in the local-part
+ * characters [from, to) of held, after the byte `prev`; OUT_NONE if none. */
+static uint64_t email_first(const struct guard_output_stream *s, size_t from, size_t to, char prev)
+{
+    for (size_t i = from; i < to; i++) {
+        if (is_alnum(s->held[i]) && !is_word(prev))
+            return s->held_base + i;
+        prev = s->held[i];
+    }
+    return OUT_NONE;
+}
+
+/* Where the e-mail address whose '@' is at stream offset `at` starts, as the leftmost start of
+ * the pattern `\b[A-Za-z0-9][A-Za-z0-9._%+\-]*@` would be: OUT_NONE if it has no local part.
+ * The local part may have left `held` (max_hold): em_run remembers where it started. */
+static uint64_t email_start(struct guard_output_stream *s, uint64_t at)
+{
+    if (at == s->em_at) /* the same address again, with a longer domain */
+        return s->em_from;
+    if (at < s->held_base) /* not seen by held_consume: never so (no match spans an '@') */
+        return at;
+    size_t q = (size_t)(at - s->held_base);
+    while (q > 0 && is_local(s->held[q - 1]))
+        q--;
+    uint64_t p;
+    if (q == 0 && s->em_run != OUT_NONE)
+        p = s->em_run;
+    else
+        p = email_first(s, q, (size_t)(at - s->held_base), q > 0 ? s->held[q - 1] : s->em_prev);
+    s->em_at = at;
+    s->em_from = p;
+    return p;
+}
+
 /* Where the run of token characters ending at `pos`, inside the text being scanned, began. */
 static uint64_t run_at(const struct guard_output_stream *s, uint64_t pos)
 {
@@ -1081,8 +1215,11 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
          * enough to act on or to record. */
         if (guard_output_policy_action(s->pol, &r->r) == GUARD_OUT_REDACT)
             b = UINT64_MAX;
-    } else if ((span = cand_span(s, r, &a, &b)) == SPAN_DROP) {
-        return 0;
+    } else {
+        if (r->email && (a = email_start(s, a)) == OUT_NONE)
+            return 0; /* no local part before the '@' */
+        if ((span = cand_span(s, r, &a, &b)) == SPAN_DROP)
+            return 0;
     }
     /* The same detector matching again over an undecided candidate: one candidate. Not a
      * BEGIN line right after an END line: that is the next block. */
@@ -1160,6 +1297,18 @@ static int out_placeholder(struct guard_output_stream *s, const struct cand *c)
 static void held_consume(struct guard_output_stream *s, size_t k)
 {
     uint64_t end = s->held_base + k;
+    if (k > 0) { /* the run of local-part characters that leaves last */
+        size_t j = k;
+        while (j > 0 && is_local(s->held[j - 1]))
+            j--;
+        if (j > 0 && s->held[j - 1] == '@') /* its domain may still grow: keep its start */
+            (void)email_start(s, s->held_base + j - 1);
+        if (j == k)
+            s->em_run = OUT_NONE;
+        else if (j > 0 || s->em_run == OUT_NONE)
+            s->em_run = email_first(s, j, k, j > 0 ? s->held[j - 1] : s->em_prev);
+        s->em_prev = s->held[k - 1];
+    }
     for (size_t i = 0; i < s->n_c; i++) { /* offsets leaving `held` keep their code points */
         struct cand *c = &s->c[i];
         if (c->s >= s->held_base && c->s < end)
@@ -1412,6 +1561,15 @@ void guard_output_stream_output(const struct guard_output_stream *s, const char 
 void guard_output_stream_take(struct guard_output_stream *s)
 {
     s->out_len = 0;
+    if (s->out_cap > s->lim.max_hold + OUT_OUTPUT_SLACK) {
+        /* A large feed (or many placeholders) made it grow: give the room back, so that a
+         * stream between feeds costs what a new one does. */
+        char *o = realloc(s->out, s->lim.max_hold + OUT_OUTPUT_SLACK);
+        if (o != NULL) {
+            s->out = o;
+            s->out_cap = s->lim.max_hold + OUT_OUTPUT_SLACK;
+        }
+    }
 }
 
 size_t guard_output_stream_held(const struct guard_output_stream *s)

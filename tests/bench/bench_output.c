@@ -9,8 +9,8 @@
  *   - "pii+secrets": the texts of pii-dev.jsonl and secrets-dev.jsonl, dense with findings;
  *   - "benign": the benign rows of prompts-dev.jsonl, prose with few findings;
  * each as one stream per row (a response) and as one long stream, fed in 16-byte pieces (SSE
- * deltas) and in 4 KiB pieces (reads of a whole body); then the memory of one stream, new and
- * after the runs. */
+ * deltas) and in 4 KiB pieces (reads of a whole body); then the memory of one stream: new,
+ * after the runs, and the most it had between a feed and the take of its output. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -100,6 +100,8 @@ struct corpus {
     size_t *ends, n;
 };
 
+static size_t mem_peak; /* the most a stream held between a feed and its take */
+
 /* Feed [p, p + len) in pieces of `piece` bytes; returns findings. */
 static size_t feed(struct guard_output_stream *st, struct guard_output_scratch *scratch,
                    const struct guard_output_policy *pol, const char *p, size_t len, size_t piece)
@@ -111,10 +113,14 @@ static size_t feed(struct guard_output_stream *st, struct guard_output_scratch *
             fprintf(stderr, "bench_output: the stream stopped\n");
             exit(1);
         }
+        size_t mem = guard_output_stream_memory(st);
+        mem_peak = mem > mem_peak ? mem : mem_peak;
         guard_output_stream_take(st);
     }
     if (guard_output_stream_end(st) != 0)
         exit(1);
+    size_t mem = guard_output_stream_memory(st);
+    mem_peak = mem > mem_peak ? mem : mem_peak;
     guard_output_stream_take(st);
     return guard_output_stream_findings_total(st);
 }
@@ -184,9 +190,10 @@ int main(int argc, char **argv)
     size_t mem_new = guard_output_stream_memory(st);
     for (size_t i = 0; i < 2; i++)
         bench(&corpora[i], st, scratch, &pol, rounds);
-    printf("memory per stream: %zu bytes new, %zu after the runs (its output buffer grows to "
-           "the largest output not taken); Hyperscan stream state %zu bytes\n",
-           mem_new, guard_output_stream_memory(st), guard_output_db_stream_size(rules->out_db));
+    printf("memory per stream: %zu bytes new, %zu after the runs, %zu at most (before a take: "
+           "the output of one feed); Hyperscan stream state %zu bytes\n",
+           mem_new, guard_output_stream_memory(st), mem_peak,
+           guard_output_db_stream_size(rules->out_db));
 
     guard_output_stream_free(st);
     guard_output_scratch_free(scratch);

@@ -30,8 +30,8 @@ static const struct guard_output_rule rules[] = {
     {.id = "f-email",
      .type = "EMAIL",
      .cls = GUARD_OUT_PII,
-     .pattern = "\\b[A-Za-z0-9][A-Za-z0-9._%+\\-]*@[A-Za-z0-9][A-Za-z0-9\\-]*"
-                "(\\.[A-Za-z0-9][A-Za-z0-9\\-]*)*\\.[A-Za-z]{2,}\\b",
+     .pattern = "@[A-Za-z0-9][A-Za-z0-9\\-]*(?:\\.[A-Za-z0-9][A-Za-z0-9\\-]*)*\\.[A-Za-z]{2,}\\b",
+     .validator = "email", /* the finding starts at the local part */
      .priority = 30},
     {.id = "f-card",
      .type = "CREDIT_CARD",
@@ -73,9 +73,25 @@ static const struct guard_output_rule rules[] = {
 };
 #define N_RULES (sizeof(rules) / sizeof(rules[0]))
 
-static struct guard_output_db *db;
+/* The e-mail detector both ways: the pattern taking in the local part, and the one from the
+ * '@' whose start the `email` validator finds. They must find the same addresses. */
+static const struct guard_output_rule email_rules[2] = {
+    {.id = "f-email-left",
+     .type = "EMAIL",
+     .cls = GUARD_OUT_PII,
+     .pattern = "\\b[A-Za-z0-9][A-Za-z0-9._%+\\-]*@[A-Za-z0-9][A-Za-z0-9\\-]*"
+                "(\\.[A-Za-z0-9][A-Za-z0-9\\-]*)*\\.[A-Za-z]{2,}\\b"},
+    {.id = "f-email-at",
+     .type = "EMAIL",
+     .cls = GUARD_OUT_PII,
+     .pattern = "@[A-Za-z0-9][A-Za-z0-9\\-]*(?:\\.[A-Za-z0-9][A-Za-z0-9\\-]*)*\\.[A-Za-z]{2,}\\b",
+     .validator = "email"},
+};
+
+static struct guard_output_db *db, *email_db[2];
 static struct guard_output_scratch *scratch;
-static struct guard_output_stream *streams[3]; /* by limits */
+static struct guard_output_stream *streams[3];          /* by limits */
+static struct guard_output_stream *email_streams[2][3]; /* by email rule, limits */
 static const struct guard_output_limits limits[3] = {{0, 0}, {64, 128}, {64, 300}};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -91,6 +107,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (size_t i = 0; i < 3; i++) {
         streams[i] = guard_output_stream_new(db, &limits[i]);
         FUZZ_CHECK(streams[i] != NULL);
+    }
+    for (size_t k = 0; k < 2; k++) {
+        if (guard_output_db_new(&email_rules[k], 1, "fuzz", &email_db[k], &bad, err, sizeof(err)) !=
+            0)
+            abort();
+        FUZZ_CHECK(guard_output_scratch_grow(scratch, email_db[k]) == 0);
+        for (size_t i = 0; i < 3; i++) {
+            email_streams[k][i] = guard_output_stream_new(email_db[k], &limits[i]);
+            FUZZ_CHECK(email_streams[k][i] != NULL);
+        }
     }
     return 0;
 }
@@ -255,6 +281,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * runs may differ then, and must only stay within bounds. */
     if (len <= max_hold)
         check_same(&whole, &split, &log_run);
+    /* The two e-mail detectors, cut as the text says (each run checks its own bounds). */
+    struct run left, at;
+    run(email_streams[0][which], max_hold, &pol, text, len, cuts, n_cuts, &left);
+    run(email_streams[1][which], max_hold, &pol, text, len, cuts, n_cuts, &at);
+    FUZZ_CHECK(left.len == at.len && memcmp(left.out, at.out, at.len) == 0);
+    FUZZ_CHECK(same_findings(&left, &at));
+    free(left.out);
+    free(at.out);
     if (len <= 2048) {
         for (size_t i = 0; i + 1 < len; i++)
             cuts[i] = i + 1;

@@ -19,8 +19,8 @@ static const struct guard_output_rule test_rules[] = {
     {.id = "t-email",
      .type = "EMAIL",
      .cls = GUARD_OUT_PII,
-     .pattern = "\\b[A-Za-z0-9][A-Za-z0-9._%+\\-]*@[A-Za-z0-9][A-Za-z0-9\\-]*"
-                "(\\.[A-Za-z0-9][A-Za-z0-9\\-]*)*\\.[A-Za-z]{2,}\\b",
+     .pattern = "@[A-Za-z0-9][A-Za-z0-9\\-]*(?:\\.[A-Za-z0-9][A-Za-z0-9\\-]*)*\\.[A-Za-z]{2,}\\b",
+     .validator = "email", /* the finding starts at the local part */
      .priority = 30},
     {.id = "t-card",
      .type = "CREDIT_CARD",
@@ -369,6 +369,18 @@ static void test_validators(void **state)
         {"phone", "12/31/1999", 0},
         {"phone", "2019 2923", 1}, /* not a year range */
         {"phone", "45.10.2023", 1},
+        /* email: a whole address */
+        {"email", "maria.lopez+billing@northwind-traders.co.uk", 1},
+        {"email", "a@b.io", 1},
+        {"email", "@b.io", 0},    /* no local part */
+        {"email", ".a@b.io", 0},  /* starts with a dot */
+        {"email", "a b@c.io", 0}, /* a space in the local part */
+        {"email", "a@b", 0},      /* no top-level domain */
+        {"email", "a@b.c", 0},    /* one letter */
+        {"email", "a@b.c0m", 0},  /* a digit in it */
+        {"email", "a@b..io", 0},  /* an empty label */
+        {"email", "a@-b.io", 0},  /* a label starts with '-' */
+        {"email", "a@b.io@c.io", 0},
         /* several, and none */
         {"entropy,secret", "eX9PcWb8pm1bNjpiEQhK8nDSqXxkMM9V", 1},
         {"entropy,secret", "eX9PcWb8pm1bNjpiEXAMPLEhK8nDSqXx", 0},
@@ -409,6 +421,12 @@ static void test_redaction(void **state)
         {"pay with 4104 3321 8196 0018 now", "pay with [REDACTED:CREDIT_CARD] now"},
         /* a card after an unrelated group of digits: only the card */
         {"ref 12 4111111111111111", "ref 12 [REDACTED:CREDIT_CARD]"},
+        /* e-mail local parts (matched from the '@', widened back): from the first letter or
+         * digit at a word start, over . _ % + - */
+        {"x _a.b@c.io y", "x _a.[REDACTED:EMAIL] y"},
+        {"(-x%y+z@c.io)", "(-[REDACTED:EMAIL])"},
+        {"é.a@b.io @c.io _@d.io", "é.[REDACTED:EMAIL] @c.io _@d.io"},
+        {"a@b@c.io", "a@[REDACTED:EMAIL]"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct result r = run_text(f, NULL, NULL, cases[i].in, 0);
