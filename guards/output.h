@@ -29,7 +29,11 @@ enum guard_out_class {
  * guard_output_validator_names). `span` says which part of the match is the finding:
  * "match" (all of it) or "value" (what follows the last '=', ':', whitespace or quote, with
  * closing quotes trimmed: for patterns that need a name such as `secret_key =` as context).
- * "pem" makes the finding run from the match to the end of the PEM block it opens. */
+ * "pem" makes the finding run from the match to the end of the PEM block it opens.
+ * Validator "email" is for patterns that match an address from its '@': the finding is taken
+ * back over the local part before it (letters, digits, . _ % + -, from a word start), as a
+ * pattern starting `\b[A-Za-z0-9][A-Za-z0-9._%+\-]*@` would find it, and dropped if there is
+ * none. */
 struct guard_output_rule {
     const char *id;
     const char *type; /* finding type, upper case: EMAIL, CREDIT_CARD, GITHUB_TOKEN ... */

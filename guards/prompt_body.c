@@ -3,6 +3,8 @@
 #include "guards/prompt_body.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Member names the walker cares about. */
@@ -24,6 +26,10 @@ enum body_key {
     K_FORMAT,        /* responses: text.format.schema; messages: output_config.format.schema */
     K_OUTPUT_CONFIG, /* messages (GA structured outputs) */
     K_OUTPUT_FORMAT, /* messages (beta structured outputs): output_format.schema */
+    K_MODEL,         /* top-level parameters, for telemetry */
+    K_STREAM,
+    K_MAX_TOKENS,
+    K_TEMPERATURE,
 };
 
 enum body_role {
@@ -77,6 +83,12 @@ static uint8_t key_of(const char *s, size_t n)
         {"format", K_FORMAT},
         {"output_config", K_OUTPUT_CONFIG},
         {"output_format", K_OUTPUT_FORMAT},
+        {"model", K_MODEL},
+        {"stream", K_STREAM},
+        {"max_tokens", K_MAX_TOKENS},
+        {"max_completion_tokens", K_MAX_TOKENS},
+        {"max_output_tokens", K_MAX_TOKENS},
+        {"temperature", K_TEMPERATURE},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (eq(s, n, keys[i].name))
@@ -168,6 +180,8 @@ void guard_prompt_body_init(struct guard_prompt_body *b, enum guard_prompt_api a
 {
     memset(b, 0, sizeof(*b));
     guard_json_init(&b->js, lim);
+    b->max_tokens = -1;
+    b->temperature = NAN;
     b->scan = api == GUARD_PROMPT_API_NONE ? NULL : scan;
     b->api = api;
     b->scan_system = scan_system;
@@ -377,6 +391,15 @@ static int on_string(struct guard_prompt_body *b, const struct guard_json_event 
     return 0;
 }
 
+/* The top-level "model", kept whole up to GUARD_PROMPT_MODEL_MAX bytes. */
+static void keep_model(struct guard_prompt_body *b, const struct guard_json_event *ev)
+{
+    size_t have = (ev->flags & GUARD_JSON_F_BEGIN) ? 0 : strlen(b->model);
+    size_t n = ev->len < GUARD_PROMPT_MODEL_MAX - have ? ev->len : GUARD_PROMPT_MODEL_MAX - have;
+    memcpy(b->model + have, ev->str, n);
+    b->model[have + n] = '\0';
+}
+
 static int on_event(struct guard_prompt_body *b, const struct guard_json_event *ev)
 {
     unsigned d = ev->depth;
@@ -434,7 +457,28 @@ static int on_event(struct guard_prompt_body *b, const struct guard_json_event *
             b->system_at = b->msg_text_at;
         return 0;
     case GUARD_JSON_STRING:
+        if (d == 1 && !ev->in_array && key_at(b, 1) == K_MODEL)
+            keep_model(b, ev);
         return b->api != GUARD_PROMPT_API_NONE ? on_string(b, ev) : 0;
+    case GUARD_JSON_NUMBER:
+        if (d == 1 && !ev->in_array &&
+            (key_at(b, 1) == K_MAX_TOKENS || key_at(b, 1) == K_TEMPERATURE) && ev->len < 64) {
+            char num[64], *end;
+            memcpy(num, ev->str, ev->len);
+            num[ev->len] = '\0';
+            if (key_at(b, 1) == K_TEMPERATURE) {
+                b->temperature = strtod(num, NULL);
+            } else {
+                long long v = strtoll(num, &end, 10);
+                b->max_tokens = end != num && *end == '\0' && v >= 0 ? (int64_t)v : -1;
+            }
+        }
+        return 0;
+    case GUARD_JSON_TRUE:
+    case GUARD_JSON_FALSE:
+        if (d == 1 && !ev->in_array && key_at(b, 1) == K_STREAM)
+            b->stream = ev->tok == GUARD_JSON_TRUE;
+        return 0;
     default:
         return 0;
     }

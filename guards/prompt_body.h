@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "guards/json.h"
 #include "guards/prompt.h"
@@ -24,7 +25,8 @@ enum guard_prompt_api {
 #define GUARD_PROMPT_PATH_MAX 8192
 enum guard_prompt_api guard_prompt_api_of(const char *path, size_t len);
 
-#define GUARD_PROMPT_BODY_DEPTH 8 /* levels whose member names are tracked */
+#define GUARD_PROMPT_BODY_DEPTH 8  /* levels whose member names are tracked */
+#define GUARD_PROMPT_MODEL_MAX  96 /* bytes of the request's model name kept */
 
 struct guard_prompt_body {
     struct guard_json js;
@@ -46,7 +48,12 @@ struct guard_prompt_body {
     uint64_t system_at;   /* first byte of the first system prompt text (after its quote) */
     uint64_t msg_text_at; /* first text of the message being read */
     uint8_t schema_depth; /* the schema object is open at this depth (0: not) */
-    char small[24];       /* a role or type value being collected */
+    /* The request's parameters, for telemetry (top-level members; later ones win). */
+    char model[GUARD_PROMPT_MODEL_MAX + 1]; /* "" when absent; cut when longer */
+    bool stream;
+    int64_t max_tokens; /* max_tokens, max_completion_tokens or max_output_tokens; -1 absent */
+    double temperature; /* NaN when absent */
+    char small[24];     /* a role or type value being collected */
     size_t small_len;
 };
 

@@ -7,6 +7,7 @@
 #include "policy/config.h"
 #include "policy/rules.h"
 #include "proxy/conn.h"
+#include "proxy/observe.h"
 #include "proxy/scan.h"
 #include "proxy/server.h"
 
@@ -25,7 +26,6 @@ static const struct {
     const char *path; /* exact, or prefix when it ends with '/' */
     const char *what;
 } later[] = {
-    {"/metrics", "Prometheus metrics"},
     {"/v1/scan/deps", "the supply-chain scanner"},
 };
 
@@ -282,13 +282,32 @@ static int rules(struct proxy_conn *c, const char *path, size_t len)
     return send_buffer(c, 200, out);
 }
 
+/* GET /metrics: every instrument in the Prometheus text format. */
+static int metrics(struct proxy_conn *c)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (b == NULL) {
+        proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 503, "server_error", "overloaded",
+                                 "out of memory", NULL);
+        return 1;
+    }
+    if (c->worker->srv->obs)
+        proxy_obs_prometheus(c->worker->srv->obs, b);
+    size_t n = evbuffer_get_length(b);
+    proxy_conn_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+                       n ? (const char *)evbuffer_pullup(b, -1) : "", n, NULL);
+    evbuffer_free(b);
+    return 1;
+}
+
 bool proxy_admin_owns(const char *url, size_t len)
 {
     const char *q = memchr(url, '?', len);
     size_t plen = q ? (size_t)(q - url) : len;
     if (path_is(url, plen, "/healthz") || path_is(url, plen, "/readyz") ||
         path_is(url, plen, "/v1/scan/prompt") || path_is(url, plen, "/v1/scan/output") ||
-        path_is(url, plen, "/v1/rules") || path_is(url, plen, "/v1/rules/"))
+        path_is(url, plen, "/v1/rules") || path_is(url, plen, "/v1/rules/") ||
+        path_is(url, plen, "/metrics"))
         return true;
     for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
         if (path_is(url, plen, later[i].path))
@@ -318,6 +337,11 @@ int proxy_admin_handle(struct proxy_conn *c, const char *url, size_t len)
         if (c->worker->draining)
             return respond_json(c, 503, "{\"status\":\"draining\"}");
         return respond_json(c, 200, "{\"status\":\"ready\"}");
+    }
+    if (path_is(url, plen, "/metrics")) {
+        if (!get)
+            return method_not_allowed(c, "GET, HEAD");
+        return metrics(c);
     }
     if (path_is(url, plen, "/v1/scan/output"))
         return scan_output(c);

@@ -319,6 +319,12 @@ static int cmd_rules(const struct cli_cmd *cmd, int argc, char **argv)
     return proxy_cli_rules(argc, argv);
 }
 
+static int cmd_audit(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    (void)cmd;
+    return proxy_cli_audit(argc, argv);
+}
+
 static int cmd_help(const struct cli_cmd *cmd, int argc, char **argv);
 
 static const struct cli_cmd commands[] = {
@@ -412,12 +418,15 @@ static const struct cli_cmd commands[] = {
      "docs:  print the reference of every configuration key (Markdown).\n",
      cmd_policy, NULL},
     {"audit", "verify or print a tamper-evident audit log",
-     "usage: warden audit verify FILE\n"
-     "       warden audit cat FILE\n"
+     "usage: warden audit verify [--key-file FILE] [--allow-unsealed] FILE...\n"
+     "       warden audit cat FILE...\n"
      "\n"
-     "verify: check the HMAC chain of FILE (key from WARDEN_AUDIT_KEY); exit 1 if broken.\n"
-     "cat:    print the records of FILE as JSON lines.\n",
-     cmd_later, "the audit log"},
+     "verify: check the HMAC chain of FILE and its rotated files, in any order (key from\n"
+     "        --key-file or WARDEN_AUDIT_KEY: raw text, or hex:HEX); --allow-unsealed\n"
+     "        accepts a log still being written. Exit 1 naming the first bad record.\n"
+     "cat:    print the records of FILE as JSON lines (no key needed).\n"
+     "Exit status: 0 ok, 1 chain broken or file truncated, 2 usage error.\n",
+     cmd_audit, NULL},
     {"version", "print the version of Warden and its libraries", "usage: warden version\n",
      cmd_version, NULL},
     {"help", "show help for a command", "usage: warden help [COMMAND]\n", cmd_help, NULL},

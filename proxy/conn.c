@@ -6,6 +6,7 @@
 #include "policy/config.h"
 #include "policy/route.h"
 #include "proxy/admin.h"
+#include "proxy/observe.h"
 #include "proxy/server.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
@@ -26,7 +27,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-static uint64_t now_ns(void)
+uint64_t proxy_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -76,12 +77,19 @@ static void txn_reset(struct proxy_txn *t)
     t->flavor = PROXY_FLAVOR_OPENAI;
     t->up = NULL;
     t->route = NULL;
+    t->resp_status = 0;
+    t->req_done_ns = t->guard_done_ns = t->up_start_ns = t->guard_up_ns = 0;
+    t->up_head_ns = t->up_first_ns = 0;
+    t->error_type = NULL;
+    t->observed = false;
     t->pool = NULL;
     t->uc = NULL;
 }
 
 static void conn_txn_reset(struct proxy_conn *c)
 {
+    if (c->txn.proxied && !c->txn.observed)
+        proxy_obs_request_end(c);
     txn_reset(&c->txn);
     proxy_hdrs_reset(&c->req_hdrs);
     if (c->hold)
@@ -201,6 +209,7 @@ void proxy_conn_respond(struct proxy_conn *c, int status, const char *content_ty
                 c->txn.status == 0;
     if (c->flags & PROXY_CONN_F_FREEING)
         return;
+    c->txn.resp_status = status;
     int n = snprintf(
         head, sizeof(head),
         "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%s%s%s%sConnection: %s\r\n\r\n", status,
@@ -325,6 +334,11 @@ void proxy_conn_fail(struct proxy_conn *c, int status, const char *type, const c
     tel_log(TEL_LOG_INFO, "request_rejected", TEL_STR("peer", c->peer),
             TEL_STR("request_id", c->txn.request_id), TEL_INT("status", status),
             TEL_STR("reason", code ? code : type));
+    if (c->txn.proxied && !c->txn.observed) {
+        if (c->txn.error_type == NULL)
+            c->txn.error_type = type;
+        proxy_obs_request_end(c);
+    }
     proxy_conn_close(c, true);
 }
 
@@ -342,7 +356,7 @@ static void conn_dispatch(struct proxy_conn *c)
             TEL_STR("request_id", t->request_id),
             TEL_STR("method", llhttp_method_name((llhttp_method_t)t->method)),
             TEL_UINT("body_bytes", t->body_bytes),
-            TEL_DBL("ms", (double)(now_ns() - t->start_ns) / 1e6));
+            TEL_DBL("ms", (double)(proxy_now_ns() - t->start_ns) / 1e6));
 }
 
 /* ---------------------------------------------------------------- llhttp callbacks */
@@ -368,7 +382,7 @@ static int on_message_begin(llhttp_t *p)
     struct proxy_conn *c = parser_conn(p);
     conn_txn_reset(c);
     c->txn.started = true;
-    c->txn.start_ns = now_ns();
+    c->txn.start_ns = proxy_now_ns();
     return HPE_OK;
 }
 
@@ -662,7 +676,7 @@ void proxy_conn_txn_end(struct proxy_conn *c)
     tel_log(TEL_LOG_DEBUG, "request", TEL_STR("peer", c->peer),
             TEL_STR("request_id", t->request_id), TEL_STR("upstream", t->up ? t->up->name : ""),
             TEL_UINT("body_bytes", t->body_bytes),
-            TEL_DBL("ms", (double)(now_ns() - t->start_ns) / 1e6));
+            TEL_DBL("ms", (double)(proxy_now_ns() - t->start_ns) / 1e6));
     conn_txn_reset(c);
     if (!keep) {
         proxy_conn_close(c, true);

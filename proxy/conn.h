@@ -67,6 +67,24 @@ struct proxy_txn {
     uint64_t guard_ns; /* time spent in guards */
     bool og_attached;  /* the output guard reads the response (proxy/outguard.c) */
     struct guard_prompt_verdict prompt;
+
+    /* Timing and outcome for telemetry (proxy/observe.c); 0 when it did not happen. */
+    int resp_status;        /* the status the client got */
+    uint64_t req_done_ns;   /* the request's last byte */
+    uint64_t guard_done_ns; /* guard_ns at that point */
+    uint64_t up_start_ns;   /* the request left for the upstream */
+    uint64_t guard_up_ns;   /* guard_ns at that point */
+    uint64_t up_head_ns;    /* the upstream's response head */
+    uint64_t up_first_ns;   /* its first body bytes */
+    const char *error_type; /* why the request failed (static), or NULL */
+    /* W3C trace context: the client's (continued) or a new trace; a SERVER span for this
+     * request and a CLIENT span for its upstream call, whose id goes upstream. */
+    uint8_t trace_id[16];
+    uint8_t parent_id[8]; /* the client's span, zero when the trace starts here */
+    uint8_t server_span[8];
+    uint8_t client_span[8];
+    uint8_t trace_flags; /* bit 0: sampled */
+    bool observed;       /* recorded by proxy_obs_request_end */
 };
 
 #define PROXY_CONN_F_CLOSING   0x1u   /* no more requests; free once the output is flushed */
@@ -183,6 +201,9 @@ void proxy_conn_upstream_head_send(struct proxy_conn *c, long long content_lengt
 
 /* Which provider's error shape fits a request path. */
 enum proxy_flavor proxy_flavor_of(const char *path, size_t len);
+
+/* CLOCK_MONOTONIC in nanoseconds: every duration of the data path. */
+uint64_t proxy_now_ns(void);
 
 /* The reason phrase of an HTTP status code. */
 const char *proxy_status_reason(int status);

@@ -38,13 +38,6 @@ struct proxy_body_filter {
 /* The largest output schema a request may carry; a bigger one leaves the output unchecked. */
 #define BODY_SCHEMA_MAX (256 * 1024)
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Answer a body the guard could not read. */
 static void body_reject(struct proxy_conn *c, struct proxy_body_filter *bf, int rc)
 {
@@ -77,9 +70,9 @@ static void body_reject(struct proxy_conn *c, struct proxy_body_filter *bf, int 
 static int body_req_data(struct proxy_conn *c, void *ctx, const char *at, size_t len)
 {
     struct proxy_body_filter *bf = ctx;
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = proxy_now_ns();
     int rc = guard_prompt_body_feed(&bf->body, at, len, false);
-    c->txn.guard_ns += mono_ns() - t0;
+    c->txn.guard_ns += proxy_now_ns() - t0;
     if (rc < 0) {
         body_reject(c, bf, rc);
         return rc;
@@ -149,22 +142,22 @@ static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
     struct proxy_txn *t = &c->txn;
     const struct policy_config *cfg = c->worker->srv->cfg;
     const struct policy_rules *pr = bf->rules;
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = proxy_now_ns();
     int rc = guard_prompt_body_feed(&bf->body, NULL, 0, true);
     if (rc < 0) {
-        t->guard_ns += mono_ns() - t0;
+        t->guard_ns += proxy_now_ns() - t0;
         body_reject(c, bf, rc);
         return rc;
     }
     if (!bf->prompt) {
         body_prepare_output(c, bf, held);
-        t->guard_ns += mono_ns() - t0;
+        t->guard_ns += proxy_now_ns() - t0;
         return 1;
     }
     struct guard_prompt_verdict *v = &t->prompt;
     guard_prompt_scan_verdict(bf->scan, cfg->prompt_guard.warn_threshold,
                               cfg->prompt_guard.block_threshold, v);
-    t->guard_ns += mono_ns() - t0;
+    t->guard_ns += proxy_now_ns() - t0;
     t->prompt_ran = true;
     int action = v->kind == GUARD_PROMPT_BLOCK  ? cfg->prompt_guard.on_block
                  : v->kind == GUARD_PROMPT_WARN ? cfg->prompt_guard.on_warn
@@ -182,9 +175,9 @@ static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
                                                                  : "log"),
                 TEL_STR("rule_set", pr->hash));
     if (v->kind == GUARD_PROMPT_PASS || action != POLICY_ACTION_BLOCK) {
-        uint64_t t1 = mono_ns();
+        uint64_t t1 = proxy_now_ns();
         body_prepare_output(c, bf, held);
-        t->guard_ns += mono_ns() - t1;
+        t->guard_ns += proxy_now_ns() - t1;
         return 1;
     }
     /* Blocked: the upstream never receives a byte of this request. */
@@ -198,6 +191,7 @@ static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
     if (h) {
         t->prompt_flag = true;
         proxy_filters_response_headers(c, h);
+        evbuffer_add_printf(h, "x-warden-overhead-ms: %.3f\r\n", (double)t->guard_ns / 1e6);
         n = evbuffer_copyout(h, extra, sizeof(extra) - 1);
         evbuffer_free(h);
     }
@@ -288,6 +282,16 @@ void proxy_filters_free(struct proxy_conn *c)
     c->body_filter = NULL;
 }
 
+const struct guard_prompt_body *proxy_filters_request(const struct proxy_conn *c)
+{
+    return c->txn.n_filters > 0 && c->body_filter ? &c->body_filter->body : NULL;
+}
+
+const struct policy_rules *proxy_filters_rules(const struct proxy_conn *c)
+{
+    return c->txn.prompt_ran && c->body_filter ? c->body_filter->rules : NULL;
+}
+
 void proxy_filters_response_headers(struct proxy_conn *c, struct evbuffer *b)
 {
     const struct proxy_txn *t = &c->txn;
@@ -299,5 +303,4 @@ void proxy_filters_response_headers(struct proxy_conn *c, struct evbuffer *b)
                         guard_prompt_verdict_name(t->prompt.kind), t->prompt.score);
     if (rules[0])
         evbuffer_add_printf(b, "x-warden-prompt-rules: %s\r\n", rules);
-    evbuffer_add_printf(b, "x-warden-overhead-ms: %.3f\r\n", (double)t->guard_ns / 1e6);
 }

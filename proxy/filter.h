@@ -35,6 +35,16 @@ int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, 
 /* Free what a connection's filters keep between requests (at connection close). */
 void proxy_filters_free(struct proxy_conn *c);
 
+struct guard_prompt_body;
+struct policy_rules;
+
+/* The current request as the body filter read it (model, stream, max_tokens ...), or NULL
+ * when no body filter ran on it. */
+const struct guard_prompt_body *proxy_filters_request(const struct proxy_conn *c);
+
+/* The rule set the current request's prompt verdict refers to, or NULL. */
+const struct policy_rules *proxy_filters_rules(const struct proxy_conn *c);
+
 /* Response header lines the filters add ("name: value\r\n"...), appended to b. */
 void proxy_filters_response_headers(struct proxy_conn *c, struct evbuffer *b);
 

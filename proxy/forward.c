@@ -4,6 +4,7 @@
 
 #include "policy/config.h"
 #include "policy/route.h"
+#include "proxy/observe.h"
 #include "proxy/outguard.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
@@ -74,6 +75,7 @@ static void write_request_head(struct proxy_conn *c, const struct proxy_upstream
         case PROXY_HDR_ACCEPT_ENCODING:
         case PROXY_HDR_X_FORWARDED_PROTO:
         case PROXY_HDR_X_REQUEST_ID:
+        case PROXY_HDR_TRACEPARENT:
             continue; /* ours, below */
         case PROXY_HDR_X_FORWARDED_FOR:
             xff = true; /* joined below */
@@ -96,10 +98,13 @@ static void write_request_head(struct proxy_conn *c, const struct proxy_upstream
             evbuffer_add_printf(o, "%.*s, ", (int)e->value_len, proxy_hdr_value(h, e));
     }
     evbuffer_add_printf(o, "%s\r\n", c->peer_ip);
+    char traceparent[56];
+    proxy_obs_traceparent(t, traceparent);
     evbuffer_add_printf(o,
-                        "X-Forwarded-Proto: %s\r\nx-request-id: %s\r\n"
+                        "X-Forwarded-Proto: %s\r\nx-request-id: %s\r\ntraceparent: %s\r\n"
                         "Accept-Encoding: identity\r\n",
-                        (c->flags & PROXY_CONN_F_TLS) ? "https" : "http", t->request_id);
+                        (c->flags & PROXY_CONN_F_TLS) ? "https" : "http", t->request_id,
+                        traceparent);
     if (rt->api_key) {
         if (t->flavor == PROXY_FLAVOR_ANTHROPIC)
             evbuffer_add_printf(o, "x-api-key: %s\r\n", rt->api_key);
@@ -149,6 +154,7 @@ int proxy_forward_begin(struct proxy_conn *c)
     }
     t->pool = pool;
     t->route = route;
+    proxy_obs_trace_begin(c);
     const struct proxy_hdr *expect = proxy_hdrs_find(&c->req_hdrs, "expect");
     if (expect && hdr_value_has(&c->req_hdrs, expect, "100-continue") && p->http_minor >= 1) {
         /* We read the body anyway: tell the client to send it now. */
@@ -175,6 +181,8 @@ int proxy_forward_begin(struct proxy_conn *c)
     t->req_chunked = (p->flags & F_CHUNKED) != 0;
     /* Sent with the first body bytes of this read: usually one write for the request. */
     write_request_head(c, pool->rt, -1, c->up_out);
+    t->up_start_ns = proxy_now_ns();
+    t->guard_up_ns = t->guard_ns;
     return 0;
 }
 
@@ -231,6 +239,8 @@ int proxy_forward_end(struct proxy_conn *c)
     struct proxy_txn *t = &c->txn;
     if (t->uc == NULL && !t->hold_all)
         return -EPIPE;
+    t->req_done_ns = proxy_now_ns();
+    t->guard_done_ns = t->guard_ns;
     for (unsigned i = 0; i < t->n_filters; i++) {
         int rc = t->filters[i].ops->req_end(c, t->filters[i].ctx, c->hold);
         if (rc < 0)
@@ -241,6 +251,8 @@ int proxy_forward_end(struct proxy_conn *c)
             return -ENOMEM;
         write_request_head(c, t->pool->rt, (long long)evbuffer_get_length(c->hold), c->up_out);
         evbuffer_add_buffer(c->up_out, c->hold);
+        t->up_start_ns = proxy_now_ns();
+        t->guard_up_ns = t->guard_ns;
     } else if (t->n_filters > 0) {
         write_body(c, c->hold, NULL, 0);
     }
@@ -301,8 +313,11 @@ static void write_response_head(struct proxy_conn *c, struct proxy_uconn *u,
         }
         proxy_hdr_write(h, e, b);
     }
+    t->resp_status = status;
     proxy_filters_response_headers(c, b);
     proxy_outguard_headers(c, b);
+    evbuffer_add_printf(b, "x-warden-overhead-ms: %.3f\r\n",
+                        (double)proxy_obs_overhead_ns(t) / 1e6);
     if (content_length >= 0)
         evbuffer_add_printf(b, "Content-Length: %lld\r\n", content_length);
     evbuffer_add_printf(b, "x-request-id: %s\r\n%sConnection: %s\r\n\r\n", t->request_id,
@@ -313,6 +328,7 @@ static void write_response_head(struct proxy_conn *c, struct proxy_uconn *u,
 
 int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
 {
+    c->txn.up_head_ns = proxy_now_ns();
     int mode = proxy_outguard_head(c, u);
     if (mode < 0)
         return mode; /* -ECANCELED: the guard answered (502) */
@@ -351,6 +367,8 @@ void proxy_conn_upstream_emit(struct proxy_conn *c, struct evbuffer *b)
 
 int proxy_conn_upstream_body(struct proxy_conn *c, const char *at, size_t len)
 {
+    if (c->txn.up_first_ns == 0 && len > 0)
+        c->txn.up_first_ns = proxy_now_ns();
     if (proxy_outguard_mode(c) != PROXY_OG_OFF)
         return proxy_outguard_data(c, at, len);
     body_out(c, NULL, at, len);
@@ -406,6 +424,7 @@ void proxy_conn_upstream_fail(struct proxy_conn *c, int status, const char *code
     struct proxy_txn *t = &c->txn;
     t->uc = NULL;                 /* the upstream connection closes itself */
     proxy_conn_upstream_flush(c); /* what arrived before the failure still goes out */
+    t->error_type = code;
     tel_log(TEL_LOG_WARN, "upstream_failed", TEL_STR("request_id", t->request_id),
             TEL_STR("upstream", t->up ? t->up->name : ""), TEL_INT("status", status),
             TEL_STR("reason", code), TEL_STR("detail", message));

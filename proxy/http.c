@@ -139,6 +139,7 @@ enum proxy_hdr_kind proxy_hdr_classify(const struct proxy_hdrs *h, const struct 
         {"x-api-key", PROXY_HDR_X_API_KEY},
         {"keep-alive", PROXY_HDR_HOP},
         {"connection", PROXY_HDR_HOP},
+        {"traceparent", PROXY_HDR_TRACEPARENT},
         {"content-type", PROXY_HDR_CONTENT_TYPE},
         {"x-request-id", PROXY_HDR_X_REQUEST_ID},
         {"authorization", PROXY_HDR_AUTHORIZATION},

@@ -64,7 +64,8 @@ enum proxy_hdr_kind {
     PROXY_HDR_X_FORWARDED_PROTO,
     PROXY_HDR_X_REQUEST_ID,
     PROXY_HDR_AUTHORIZATION,
-    PROXY_HDR_X_API_KEY, /* x-api-key (Anthropic) and api-key (Azure OpenAI) */
+    PROXY_HDR_X_API_KEY,   /* x-api-key (Anthropic) and api-key (Azure OpenAI) */
+    PROXY_HDR_TRACEPARENT, /* W3C trace context: replaced by the upstream call's own */
 };
 
 /* The kind of a stored header, by its name (one switch on the length, one compare). Headers

@@ -75,12 +75,10 @@ struct og_slot {
     size_t carry_len;
 };
 
-enum og_schema_state {
-    OG_SCHEMA_NONE = 0, /* no schema, or no answer text to check */
-    OG_SCHEMA_VALID,
-    OG_SCHEMA_INVALID,
-    OG_SCHEMA_UNCHECKED, /* the request's schema could not be compiled */
-};
+#define OG_SCHEMA_NONE      PROXY_OG_SCHEMA_NONE
+#define OG_SCHEMA_VALID     PROXY_OG_SCHEMA_VALID
+#define OG_SCHEMA_INVALID   PROXY_OG_SCHEMA_INVALID
+#define OG_SCHEMA_UNCHECKED PROXY_OG_SCHEMA_UNCHECKED
 
 struct proxy_outguard {
     struct policy_rules *rules; /* a reference: streams belong to its database */
@@ -105,6 +103,9 @@ struct proxy_outguard {
     /* The response. */
     size_t findings;
     char finding_types[128];
+    struct proxy_og_count counts[PROXY_OG_TYPES];
+    size_t n_counts;
+    uint64_t ns; /* time spent on this response */
     bool blocked, redacted;
     const char *block_type;
     const char *block_code; /* the error code a block answers with */
@@ -113,18 +114,15 @@ struct proxy_outguard {
     struct guard_schema *schema;             /* the request's own (owned) */
     const struct guard_schema *route_schema; /* the route's, from the configuration */
     char canary[PROXY_OG_CANARY_LEN + 1];    /* "" when none was inserted */
-    enum og_schema_state schema_state;
+    enum proxy_og_schema schema_state;
+    /* What telemetry wants of the response (the first pass notes it). */
+    char resp_id[PROXY_OG_ID_MAX + 1], resp_model[PROXY_OG_ID_MAX + 1];
+    char finish[PROXY_OG_ID_MAX + 1];
+    int64_t input_tokens, output_tokens;
     char schema_msg[240]; /* the first violation, or why the schema is not checked */
 };
 
 /* ---------------------------------------------------------------- set-up */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void slot_free(struct og_slot *s)
 {
@@ -208,6 +206,8 @@ int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
     g->mode = PROXY_OG_OFF;
     g->findings = 0;
     g->finding_types[0] = '\0';
+    g->n_counts = 0;
+    g->ns = 0;
     g->blocked = g->redacted = false;
     g->block_type = NULL;
     g->block_code = "output_blocked";
@@ -218,6 +218,8 @@ int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
     g->canary[0] = '\0';
     g->schema_state = OG_SCHEMA_NONE;
     g->schema_msg[0] = '\0';
+    g->resp_id[0] = g->resp_model[0] = g->finish[0] = '\0';
+    g->input_tokens = g->output_tokens = -1;
     evbuffer_drain(g->body, evbuffer_get_length(g->body));
     c->txn.og_attached = true;
     return 0;
@@ -261,6 +263,19 @@ bool proxy_outguard_canary(struct proxy_conn *c, uint64_t seed, char *tok)
 
 /* ---------------------------------------------------------------- findings */
 
+/* One more finding of this type in the response. */
+static void count_type(struct proxy_outguard *g, const char *type)
+{
+    for (size_t i = 0; i < g->n_counts; i++) {
+        if (strcmp(g->counts[i].type, type) == 0) {
+            g->counts[i].n++;
+            return;
+        }
+    }
+    if (g->n_counts < PROXY_OG_TYPES)
+        g->counts[g->n_counts++] = (struct proxy_og_count){type, 1};
+}
+
 /* Count the findings `st` made since the last call (*noted of them were counted before). */
 static void note_findings(struct proxy_outguard *g, const struct guard_output_stream *st,
                           size_t *noted)
@@ -270,6 +285,7 @@ static void note_findings(struct proxy_outguard *g, const struct guard_output_st
     for (size_t i = *noted; i < n; i++) {
         const struct guard_output_rule *r = guard_output_db_rule(g->rules->out_db, f[i].rule);
         g->findings++;
+        count_type(g, r->type);
         if (f[i].action == GUARD_OUT_REDACT)
             g->redacted = true;
         if (f[i].action == GUARD_OUT_BLOCK) {
@@ -296,6 +312,7 @@ static void canary_block(struct proxy_conn *c)
     static const char type[] = "SYSTEM_PROMPT_LEAK";
     g->blocked = true;
     g->findings++;
+    count_type(g, type);
     g->block_type = type;
     snprintf(g->block_msg, sizeof(g->block_msg),
              "the response was blocked by the output guard: it repeats the system prompt (the "
@@ -581,6 +598,75 @@ static bool answer_delta(const struct proxy_outguard *g, uint64_t key)
     }
 }
 
+/* Is the member at depth d where a response's own fields are: top level, or inside the
+ * "message" (Anthropic message_start) or "response" (responses events) object? */
+static bool response_level(const struct og_path *p, unsigned d)
+{
+    return d == 1 || (d == 2 && (name_is(p, 0, "message") || name_is(p, 0, "response")));
+}
+
+/* Note a string for telemetry: the response's id and model, its finish reasons. */
+static void note_string(struct proxy_outguard *g, const struct og_path *p, unsigned d,
+                        const char *name, const char *text, size_t len)
+{
+    if (len == 0 || len > PROXY_OG_ID_MAX)
+        return;
+    if (response_level(p, d) && strcmp(name, "id") == 0 && g->resp_id[0] == '\0') {
+        snprintf(g->resp_id, sizeof(g->resp_id), "%.*s", (int)len, text);
+        return;
+    }
+    if (response_level(p, d) && strcmp(name, "model") == 0) {
+        snprintf(g->resp_model, sizeof(g->resp_model), "%.*s", (int)len, text);
+        return;
+    }
+    bool finish =
+        (d == 3 && name_is(p, 0, "choices") && p->is_arr[1] &&
+         strcmp(name, "finish_reason") == 0) ||
+        ((d == 1 || (d == 2 && name_is(p, 0, "delta"))) && strcmp(name, "stop_reason") == 0) ||
+        (d == 2 && name_is(p, 0, "response") && strcmp(name, "status") == 0 &&
+         g->api == GUARD_PROMPT_API_RESPONSES) ||
+        (d == 1 && strcmp(name, "status") == 0 && g->api == GUARD_PROMPT_API_RESPONSES);
+    if (!finish)
+        return;
+    /* Each reason once; a responses stream repeats its status in several events. */
+    size_t have = strlen(g->finish);
+    for (const char *q = g->finish; *q;) {
+        const char *e = strchr(q, ',');
+        size_t n = e ? (size_t)(e - q) : strlen(q);
+        if (n == len && memcmp(q, text, len) == 0)
+            return;
+        q = e ? e + 1 : q + n;
+    }
+    if (g->api == GUARD_PROMPT_API_RESPONSES && have > 0) {
+        /* in_progress, then completed: the last status is the outcome */
+        snprintf(g->finish, sizeof(g->finish), "%.*s", (int)len, text);
+        return;
+    }
+    if (have + len + 2 <= sizeof(g->finish))
+        snprintf(g->finish + have, sizeof(g->finish) - have, "%s%.*s", have ? "," : "", (int)len,
+                 text);
+}
+
+/* Note a number for telemetry: the token counts of the upstream's usage. */
+static void note_number(struct proxy_outguard *g, const struct og_path *p, unsigned d,
+                        const char *num, size_t len)
+{
+    if (d < 2 || d - 2 >= OG_DEPTH || !name_is(p, d - 2, "usage") || !response_level(p, d - 1) ||
+        len >= 24)
+        return;
+    const char *name = p->name[d - 1];
+    char buf[24], *end;
+    memcpy(buf, num, len);
+    buf[len] = '\0';
+    long long v = strtoll(buf, &end, 10);
+    if (*end != '\0' || v < 0)
+        return;
+    if (strcmp(name, "prompt_tokens") == 0 || strcmp(name, "input_tokens") == 0)
+        g->input_tokens = v;
+    else if (strcmp(name, "completion_tokens") == 0 || strcmp(name, "output_tokens") == 0)
+        g->output_tokens = v;
+}
+
 /* Read a JSON document; fill g->strs and the document's signals. -EBADMSG when it is not
  * JSON, -E2BIG when it has too many strings. */
 static int collect(struct proxy_outguard *g, const char *doc, size_t len, bool stream)
@@ -623,7 +709,12 @@ static int collect(struct proxy_outguard *g, const char *doc, size_t len, bool s
             break;
         case GUARD_JSON_NUMBER:
             if (d >= 1 && d - 1 < OG_DEPTH && !p.is_arr[d - 1]) {
-                long v = strtol(ev.str, NULL, 10); /* whole, NUL-free token text */
+                char num[24];
+                size_t nl = ev.len < sizeof(num) ? ev.len : 0;
+                memcpy(num, ev.str, nl);
+                num[nl] = '\0';
+                long v = strtol(num, NULL, 10);
+                note_number(g, &p, d, ev.str, ev.len);
                 if (strcmp(p.name[d - 1], "index") == 0)
                     p.index[d - 1] = v;
                 if (d == 1 && strcmp(p.name[0], "index") == 0)
@@ -665,6 +756,8 @@ static int collect(struct proxy_outguard *g, const char *doc, size_t len, bool s
                         : "";
                 const char *base = (const char *)evbuffer_pullup(g->dec, -1);
                 const char *text = base ? base + s->dec_off : "";
+                if (str_depth <= 3)
+                    note_string(g, &p, str_depth, name, text, s->dec_len);
                 if (str_depth == 1 && strcmp(name, "type") == 0)
                     snprintf(g->type, sizeof(g->type), "%.*s",
                              (int)(s->dec_len < OG_TYPE ? s->dec_len : 0), text);
@@ -1051,6 +1144,31 @@ int proxy_outguard_head(struct proxy_conn *c, struct proxy_uconn *u)
     return g->mode;
 }
 
+void proxy_outguard_report(const struct proxy_conn *c, struct proxy_og_report *r)
+{
+    const struct proxy_outguard *g = c->outguard;
+    memset(r, 0, sizeof(*r));
+    r->input_tokens = r->output_tokens = -1;
+    r->finding_types = "";
+    if (!c->txn.og_attached || g == NULL)
+        return;
+    r->attached = g->mode != PROXY_OG_OFF;
+    memcpy(r->id, g->resp_id, sizeof(r->id));
+    memcpy(r->model, g->resp_model, sizeof(r->model));
+    memcpy(r->finish, g->finish, sizeof(r->finish));
+    r->input_tokens = g->input_tokens;
+    r->output_tokens = g->output_tokens;
+    r->findings = g->findings;
+    r->finding_types = g->finding_types;
+    r->counts = g->counts;
+    r->n_counts = g->n_counts;
+    r->guard_ns = g->ns;
+    r->redacted = g->redacted;
+    r->blocked = g->blocked;
+    r->block_type = g->block_type;
+    r->schema = g->schema_state;
+}
+
 enum proxy_og_mode proxy_outguard_mode(const struct proxy_conn *c)
 {
     return c->txn.og_attached && c->outguard ? c->outguard->mode : PROXY_OG_OFF;
@@ -1164,7 +1282,7 @@ static int sse_feed(struct proxy_conn *c, const char *at, size_t len, bool last)
 int proxy_outguard_data(struct proxy_conn *c, const char *at, size_t len)
 {
     struct proxy_outguard *g = c->outguard;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = proxy_now_ns();
     int rc = 0;
     if (g->mode == PROXY_OG_SSE) {
         rc = sse_feed(c, at, len, false);
@@ -1179,7 +1297,9 @@ int proxy_outguard_data(struct proxy_conn *c, const char *at, size_t len)
     } else {
         evbuffer_add(g->body, at, len);
     }
-    c->txn.guard_ns += now_ns() - t0;
+    uint64_t spent = proxy_now_ns() - t0;
+    c->txn.guard_ns += spent;
+    g->ns += spent;
     return rc;
 }
 
@@ -1255,9 +1375,11 @@ static int body_end(struct proxy_conn *c)
 int proxy_outguard_end(struct proxy_conn *c)
 {
     struct proxy_outguard *g = c->outguard;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = proxy_now_ns();
     int rc = g->mode == PROXY_OG_SSE ? sse_feed(c, NULL, 0, true) : body_end(c);
-    c->txn.guard_ns += now_ns() - t0;
+    uint64_t spent = proxy_now_ns() - t0;
+    c->txn.guard_ns += spent;
+    g->ns += spent;
     if (g->findings > 0 && rc == 0)
         tel_log(TEL_LOG_INFO, "output_findings", TEL_STR("request_id", c->txn.request_id),
                 TEL_UINT("findings", g->findings), TEL_STR("types", g->finding_types));

@@ -58,6 +58,41 @@ int proxy_outguard_data(struct proxy_conn *c, const char *at, size_t len);
  * its head). Same returns as data. */
 int proxy_outguard_end(struct proxy_conn *c);
 
+/* What the guard read of the response, for telemetry and the audit log. */
+enum proxy_og_schema {
+    PROXY_OG_SCHEMA_NONE = 0, /* no schema applied, or no answer text to check */
+    PROXY_OG_SCHEMA_VALID,
+    PROXY_OG_SCHEMA_INVALID,
+    PROXY_OG_SCHEMA_UNCHECKED, /* the request's schema could not be compiled */
+};
+
+#define PROXY_OG_ID_MAX 96
+#define PROXY_OG_TYPES  16 /* finding types counted per response */
+
+struct proxy_og_count {
+    const char *type; /* static or owned by the rule set */
+    uint32_t n;
+};
+
+struct proxy_og_report {
+    bool attached;                       /* the guard read this response */
+    char id[PROXY_OG_ID_MAX + 1];        /* the response's id ("" unknown) */
+    char model[PROXY_OG_ID_MAX + 1];     /* the model that answered */
+    char finish[PROXY_OG_ID_MAX + 1];    /* finish reasons, comma-separated, each once */
+    int64_t input_tokens, output_tokens; /* from the upstream's usage; -1 unknown */
+    size_t findings;
+    const char *finding_types;           /* comma-separated, each once */
+    const struct proxy_og_count *counts; /* findings by type */
+    size_t n_counts;
+    uint64_t guard_ns; /* time the output guard took */
+    bool redacted, blocked;
+    const char *block_type; /* the type that blocked, or NULL */
+    enum proxy_og_schema schema;
+};
+
+/* Fill r from the current (or just finished) response. */
+void proxy_outguard_report(const struct proxy_conn *c, struct proxy_og_report *r);
+
 /* Free what a connection keeps between requests (at connection close). */
 void proxy_outguard_free(struct proxy_conn *c);
 

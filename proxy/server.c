@@ -5,6 +5,7 @@
 #include "policy/config.h"
 #include "policy/rules.h"
 #include "proxy/conn.h"
+#include "proxy/observe.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
 #include "telemetry/log.h"
@@ -122,15 +123,21 @@ void proxy_worker_conn_gone(struct proxy_worker *w, struct proxy_conn *c)
     worker_stop_if_done(w);
 }
 
-/* xorshift64*: request ids need to be unique, not secret. Seeded from getrandom. */
+/* xorshift64*: request, trace and span ids need to be unique, not secret. Seeded from
+ * getrandom. */
+uint64_t proxy_worker_random(struct proxy_worker *w)
+{
+    w->rng ^= w->rng >> 12;
+    w->rng ^= w->rng << 25;
+    w->rng ^= w->rng >> 27;
+    return w->rng * 0x2545F4914F6CDD1Dull;
+}
+
 void proxy_worker_request_id(struct proxy_worker *w, char out[33])
 {
     static const char hex[] = "0123456789abcdef";
     for (int half = 0; half < 2; half++) {
-        w->rng ^= w->rng >> 12;
-        w->rng ^= w->rng << 25;
-        w->rng ^= w->rng >> 27;
-        uint64_t v = w->rng * 0x2545F4914F6CDD1Dull;
+        uint64_t v = proxy_worker_random(w);
         for (int i = 0; i < 16; i++)
             out[half * 16 + i] = hex[(v >> (i * 4)) & 0xf];
     }
@@ -293,6 +300,7 @@ static void server_free(struct proxy_server *srv)
     proxy_tls_server_free(srv->tls);
     policy_rules_unref(srv->prompt_rules);
     policy_rules_unref(srv->output_rules);
+    proxy_obs_free(srv->obs);
     pthread_mutex_destroy(&srv->rules_lock);
     policy_config_unref(srv->cfg);
     free(srv);
@@ -317,7 +325,8 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
     srv->cfg = policy_config_ref(cfg);
     srv->n_workers = worker_count(cfg);
     srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
-    if (srv->workers == NULL) {
+    srv->obs = proxy_obs_new();
+    if (srv->workers == NULL || srv->obs == NULL) {
         rc = -ENOMEM;
         goto fail;
     }

@@ -64,6 +64,7 @@ struct proxy_server {
     struct policy_rules *output_rules;  /* NULL when the output guard is disabled */
     struct guard_output_policy out_pol; /* the configured output actions */
     atomic_uint rules_gen;
+    struct proxy_obs *obs; /* metrics of the data path (proxy/observe.c) */
 };
 
 /* Bind the listeners and start the workers. On success *out runs until
@@ -108,5 +109,8 @@ void proxy_worker_conn_gone(struct proxy_worker *w, struct proxy_conn *c);
 
 /* A fresh request id: 32 lowercase hex digits. */
 void proxy_worker_request_id(struct proxy_worker *w, char out[33]);
+
+/* 64 random bits from the worker's generator (unique, not secret). Worker thread only. */
+uint64_t proxy_worker_random(struct proxy_worker *w);
 
 #endif

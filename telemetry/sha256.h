@@ -23,7 +23,8 @@ void tel_sha256_final(struct tel_sha256 *s, uint8_t out[TEL_SHA256_LEN]);
 void tel_sha256(const void *data, size_t len, uint8_t out[TEL_SHA256_LEN]);
 void tel_sha256_hex(const uint8_t digest[TEL_SHA256_LEN], char out[TEL_SHA256_HEX]);
 
-/* HMAC-SHA-256 of data under key. */
+/* HMAC-SHA-256 of data under key, computed by mbedTLS. Should mbedTLS fail to allocate its
+ * context, out is all zero: a value that never verifies. */
 void tel_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                      uint8_t out[TEL_SHA256_LEN]);
 

@@ -484,6 +484,42 @@ export const cases = [
         },
     },
     {
+        name: 'proxy W3C trace context: a traceparent is continued, a new one starts a trace',
+        async run(ctx) {
+            needsWarden(ctx);
+            const { baseURL, mock, assert } = ctx;
+            const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'trace' }] });
+            const send = (extra) =>
+                httpRequest(baseURL, {
+                    method: 'POST',
+                    path: '/v1/chat/completions',
+                    headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...extra },
+                    body,
+                });
+            const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+            const parent = '00f067aa0ba902b7';
+            let res = await send({ traceparent: `00-${trace}-${parent}-01`, tracestate: 'vendor=a' });
+            assert.equal(res.status, 200);
+            let h = (await mock.only()).headers;
+            const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(h.traceparent ?? '');
+            assert.ok(m, `traceparent upstream: ${h.traceparent}`);
+            assert.equal(m[1], trace, 'the trace id is kept');
+            assert.notEqual(m[2], parent, "the upstream's parent is warden's CLIENT span");
+            assert.equal(h.tracestate, 'vendor=a');
+            // Invalid (all-zero trace id, uppercase hex, version ff): a new trace, sampled.
+            for (const bad of [`00-${'0'.repeat(32)}-${parent}-01`, `00-${trace.toUpperCase()}-${parent}-01`, `ff-${trace}-${parent}-01`]) {
+                await mock.reset();
+                res = await send({ traceparent: bad });
+                assert.equal(res.status, 200);
+                h = (await mock.only()).headers;
+                const n = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(h.traceparent ?? '');
+                assert.ok(n, `traceparent upstream for ${bad}: ${h.traceparent}`);
+                assert.notEqual(n[1], trace);
+                assert.notEqual(n[1], '0'.repeat(32));
+            }
+        },
+    },
+    {
         name: 'proxy chunked request body arrives whole',
         async run(ctx) {
             needsWarden(ctx);
