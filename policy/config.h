@@ -146,6 +146,14 @@ struct policy_config {
         int on_schema; /* enum policy_action: block, flag or log */
         bool canary;   /* a canary token in system prompts; the output must not repeat it */
     } output_guard;
+    struct {
+        char *path; /* the audit log; NULL: off */
+        char *key;  /* "hex:..." or raw; WARDEN_AUDIT_KEY when NULL */
+        int64_t max_bytes;
+        int64_t keep;
+        int64_t queue;
+        struct policy_loc path_loc;
+    } audit;
 };
 
 /* A complete error line: "file:line:column: key: what is wrong". */

@@ -331,6 +331,46 @@ static const struct policy_key output_keys[] = {
 };
 static const struct policy_table output_table = {output_keys, NKEYS(output_keys), 0, 0, 0};
 
+#define AOFF(field) (OFF(audit.field) - OFF(audit))
+static const struct policy_key audit_keys[] = {
+    {.name = "path",
+     .type = POLICY_T_STR,
+     .offset = AOFF(path),
+     .has_loc = true,
+     .loc_offset = AOFF(path_loc),
+     .desc = "Tamper-evident audit log (one HMAC-chained msgpack record per request); off when "
+             "unset. `warden serve --audit FILE` sets it. Rotated files are FILE.1, FILE.2 ..."},
+    {.name = "key",
+     .type = POLICY_T_STR,
+     .offset = AOFF(key),
+     .desc = "HMAC key of the audit chain: `hex:...` or raw text, 16 bytes at least. Prefer the "
+             "WARDEN_AUDIT_KEY environment variable, which is used when this is unset; with "
+             "neither, warden refuses to start."},
+    {.name = "max_bytes",
+     .type = POLICY_T_SIZE,
+     .def = "256MiB",
+     .offset = AOFF(max_bytes),
+     .min = 64 * 1024,
+     .max = 64 * GIB,
+     .desc = "Size at which the audit log rotates; the new file chains from the old one."},
+    {.name = "keep",
+     .type = POLICY_T_INT,
+     .def = "0",
+     .offset = AOFF(keep),
+     .min = 0,
+     .max = 100000,
+     .desc = "Rotated audit files kept; 0 keeps every one (audit data is never deleted)."},
+    {.name = "queue",
+     .type = POLICY_T_INT,
+     .def = "65536",
+     .offset = AOFF(queue),
+     .min = 64,
+     .max = 1048576,
+     .desc = "Records waiting for the audit writer; past it requests are counted as dropped "
+             "(and the count written into the chain), never delayed."},
+};
+static const struct policy_table audit_table = {audit_keys, NKEYS(audit_keys), 0, 0, 0};
+
 static const struct policy_key root_keys[] = {
     {.name = "listen",
      .type = POLICY_T_ADDR,
@@ -394,6 +434,11 @@ static const struct policy_key root_keys[] = {
      .offset = OFF(output_guard),
      .sub = &output_table,
      .desc = "Personal data, credential and JSON-schema guard on responses."},
+    {.name = "audit",
+     .type = POLICY_T_SECTION,
+     .offset = OFF(audit),
+     .sub = &audit_table,
+     .desc = "Tamper-evident audit log."},
 };
 
 const struct policy_table policy_config_table = {root_keys, NKEYS(root_keys), 0, 0, 0};

@@ -63,7 +63,6 @@ struct cli_flag {
 
 struct serve_opts {
     const char *config;
-    const char *audit;
     struct cli_flag flags[CLI_MAX_FLAGS];
     size_t n_flags;
 };
@@ -163,7 +162,7 @@ static int parse_serve_opts(int argc, char **argv, struct serve_opts *o, const c
             rc = add_flag(o, "--set", NULL, optarg);
             break;
         case 'A':
-            o->audit = optarg;
+            rc = add_flag(o, "--audit", "audit.path", optarg);
             break;
         case ':':
             return cli_fail("%s: %s needs a value (see warden %s --help)", cmd, argv[optind - 1],
@@ -196,9 +195,6 @@ static int cmd_serve(const struct cli_cmd *cmd, int argc, char **argv)
     int sig = 0, rc = parse_serve_opts(argc, argv, &o, cmd->name);
     if (rc != 0)
         return rc;
-    if (o.audit)
-        return cli_fail("serve: --audit: the tamper-evident audit log is not built in this "
-                        "version yet");
     if ((rc = load_config(&o, &cfg)) != 0)
         return rc;
     setup_logging(cfg);

@@ -11,12 +11,14 @@
 #include "proxy/http.h"
 #include "proxy/outguard.h"
 #include "proxy/server.h"
+#include "telemetry/audit.h"
 #include "telemetry/metrics.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -320,6 +322,77 @@ static size_t verdict_categories(const struct policy_rules *pr,
     return n;
 }
 
+/* One audit record for the request: who, where, what the guards decided; never a body or a
+ * credential. */
+static void audit_record(struct proxy_conn *c, const struct proxy_og_report *rep,
+                         const struct guard_prompt_body *body, const char *route,
+                         const char *upstream, const char *tenant, uint64_t now)
+{
+    const struct proxy_txn *t = &c->txn;
+    static const char hex[] = "0123456789abcdef";
+    char trace[33];
+    for (size_t i = 0; i < 16; i++) {
+        trace[2 * i] = hex[t->trace_id[i] >> 4];
+        trace[2 * i + 1] = hex[t->trace_id[i] & 15];
+    }
+    trace[32] = '\0';
+    const char *rules[GUARD_PROMPT_VERDICT_RULES];
+    size_t n_rules = 0;
+    const struct policy_rules *pr = proxy_filters_rules(c);
+    for (size_t i = 0; pr && i < t->prompt.n_matched && i < GUARD_PROMPT_VERDICT_RULES; i++)
+        rules[n_rules++] = guard_prompt_db_rule(pr->db, t->prompt.rules[i])->id;
+    struct tel_audit_finding findings[PROXY_OG_TYPES];
+    for (size_t i = 0; i < rep->n_counts; i++)
+        findings[i] = (struct tel_audit_finding){rep->counts[i].type, rep->counts[i].n};
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    int64_t real_now = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
+    uint64_t start = t->start_ns ? t->start_ns : now;
+    char path[PROXY_URL_MAX + 1];
+    snprintf(path, sizeof(path), "%.*s", (int)t->url_len, t->url);
+    static const enum tel_audit_schema schemas[] = {
+        [PROXY_OG_SCHEMA_NONE] = TEL_AUDIT_SCHEMA_NONE,
+        [PROXY_OG_SCHEMA_VALID] = TEL_AUDIT_SCHEMA_VALID,
+        [PROXY_OG_SCHEMA_INVALID] = TEL_AUDIT_SCHEMA_INVALID,
+        [PROXY_OG_SCHEMA_UNCHECKED] = TEL_AUDIT_SCHEMA_UNCHECKED,
+    };
+    struct tel_audit_record r = {
+        .time_ns = real_now - (int64_t)(now - start),
+        .request_id = t->request_id,
+        .trace_id = trace,
+        .tenant = tenant,
+        .route = route,
+        .method = llhttp_method_name((llhttp_method_t)t->method),
+        .path = path,
+        .client = c->peer,
+        .upstream = upstream,
+        .model = body ? body->model : "",
+        .stream = body && body->stream,
+        .prompt_verdict = !t->prompt_ran                         ? TEL_AUDIT_VERDICT_NONE
+                          : t->prompt.kind == GUARD_PROMPT_BLOCK ? TEL_AUDIT_VERDICT_BLOCK
+                          : t->prompt.kind == GUARD_PROMPT_WARN  ? TEL_AUDIT_VERDICT_WARN
+                                                                 : TEL_AUDIT_VERDICT_PASS,
+        .prompt_score = t->prompt_ran ? t->prompt.score : 0,
+        .prompt_rules = rules,
+        .n_prompt_rules = n_rules,
+        .output_action = !rep->attached  ? TEL_AUDIT_OUTPUT_NONE
+                         : rep->blocked  ? TEL_AUDIT_OUTPUT_BLOCK
+                         : rep->redacted ? TEL_AUDIT_OUTPUT_REDACT
+                                         : TEL_AUDIT_OUTPUT_PASS,
+        .findings = findings,
+        .n_findings = rep->n_counts,
+        .schema = schemas[rep->schema],
+        .status = t->resp_status ? t->resp_status : t->status,
+        .error = t->error_type,
+        .tokens_in = rep->input_tokens,
+        .tokens_out = rep->output_tokens,
+        .total_ns = (int64_t)(now - start),
+        .upstream_ns = t->up_start_ns && now > t->up_start_ns ? (int64_t)(now - t->up_start_ns) : 0,
+        .overhead_ns = (int64_t)proxy_obs_overhead_ns(t),
+    };
+    tel_audit_write(c->worker->srv->audit, &r);
+}
+
 void proxy_obs_request_end(struct proxy_conn *c)
 {
     struct proxy_txn *t = &c->txn;
@@ -414,4 +487,6 @@ void proxy_obs_request_end(struct proxy_conn *c)
     const char *ov[] = {route};
     tel_metric_observe(tel_metric_series(o->f[OBS_OVERHEAD], ov),
                        (double)proxy_obs_overhead_ns(t) / 1e9);
+    if (c->worker->srv->audit)
+        audit_record(c, &rep, body, route, upstream, tenant, now);
 }

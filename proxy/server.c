@@ -8,6 +8,7 @@
 #include "proxy/observe.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
+#include "telemetry/audit.h"
 #include "telemetry/log.h"
 
 #include <errno.h>
@@ -301,9 +302,55 @@ static void server_free(struct proxy_server *srv)
     policy_rules_unref(srv->prompt_rules);
     policy_rules_unref(srv->output_rules);
     proxy_obs_free(srv->obs);
+    if (srv->audit) {
+        int arc = tel_audit_close(srv->audit); /* every worker has stopped writing */
+        if (arc != 0)
+            tel_log(TEL_LOG_ERROR, "audit_close_failed", TEL_STR("detail", strerror(-arc)));
+    }
     pthread_mutex_destroy(&srv->rules_lock);
     policy_config_unref(srv->cfg);
     free(srv);
+}
+
+/* Open the audit log the configuration asks for. 0, or < 0 with server_error set. */
+static int server_audit_open(struct proxy_server *srv)
+{
+    const struct policy_config *cfg = srv->cfg;
+    if (cfg->audit.path == NULL || cfg->audit.path[0] == '\0')
+        return 0;
+    const char *text = cfg->audit.key ? cfg->audit.key : getenv("WARDEN_AUDIT_KEY");
+    uint8_t key[TEL_AUDIT_KEY_MAX];
+    if (text == NULL || text[0] == '\0') {
+        snprintf(server_error, sizeof(server_error),
+                 "the audit log is on (%s) but has no key: set WARDEN_AUDIT_KEY (\"hex:...\" or "
+                 "at least %d bytes of text) or audit.key",
+                 cfg->audit.path, TEL_AUDIT_KEY_MIN);
+        return -ENOKEY;
+    }
+    int n = tel_audit_key_parse(text, strlen(text), key, sizeof(key));
+    if (n < 0) {
+        snprintf(server_error, sizeof(server_error), "the audit key (%s) is not usable: %s",
+                 cfg->audit.key ? "audit.key" : "WARDEN_AUDIT_KEY",
+                 n == -EINVAL   ? "bad hex after \"hex:\""
+                 : n == -ENOKEY ? "shorter than 16 bytes"
+                                : "too long");
+        return n;
+    }
+    unsigned q = 64;
+    while (q < (unsigned)cfg->audit.queue)
+        q <<= 1;
+    struct tel_audit_opts opts = {.max_bytes = (uint64_t)cfg->audit.max_bytes,
+                                  .keep = (unsigned)cfg->audit.keep,
+                                  .queue_len = q};
+    int rc = tel_audit_open(&srv->audit, cfg->audit.path, key, (size_t)n, &opts);
+    memset(key, 0, sizeof(key));
+    if (rc != 0)
+        snprintf(server_error, sizeof(server_error), "cannot open the audit log %s: %s",
+                 cfg->audit.path,
+                 rc == -EKEYREJECTED ? "it was written with another key"
+                 : rc == -EBADMSG    ? "the existing file is not a readable audit log"
+                                     : strerror(-rc));
+    return rc;
 }
 
 int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
@@ -330,6 +377,8 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
         rc = -ENOMEM;
         goto fail;
     }
+    if ((rc = server_audit_open(srv)) != 0)
+        goto fail;
     snprintf(port_s, sizeof(port_s), "%u", cfg->listen.port);
     int gai = getaddrinfo(cfg->listen.host[0] ? cfg->listen.host : NULL, port_s, &hints, &ai);
     if (gai != 0) {

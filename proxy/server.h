@@ -47,6 +47,8 @@ struct proxy_worker {
     unsigned rules_gen;             /* which reload it is */
 };
 
+struct tel_audit;
+
 struct proxy_server {
     struct policy_config *cfg; /* a reference, held for the server's life */
     struct proxy_worker *workers;
@@ -64,7 +66,8 @@ struct proxy_server {
     struct policy_rules *output_rules;  /* NULL when the output guard is disabled */
     struct guard_output_policy out_pol; /* the configured output actions */
     atomic_uint rules_gen;
-    struct proxy_obs *obs; /* metrics of the data path (proxy/observe.c) */
+    struct proxy_obs *obs;   /* metrics of the data path (proxy/observe.c) */
+    struct tel_audit *audit; /* the audit log, NULL when off */
 };
 
 /* Bind the listeners and start the workers. On success *out runs until

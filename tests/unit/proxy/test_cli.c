@@ -198,7 +198,6 @@ static void test_later_capabilities_say_so(void **state)
 {
     const char *const *cases[] = {
         (const char *const[]){"scan-deps", ".", NULL},
-        (const char *const[]){"serve", "--audit", "/tmp/a", NULL},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
