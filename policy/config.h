@@ -147,6 +147,21 @@ struct policy_config {
         bool canary;   /* a canary token in system prompts; the output must not repeat it */
     } output_guard;
     struct {
+        /* Unset strings and zero numbers fall back to the OTEL_* environment variables. */
+        bool enabled;
+        char *endpoint;        /* base URL: /v1/traces and /v1/metrics are added */
+        char *traces_endpoint; /* full URLs, per signal */
+        char *metrics_endpoint;
+        char *headers; /* "k=v,k2=v2" */
+        char *service_name;
+        char *resource_attributes; /* "k=v,k2=v2" */
+        char *sampler;             /* always_on ... parentbased_traceidratio */
+        double sampler_arg;        /* < 0: unset */
+        int64_t export_interval_ms;
+        int64_t timeout_ms;
+        bool capture_content; /* prompt and output text in spans (off: never) */
+    } otlp;
+    struct {
         char *path; /* the audit log; NULL: off */
         char *key;  /* "hex:..." or raw; WARDEN_AUDIT_KEY when NULL */
         int64_t max_bytes;

@@ -331,6 +331,80 @@ static const struct policy_key output_keys[] = {
 };
 static const struct policy_table output_table = {output_keys, NKEYS(output_keys), 0, 0, 0};
 
+#define XOFF(field) (OFF(otlp.field) - OFF(otlp))
+static const struct policy_key otlp_keys[] = {
+    {.name = "enabled",
+     .type = POLICY_T_BOOL,
+     .def = "true",
+     .offset = XOFF(enabled),
+     .desc = "Export spans and metrics when an endpoint is set here or in "
+             "OTEL_EXPORTER_OTLP_ENDPOINT (or the per-signal variables); false turns export off "
+             "whatever the environment says (so does OTEL_SDK_DISABLED=true)."},
+    {.name = "endpoint",
+     .type = POLICY_T_STR,
+     .offset = XOFF(endpoint),
+     .desc = "OTLP/HTTP base URL (http://collector:4318); /v1/traces and /v1/metrics are added. "
+             "Default: OTEL_EXPORTER_OTLP_ENDPOINT."},
+    {.name = "traces_endpoint",
+     .type = POLICY_T_STR,
+     .offset = XOFF(traces_endpoint),
+     .desc = "Full URL for spans. Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else endpoint."},
+    {.name = "metrics_endpoint",
+     .type = POLICY_T_STR,
+     .offset = XOFF(metrics_endpoint),
+     .desc = "Full URL for metrics. Default: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, else "
+             "endpoint."},
+    {.name = "headers",
+     .type = POLICY_T_STR,
+     .offset = XOFF(headers),
+     .desc = "Headers of every export, `k=v,k2=v2` (values percent-encoded). Default: "
+             "OTEL_EXPORTER_OTLP_HEADERS."},
+    {.name = "service_name",
+     .type = POLICY_T_STR,
+     .offset = XOFF(service_name),
+     .desc = "service.name of the resource. Default: OTEL_SERVICE_NAME, else warden."},
+    {.name = "resource_attributes",
+     .type = POLICY_T_STR,
+     .offset = XOFF(resource_attributes),
+     .desc = "More resource attributes, `k=v,k2=v2`. Default: OTEL_RESOURCE_ATTRIBUTES."},
+    {.name = "sampler",
+     .type = POLICY_T_STR,
+     .offset = XOFF(sampler),
+     .desc = "always_on, always_off, traceidratio, parentbased_always_on, "
+             "parentbased_always_off or parentbased_traceidratio. Default: OTEL_TRACES_SAMPLER, "
+             "else parentbased_always_on."},
+    {.name = "sampler_arg",
+     .type = POLICY_T_FLOAT,
+     .def = "-1",
+     .offset = XOFF(sampler_arg),
+     .fmin = -1.0,
+     .fmax = 1.0,
+     .desc = "Ratio of the traceidratio samplers (0..1). Default: OTEL_TRACES_SAMPLER_ARG, else "
+             "1."},
+    {.name = "export_interval",
+     .type = POLICY_T_DURATION,
+     .def = "0",
+     .offset = XOFF(export_interval_ms),
+     .min = 0,
+     .max = DAY_MS,
+     .desc = "How often metrics are exported. Default: OTEL_METRIC_EXPORT_INTERVAL, else 60s."},
+    {.name = "timeout",
+     .type = POLICY_T_DURATION,
+     .def = "0",
+     .offset = XOFF(timeout_ms),
+     .min = 0,
+     .max = DAY_MS,
+     .desc = "Longest one export request may take. Default: OTEL_EXPORTER_OTLP_TIMEOUT, else "
+             "10s."},
+    {.name = "capture_content",
+     .type = POLICY_T_BOOL,
+     .def = "false",
+     .offset = XOFF(capture_content),
+     .desc = "Reserved: prompt and output text never go into telemetry unless this is true "
+             "(no text is captured in this version either way)."},
+};
+static const struct policy_table otlp_table = {otlp_keys, NKEYS(otlp_keys), 0, 0, 0};
+
 #define AOFF(field) (OFF(audit.field) - OFF(audit))
 static const struct policy_key audit_keys[] = {
     {.name = "path",
@@ -434,6 +508,11 @@ static const struct policy_key root_keys[] = {
      .offset = OFF(output_guard),
      .sub = &output_table,
      .desc = "Personal data, credential and JSON-schema guard on responses."},
+    {.name = "otlp",
+     .type = POLICY_T_SECTION,
+     .offset = OFF(otlp),
+     .sub = &otlp_table,
+     .desc = "OpenTelemetry export (OTLP/HTTP, protobuf) of spans and metrics."},
     {.name = "audit",
      .type = POLICY_T_SECTION,
      .offset = OFF(audit),

@@ -12,15 +12,22 @@
 #include "proxy/outguard.h"
 #include "proxy/server.h"
 #include "telemetry/audit.h"
+#include "telemetry/export.h"
 #include "telemetry/metrics.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
+
+#ifndef WARDEN_OBS_VERSION
+#define WARDEN_OBS_VERSION "0.1.0"
+#endif
 
 /* Bucket bounds of the GenAI semantic conventions. */
 static const double token_bounds[] = {1,     4,     16,     64,      256,     1024,     4096,
@@ -31,6 +38,15 @@ static const double duration_bounds[] = {0.01, 0.02, 0.04, 0.08,  0.16,  0.32,  
 static const double overhead_bounds[] = {0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
                                          0.0005,   0.001,   0.0025,   0.005,   0.01,   0.025,
                                          0.05,     0.1,     0.25,     1};
+
+enum obs_sampler {
+    SAMPLE_PARENT_ON = 0, /* parentbased_always_on: the default */
+    SAMPLE_ON,
+    SAMPLE_OFF,
+    SAMPLE_RATIO,
+    SAMPLE_PARENT_OFF,
+    SAMPLE_PARENT_RATIO,
+};
 
 enum obs_family {
     OBS_TOKENS = 0,
@@ -43,6 +59,8 @@ enum obs_family {
     OBS_ERRORS,
     OBS_SCAN,
     OBS_OVERHEAD,
+    OBS_EXPORT_QUEUE,
+    OBS_EXPORT_DROPPED,
     OBS_N,
 };
 
@@ -146,11 +164,31 @@ static const struct tel_metric_desc descs[OBS_N] = {
                       .prom_labels = {"route"},
                       .bounds = overhead_bounds,
                       .n_bounds = sizeof(overhead_bounds) / sizeof(overhead_bounds[0])},
+    [OBS_EXPORT_QUEUE] = {.name = "warden.exporter.queue.depth",
+                          .prom = "warden_exporter_queue_depth",
+                          .help = "Spans waiting for the OTLP exporter.",
+                          .unit = "{span}",
+                          .kind = TEL_METRIC_GAUGE,
+                          .labels = {"warden.signal"},
+                          .prom_labels = {"signal"}},
+    [OBS_EXPORT_DROPPED] = {.name = "warden.exporter.dropped",
+                            .prom = "warden_exporter_dropped_total",
+                            .help = "Spans the OTLP exporter dropped (queue full, or the "
+                                    "collector refused or stayed unreachable).",
+                            .unit = "{span}",
+                            .kind = TEL_METRIC_COUNTER,
+                            .labels = {"warden.signal"},
+                            .prom_labels = {"signal"}},
 };
+
+#define OBS_RESOURCE 16 /* resource attributes kept */
 
 struct proxy_obs {
     struct tel_metrics *m;
     struct tel_metric_family *f[OBS_N];
+    struct tel_exporter *exp; /* NULL: no export */
+    enum obs_sampler sampler;
+    double ratio;
 };
 
 struct proxy_obs *proxy_obs_new(void)
@@ -172,6 +210,7 @@ void proxy_obs_free(struct proxy_obs *o)
 {
     if (o == NULL)
         return;
+    tel_exporter_free(o->exp); /* before the registry it reads */
     tel_metrics_free(o->m);
     free(o);
 }
@@ -181,6 +220,203 @@ const struct tel_metrics *proxy_obs_metrics(const struct proxy_obs *o)
     return o->m;
 }
 
+/* The exporter's own state, as gauges (before a scrape and before each metrics export). */
+static void export_gauges(void *arg)
+{
+    struct proxy_obs *o = arg;
+    struct tel_export_stats st;
+    if (o->exp == NULL)
+        return;
+    tel_exporter_stats(o->exp, &st);
+    const char *sig[] = {"traces"};
+    tel_metric_set(tel_metric_series(o->f[OBS_EXPORT_QUEUE], sig), (double)st.queued);
+    tel_metric_set(tel_metric_series(o->f[OBS_EXPORT_DROPPED], sig), (double)st.spans_dropped);
+}
+
+/* A setting: the configuration's, else the environment's (empty counts as unset). */
+static const char *setting(const char *cfg, const char *env)
+{
+    if (cfg && cfg[0])
+        return cfg;
+    const char *v = getenv(env);
+    return v && v[0] ? v : NULL;
+}
+
+static int64_t setting_ms(int64_t cfg, const char *env, int64_t def)
+{
+    if (cfg > 0)
+        return cfg;
+    const char *v = getenv(env);
+    char *end;
+    long long n = v && v[0] ? strtoll(v, &end, 10) : -1;
+    return v && v[0] && *end == '\0' && n > 0 ? (int64_t)n : def;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Copy s[0..n) into out without leading and trailing blanks, %XX decoded when `decode`;
+ * returns the length written. */
+static size_t copy_trimmed(const char *s, size_t n, char *out, bool decode)
+{
+    while (n > 0 && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (decode && s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            out[k++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+            i += 2;
+        } else {
+            out[k++] = s[i];
+        }
+    }
+    out[k] = '\0';
+    return k;
+}
+
+/* "k=v,k2=v2" (OTEL_RESOURCE_ATTRIBUTES) into attributes whose strings live in buf; false
+ * when malformed or too long. */
+static bool parse_pairs(const char *text, char *buf, size_t cap, struct tel_attr *attrs, size_t *n,
+                        size_t max)
+{
+    size_t used = 0;
+    for (const char *p = text; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (eq == NULL || *n >= max || used + len + 2 > cap)
+            return false;
+        char *key = buf + used;
+        size_t kl = copy_trimmed(p, (size_t)(eq - p), key, false);
+        used += kl + 1;
+        char *val = buf + used;
+        used += copy_trimmed(eq + 1, len - (size_t)(eq - p) - 1, val, true) + 1;
+        if (kl == 0)
+            return false;
+        attrs[(*n)++] = tel_attr_str(key, val);
+        p = comma ? comma + 1 : NULL;
+    }
+    return true;
+}
+
+int proxy_obs_export_start(struct proxy_obs *o, const struct policy_config *cfg, char *err,
+                           size_t cap)
+{
+    static const char *const samplers[] = {
+        [SAMPLE_PARENT_ON] = "parentbased_always_on",
+        [SAMPLE_ON] = "always_on",
+        [SAMPLE_OFF] = "always_off",
+        [SAMPLE_RATIO] = "traceidratio",
+        [SAMPLE_PARENT_OFF] = "parentbased_always_off",
+        [SAMPLE_PARENT_RATIO] = "parentbased_traceidratio",
+    };
+    const char *sampler = setting(cfg->otlp.sampler, "OTEL_TRACES_SAMPLER");
+    o->sampler = SAMPLE_PARENT_ON;
+    if (sampler) {
+        size_t i = 0;
+        while (i < sizeof(samplers) / sizeof(samplers[0]) && strcmp(samplers[i], sampler) != 0)
+            i++;
+        if (i == sizeof(samplers) / sizeof(samplers[0])) {
+            snprintf(err, cap,
+                     "otlp.sampler / OTEL_TRACES_SAMPLER: unknown sampler '%s' (use always_on, "
+                     "always_off, traceidratio, parentbased_always_on, parentbased_always_off "
+                     "or parentbased_traceidratio)",
+                     sampler);
+            return -EINVAL;
+        }
+        o->sampler = (enum obs_sampler)i;
+    }
+    o->ratio = cfg->otlp.sampler_arg >= 0 ? cfg->otlp.sampler_arg : 1.0;
+    const char *arg = cfg->otlp.sampler_arg >= 0 ? NULL : getenv("OTEL_TRACES_SAMPLER_ARG");
+    if (arg && arg[0]) {
+        char *end;
+        double r = strtod(arg, &end);
+        if (*end != '\0' || !(r >= 0 && r <= 1)) {
+            snprintf(err, cap, "OTEL_TRACES_SAMPLER_ARG: '%s' is not a ratio from 0 to 1", arg);
+            return -EINVAL;
+        }
+        o->ratio = r;
+    }
+    const char *disabled = getenv("OTEL_SDK_DISABLED");
+    if (!cfg->otlp.enabled || (disabled && strcasecmp(disabled, "true") == 0))
+        return 0;
+    const char *proto = getenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+    if (proto && proto[0] && strcmp(proto, "http/protobuf") != 0) {
+        snprintf(err, cap,
+                 "OTEL_EXPORTER_OTLP_PROTOCOL=%s: Warden exports OTLP/HTTP with protobuf "
+                 "bodies only (http/protobuf)",
+                 proto);
+        return -EINVAL;
+    }
+    char traces[1024], metrics_url[1024];
+    const char *base = setting(cfg->otlp.endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    const char *t = setting(cfg->otlp.traces_endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+    const char *m = setting(cfg->otlp.metrics_endpoint, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+    size_t bl = base ? strlen(base) : 0;
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    if (t == NULL && base) {
+        snprintf(traces, sizeof(traces), "%.*s/v1/traces", (int)bl, base);
+        t = traces;
+    }
+    if (m == NULL && base) {
+        snprintf(metrics_url, sizeof(metrics_url), "%.*s/v1/metrics", (int)bl, base);
+        m = metrics_url;
+    }
+    const char *te = getenv("OTEL_TRACES_EXPORTER"), *me = getenv("OTEL_METRICS_EXPORTER");
+    if (te && strcmp(te, "none") == 0)
+        t = NULL;
+    if (me && strcmp(me, "none") == 0)
+        m = NULL;
+    if (t == NULL && m == NULL)
+        return 0;
+    struct tel_attr res[OBS_RESOURCE];
+    char buf[4096];
+    size_t n = 0;
+    const char *svc = setting(cfg->otlp.service_name, "OTEL_SERVICE_NAME");
+    const char *extra = setting(cfg->otlp.resource_attributes, "OTEL_RESOURCE_ATTRIBUTES");
+    res[n++] = tel_attr_str("telemetry.sdk.name", "warden");
+    res[n++] = tel_attr_str("telemetry.sdk.language", "c");
+    if (extra && !parse_pairs(extra, buf, sizeof(buf), res, &n, OBS_RESOURCE - 1)) {
+        snprintf(err, cap,
+                 "otlp.resource_attributes / OTEL_RESOURCE_ATTRIBUTES: expected "
+                 "key=value pairs separated by commas");
+        return -EINVAL;
+    }
+    /* service.name: the setting, else one from the resource attributes, else "warden". */
+    bool have_svc = false;
+    for (size_t i = 0; i < n; i++)
+        have_svc |= strcmp(res[i].key, "service.name") == 0;
+    if (svc || !have_svc)
+        res[n++] = tel_attr_str("service.name", svc ? svc : "warden");
+    struct tel_export_config ec = {
+        .traces_url = t,
+        .metrics_url = m,
+        .headers = setting(cfg->otlp.headers, "OTEL_EXPORTER_OTLP_HEADERS"),
+        .resource = res,
+        .n_resource = n,
+        .scope_name = "warden",
+        .scope_version = WARDEN_OBS_VERSION,
+        .timeout_ms =
+            (unsigned)setting_ms(cfg->otlp.timeout_ms, "OTEL_EXPORTER_OTLP_TIMEOUT", 10000),
+        .metric_interval_ms = (unsigned)setting_ms(cfg->otlp.export_interval_ms,
+                                                   "OTEL_METRIC_EXPORT_INTERVAL", 60000),
+        .delay_ms = (unsigned)setting_ms(0, "OTEL_BSP_SCHEDULE_DELAY", 5000),
+        .queue_max = (unsigned)setting_ms(0, "OTEL_BSP_MAX_QUEUE_SIZE", 2048),
+        .batch_max = (unsigned)setting_ms(0, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512),
+        .metrics = o->m,
+        .before_metrics = export_gauges,
+        .before_metrics_arg = o,
+    };
+    return tel_exporter_new(&ec, &o->exp, err, cap);
+}
+
 uint64_t proxy_obs_overhead_ns(const struct proxy_txn *t)
 {
     /* Guards while the body streamed in; then from its last byte to the upstream request
@@ -188,11 +424,6 @@ uint64_t proxy_obs_overhead_ns(const struct proxy_txn *t)
     if (t->req_done_ns == 0 || t->up_start_ns < t->req_done_ns)
         return t->guard_ns;
     return t->guard_done_ns + (t->up_start_ns - t->req_done_ns) + (t->guard_ns - t->guard_up_ns);
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* n bytes from 2n lowercase hex digits (W3C allows no uppercase); false when not hex or all
@@ -255,8 +486,37 @@ void proxy_obs_trace_begin(struct proxy_conn *c)
     if (!continued) {
         random_id(c->worker, t->trace_id, 16);
         memset(t->parent_id, 0, sizeof(t->parent_id));
-        t->trace_flags = 1; /* a root: sampled (the parent-based default samples roots) */
+        t->trace_flags = 0;
     }
+    /* The sampler (OTEL_TRACES_SAMPLER): the ratio ones compare the trace id's last 8 bytes,
+     * so every service of a trace decides alike. */
+    const struct proxy_obs *o = c->worker->srv->obs;
+    uint64_t low = 0;
+    for (size_t i = 8; i < 16; i++)
+        low = low << 8 | t->trace_id[i];
+    bool by_ratio = o && (double)low < o->ratio * 18446744073709551616.0;
+    bool parent = (t->trace_flags & 1) != 0, sampled;
+    switch (o ? o->sampler : SAMPLE_PARENT_ON) {
+    case SAMPLE_ON:
+        sampled = true;
+        break;
+    case SAMPLE_OFF:
+        sampled = false;
+        break;
+    case SAMPLE_RATIO:
+        sampled = by_ratio;
+        break;
+    case SAMPLE_PARENT_OFF:
+        sampled = continued && parent;
+        break;
+    case SAMPLE_PARENT_RATIO:
+        sampled = continued ? parent : by_ratio;
+        break;
+    default:
+        sampled = continued ? parent : true;
+        break;
+    }
+    t->trace_flags = (uint8_t)((t->trace_flags & ~1u) | (sampled ? 1u : 0u));
     random_id(c->worker, t->server_span, 8);
     random_id(c->worker, t->client_span, 8);
 }
@@ -290,6 +550,7 @@ static void buf_write(void *arg, const char *p, size_t n)
 
 void proxy_obs_prometheus(const struct proxy_obs *o, struct evbuffer *b)
 {
+    export_gauges((void *)o);
     tel_metrics_prometheus(o->m, buf_write, b);
 }
 
@@ -393,6 +654,177 @@ static void audit_record(struct proxy_conn *c, const struct proxy_og_report *rep
     tel_audit_write(c->worker->srv->audit, &r);
 }
 
+#define SPAN_ATTRS 28
+
+/* The request's SERVER span and, when it reached the upstream, its CLIENT span, with the
+ * GenAI attributes and one gen_ai.evaluation.result event per guard decision. */
+static void export_spans(struct proxy_conn *c, struct proxy_obs *o,
+                         const struct proxy_og_report *rep, const struct guard_prompt_body *body,
+                         const char *op, const char *provider, const char *route, uint64_t now)
+{
+    const struct proxy_txn *t = &c->txn;
+    const struct policy_upstream *up = t->up;
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    uint64_t real_now = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+    uint64_t start = t->start_ns ? t->start_ns : now;
+    const char *model = body && body->model[0] ? body->model : "";
+    char name[160];
+    snprintf(name, sizeof(name), "%s%s%s", op, model[0] ? " " : "", model);
+
+    /* The attributes both spans carry. */
+    struct tel_attr a[SPAN_ATTRS];
+    size_t n = 0;
+    a[n++] = tel_attr_str("gen_ai.operation.name", op);
+    a[n++] = tel_attr_str("gen_ai.provider.name", provider);
+    if (model[0])
+        a[n++] = tel_attr_str("gen_ai.request.model", model);
+    if (body) {
+        a[n++] = tel_attr_bool("gen_ai.request.stream", body->stream);
+        if (body->max_tokens >= 0)
+            a[n++] = tel_attr_int("gen_ai.request.max_tokens", body->max_tokens);
+        if (body->temperature == body->temperature)
+            a[n++] = tel_attr_double("gen_ai.request.temperature", body->temperature);
+    }
+    if (rep->model[0])
+        a[n++] = tel_attr_str("gen_ai.response.model", rep->model);
+    if (rep->id[0])
+        a[n++] = tel_attr_str("gen_ai.response.id", rep->id);
+    const char *reasons[4];
+    size_t n_reasons = 0;
+    char fin[sizeof(rep->finish)];
+    memcpy(fin, rep->finish, sizeof(fin));
+    for (char *p = fin; *p && n_reasons < 4;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        reasons[n_reasons++] = p;
+        p = comma ? comma + 1 : p + strlen(p);
+    }
+    if (n_reasons)
+        a[n++] = tel_attr_strs("gen_ai.response.finish_reasons", reasons, n_reasons);
+    if (rep->input_tokens >= 0)
+        a[n++] = tel_attr_int("gen_ai.usage.input_tokens", rep->input_tokens);
+    if (rep->output_tokens >= 0)
+        a[n++] = tel_attr_int("gen_ai.usage.output_tokens", rep->output_tokens);
+    int status = t->resp_status ? t->resp_status : t->status;
+    char code[8];
+    snprintf(code, sizeof(code), "%d", status);
+    const char *error = t->error_type ? t->error_type : status >= 400 ? code : NULL;
+    if (error)
+        a[n++] = tel_attr_str("error.type", error);
+    size_t shared = n;
+
+    /* Guard decisions, as evaluation events of the SERVER span. */
+    struct tel_span_event ev[3];
+    struct tel_attr ea[3][6];
+    size_t ne = 0;
+    const char *rules[GUARD_PROMPT_VERDICT_RULES];
+    size_t n_rules = 0;
+    const struct policy_rules *pr = proxy_filters_rules(c);
+    for (size_t i = 0; pr && i < t->prompt.n_matched && i < GUARD_PROMPT_VERDICT_RULES; i++)
+        rules[n_rules++] = guard_prompt_db_rule(pr->db, t->prompt.rules[i])->id;
+    if (t->prompt_ran) {
+        size_t k = 0;
+        ea[ne][k++] = tel_attr_str("gen_ai.evaluation.name", "warden.prompt_guard");
+        ea[ne][k++] = tel_attr_double("gen_ai.evaluation.score.value", t->prompt.score);
+        ea[ne][k++] = tel_attr_str("gen_ai.evaluation.score.label",
+                                   guard_prompt_verdict_name(t->prompt.kind));
+        ea[ne][k++] = tel_attr_strs("warden.rule_ids", rules, n_rules);
+        ea[ne][k++] = tel_attr_str("warden.action", t->answered      ? "block"
+                                                    : t->prompt_flag ? "flag"
+                                                                     : "pass");
+        ev[ne] = (struct tel_span_event){"gen_ai.evaluation.result", real_now - (now - start),
+                                         ea[ne], k};
+        ne++;
+    }
+    const char *types[PROXY_OG_TYPES];
+    for (size_t i = 0; i < rep->n_counts; i++)
+        types[i] = rep->counts[i].type;
+    if (rep->attached) {
+        size_t k = 0;
+        ea[ne][k++] = tel_attr_str("gen_ai.evaluation.name", "warden.output_guard");
+        ea[ne][k++] = tel_attr_double("gen_ai.evaluation.score.value", rep->blocked    ? 1.0
+                                                                       : rep->findings ? 0.5
+                                                                                       : 0.0);
+        ea[ne][k++] = tel_attr_str("gen_ai.evaluation.score.label", rep->blocked    ? "block"
+                                                                    : rep->redacted ? "redact"
+                                                                                    : "pass");
+        ea[ne][k++] = tel_attr_strs("warden.finding_types", types, rep->n_counts);
+        ea[ne][k++] = tel_attr_int("warden.findings", (int64_t)rep->findings);
+        ea[ne][k++] = tel_attr_str("warden.action", rep->blocked    ? "block"
+                                                    : rep->redacted ? "redact"
+                                                                    : "pass");
+        ev[ne] = (struct tel_span_event){"gen_ai.evaluation.result", real_now, ea[ne], k};
+        ne++;
+    }
+    if (rep->schema != PROXY_OG_SCHEMA_NONE) {
+        static const char *const labels[] = {"none", "valid", "invalid", "unchecked"};
+        size_t k = 0;
+        ea[ne][k++] = tel_attr_str("gen_ai.evaluation.name", "warden.json_schema");
+        ea[ne][k++] = tel_attr_double("gen_ai.evaluation.score.value",
+                                      rep->schema == PROXY_OG_SCHEMA_VALID ? 1.0 : 0.0);
+        ea[ne][k++] = tel_attr_str("gen_ai.evaluation.score.label", labels[rep->schema]);
+        ev[ne] = (struct tel_span_event){"gen_ai.evaluation.result", real_now, ea[ne], k};
+        ne++;
+    }
+
+    struct tel_span sp[2];
+    memset(sp, 0, sizeof(sp));
+    /* SERVER: the request as the client made it. */
+    memcpy(sp[0].trace_id, t->trace_id, 16);
+    memcpy(sp[0].span_id, t->server_span, 8);
+    memcpy(sp[0].parent_span_id, t->parent_id, 8);
+    sp[0].flags = TEL_SPAN_F_SAMPLED;
+    sp[0].name = name;
+    sp[0].kind = TEL_SPAN_KIND_SERVER;
+    sp[0].start_time_unix_nano = real_now - (now - start);
+    sp[0].end_time_unix_nano = real_now;
+    struct tel_attr sa[SPAN_ATTRS];
+    memcpy(sa, a, shared * sizeof(a[0]));
+    size_t ns = shared;
+    char path[PROXY_URL_MAX + 1];
+    size_t plen = t->url_len;
+    const char *q = memchr(t->url, '?', t->url_len);
+    if (q)
+        plen = (size_t)(q - t->url); /* never the query: it may carry a key */
+    snprintf(path, sizeof(path), "%.*s", (int)plen, t->url);
+    sa[ns++] = tel_attr_str("http.request.method", llhttp_method_name((llhttp_method_t)t->method));
+    sa[ns++] = tel_attr_int("http.response.status_code", status);
+    sa[ns++] = tel_attr_str("url.path", path);
+    sa[ns++] = tel_attr_str("http.route", route);
+    sa[ns++] = tel_attr_str("warden.request_id", t->request_id);
+    sp[0].attrs = sa;
+    sp[0].n_attrs = ns;
+    sp[0].events = ev;
+    sp[0].n_events = ne;
+    sp[0].status = status >= 500 || t->error_type ? TEL_SPAN_STATUS_ERROR : TEL_SPAN_STATUS_UNSET;
+    tel_exporter_span(o->exp, &sp[0]);
+    if (t->up_start_ns == 0)
+        return;
+    /* CLIENT: the call to the model provider; its id went upstream in traceparent. */
+    struct tel_attr ca[SPAN_ATTRS];
+    memcpy(ca, a, shared * sizeof(a[0]));
+    size_t nc = shared;
+    if (up && up->url.host)
+        ca[nc++] = tel_attr_str("server.address", up->url.host);
+    if (up)
+        ca[nc++] = tel_attr_int("server.port", up->url.port);
+    if (t->up_first_ns > t->up_start_ns)
+        ca[nc++] = tel_attr_double("gen_ai.response.time_to_first_chunk",
+                                   (double)(t->up_first_ns - t->up_start_ns) / 1e9);
+    sp[1] = sp[0];
+    memcpy(sp[1].span_id, t->client_span, 8);
+    memcpy(sp[1].parent_span_id, t->server_span, 8);
+    sp[1].kind = TEL_SPAN_KIND_CLIENT;
+    sp[1].start_time_unix_nano = real_now - (now - t->up_start_ns);
+    sp[1].attrs = ca;
+    sp[1].n_attrs = nc;
+    sp[1].events = NULL;
+    sp[1].n_events = 0;
+    tel_exporter_span(o->exp, &sp[1]);
+}
+
 void proxy_obs_request_end(struct proxy_conn *c)
 {
     struct proxy_txn *t = &c->txn;
@@ -487,6 +919,8 @@ void proxy_obs_request_end(struct proxy_conn *c)
     const char *ov[] = {route};
     tel_metric_observe(tel_metric_series(o->f[OBS_OVERHEAD], ov),
                        (double)proxy_obs_overhead_ns(t) / 1e9);
+    if (o->exp && (t->trace_flags & 1))
+        export_spans(c, o, &rep, body, op, provider, route, now);
     if (c->worker->srv->audit)
         audit_record(c, &rep, body, route, upstream, tenant, now);
 }

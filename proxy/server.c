@@ -377,6 +377,8 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
         rc = -ENOMEM;
         goto fail;
     }
+    if ((rc = proxy_obs_export_start(srv->obs, cfg, server_error, sizeof(server_error))) != 0)
+        goto fail;
     if ((rc = server_audit_open(srv)) != 0)
         goto fail;
     snprintf(port_s, sizeof(port_s), "%u", cfg->listen.port);
