@@ -93,6 +93,7 @@ struct policy_config {
     struct {
         int level;  /* enum policy_log_level */
         int format; /* enum policy_log_format */
+        bool access; /* one line per request (event "access") */
     } log;
     struct {
         int64_t max_header_bytes;

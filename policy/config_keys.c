@@ -28,6 +28,13 @@ static const struct policy_key log_keys[] = {
      .choices = log_formats,
      .desc = "text (key=value lines) or json (one JSON object per line). Logs never hold "
              "message bodies or credentials."},
+    {.name = "access",
+     .type = POLICY_T_BOOL,
+     .def = "true",
+     .offset = OFF(log.access) - OFF(log),
+     .desc = "One `access` line per proxied request at info level: id, client, method, path "
+             "(no query), route, upstream, model, status, durations, verdicts, token counts. "
+             "Never a body, a header value or a credential."},
 };
 static const struct policy_table log_table = {log_keys, NKEYS(log_keys), 0, 0, 0};
 

@@ -334,7 +334,7 @@ int proxy_conn_upstream_head(struct proxy_conn *c, struct proxy_uconn *u)
         return mode; /* -ECANCELED: the guard answered (502) */
     if (mode == PROXY_OG_JSON || mode == PROXY_OG_TEXT)
         return 0; /* held: the head goes with the rewritten body */
-    write_response_head(c, u, -1, mode == PROXY_OG_SSE);
+    write_response_head(c, u, -1, mode == PROXY_OG_SSE); /* OBSERVE keeps the framing */
     return 0; /* sent with the first body bytes by proxy_conn_upstream_flush */
 }
 
@@ -369,7 +369,10 @@ int proxy_conn_upstream_body(struct proxy_conn *c, const char *at, size_t len)
 {
     if (c->txn.up_first_ns == 0 && len > 0)
         c->txn.up_first_ns = proxy_now_ns();
-    if (proxy_outguard_mode(c) != PROXY_OG_OFF)
+    enum proxy_og_mode mode = proxy_outguard_mode(c);
+    if (mode == PROXY_OG_OBSERVE)
+        proxy_outguard_observe(c, at, len);
+    else if (mode != PROXY_OG_OFF)
         return proxy_outguard_data(c, at, len);
     body_out(c, NULL, at, len);
     return 0;

@@ -13,6 +13,7 @@
 #include "proxy/server.h"
 #include "telemetry/audit.h"
 #include "telemetry/export.h"
+#include "telemetry/log.h"
 #include "telemetry/metrics.h"
 
 #include <errno.h>
@@ -654,6 +655,37 @@ static void audit_record(struct proxy_conn *c, const struct proxy_og_report *rep
     tel_audit_write(c->worker->srv->audit, &r);
 }
 
+/* The access log line: one per proxied request, no body, header value or query string. */
+static void access_line(struct proxy_conn *c, const struct proxy_og_report *rep,
+                        const struct guard_prompt_body *body, const char *route,
+                        const char *upstream, uint64_t now)
+{
+    const struct proxy_txn *t = &c->txn;
+    char path[PROXY_URL_MAX + 1];
+    const char *q = memchr(t->url, '?', t->url_len);
+    size_t plen = q ? (size_t)(q - t->url) : t->url_len;
+    snprintf(path, sizeof(path), "%.*s", (int)plen, t->url);
+    int status = t->resp_status ? t->resp_status : t->status;
+    const char *output = !rep->attached  ? "none"
+                         : rep->blocked  ? "block"
+                         : rep->redacted ? "redact"
+                                         : "pass";
+    static const char *const schemas[] = {"none", "valid", "invalid", "unchecked"};
+    tel_log(TEL_LOG_INFO, "access", TEL_STR("request_id", t->request_id),
+            TEL_STR("client", c->peer),
+            TEL_STR("method", llhttp_method_name((llhttp_method_t)t->method)),
+            TEL_STR("path", path), TEL_STR("route", route), TEL_STR("upstream", upstream),
+            TEL_STR("model", body ? body->model : ""), TEL_INT("status", status),
+            TEL_STR("error", t->error_type ? t->error_type : ""),
+            TEL_DBL("ms", (double)(now - (t->start_ns ? t->start_ns : now)) / 1e6),
+            TEL_DBL("overhead_ms", (double)proxy_obs_overhead_ns(t) / 1e6),
+            TEL_STR("verdict", t->prompt_ran ? guard_prompt_verdict_name(t->prompt.kind) : "none"),
+            TEL_DBL("score", t->prompt_ran ? t->prompt.score : 0), TEL_STR("output", output),
+            TEL_STR("findings", rep->finding_types), TEL_STR("schema", schemas[rep->schema]),
+            TEL_INT("tokens_in", rep->input_tokens), TEL_INT("tokens_out", rep->output_tokens),
+            TEL_UINT("body_bytes", t->body_bytes));
+}
+
 #define SPAN_ATTRS 28
 
 /* The request's SERVER span and, when it reached the upstream, its CLIENT span, with the
@@ -921,6 +953,8 @@ void proxy_obs_request_end(struct proxy_conn *c)
                        (double)proxy_obs_overhead_ns(t) / 1e9);
     if (o->exp && (t->trace_flags & 1))
         export_spans(c, o, &rep, body, op, provider, route, now);
+    if (c->worker->srv->cfg->log.access)
+        access_line(c, &rep, body, route, upstream, now);
     if (c->worker->srv->audit)
         audit_record(c, &rep, body, route, upstream, tenant, now);
 }

@@ -82,6 +82,8 @@ struct og_slot {
 
 struct proxy_outguard {
     struct policy_rules *rules; /* a reference: streams belong to its database */
+    bool observe;               /* the guard is off: read the response for telemetry only */
+    bool body_over;             /* observe: the body passed the cap and is not read */
     enum proxy_og_mode mode;
     enum guard_prompt_api api;
     enum proxy_flavor flavor;
@@ -172,11 +174,13 @@ int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
     const struct policy_config *cfg = c->worker->srv->cfg;
     enum guard_prompt_api api = guard_prompt_api_of(target, tlen);
     c->txn.og_attached = false;
-    if (!cfg->output_guard.enabled || api == GUARD_PROMPT_API_NONE)
+    if (api == GUARD_PROMPT_API_NONE)
         return 0;
-    struct policy_rules *rules = proxy_worker_output_rules(c->worker);
-    if (rules == NULL || c->worker->out_scratch == NULL)
-        return 0;
+    struct policy_rules *rules =
+        cfg->output_guard.enabled ? proxy_worker_output_rules(c->worker) : NULL;
+    /* Without the guard the response is still read, unchanged, for telemetry (usage, the
+     * model that answered, finish reasons). */
+    bool observe = rules == NULL || c->worker->out_scratch == NULL;
     struct proxy_outguard *g = c->outguard;
     if (g == NULL) {
         if ((g = c->outguard = calloc(1, sizeof(*g))) == NULL)
@@ -188,12 +192,13 @@ int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
             return -ENOMEM;
         }
     }
-    if (g->rules != rules) {
+    if (!observe && g->rules != rules) {
         og_drop_streams(g);
         policy_rules_unref(g->rules);
         g->rules = policy_rules_ref(rules);
     }
-    if (g->whole == NULL) {
+    g->observe = observe;
+    if (!observe && g->whole == NULL) {
         struct guard_output_limits lim = {.holdback = (size_t)cfg->output_guard.holdback,
                                           .max_hold = (size_t)cfg->output_guard.max_hold};
         if ((g->whole = guard_output_stream_new(rules->out_db, &lim)) == NULL)
@@ -1117,7 +1122,28 @@ int proxy_outguard_head(struct proxy_conn *c, struct proxy_uconn *u)
         return g->mode;
     }
     const struct proxy_hdr *ce = proxy_hdrs_find(h, "content-encoding");
-    if (ce && !(ce->value_len == 8 && strncasecmp(proxy_hdr_value(h, ce), "identity", 8) == 0)) {
+    bool identity =
+        !ce || (ce->value_len == 8 && strncasecmp(proxy_hdr_value(h, ce), "identity", 8) == 0);
+    if (g->observe) {
+        /* Nothing to guard: read what can be read, pass every byte as it comes. */
+        g->mode = identity ? PROXY_OG_OBSERVE : PROXY_OG_OFF;
+        g->body_over = false;
+        evbuffer_drain(g->body, evbuffer_get_length(g->body));
+        if (identity && content_type_is(h, "text/event-stream")) {
+            const struct policy_config *cfg = c->worker->srv->cfg;
+            struct proxy_sse_limits lim = {.max_event = (size_t)cfg->output_guard.max_body_bytes,
+                                           .max_line = (size_t)cfg->output_guard.max_body_bytes};
+            if (g->sse)
+                proxy_sse_free(g->sse);
+            if ((g->sse = proxy_sse_new(&lim)) == NULL)
+                return -ENOMEM;
+        } else if (g->sse) {
+            proxy_sse_free(g->sse);
+            g->sse = NULL;
+        }
+        return g->mode;
+    }
+    if (!identity) {
         char msg[200];
         snprintf(msg, sizeof(msg),
                  "the upstream answered with Content-Encoding: %.*s although identity was asked "
@@ -1152,7 +1178,7 @@ void proxy_outguard_report(const struct proxy_conn *c, struct proxy_og_report *r
     r->finding_types = "";
     if (!c->txn.og_attached || g == NULL)
         return;
-    r->attached = g->mode != PROXY_OG_OFF;
+    r->attached = g->mode != PROXY_OG_OFF && g->mode != PROXY_OG_OBSERVE;
     memcpy(r->id, g->resp_id, sizeof(r->id));
     memcpy(r->model, g->resp_model, sizeof(r->model));
     memcpy(r->finish, g->finish, sizeof(r->finish));
@@ -1177,7 +1203,7 @@ enum proxy_og_mode proxy_outguard_mode(const struct proxy_conn *c)
 void proxy_outguard_headers(struct proxy_conn *c, struct evbuffer *b)
 {
     struct proxy_outguard *g = c->outguard;
-    if (!c->txn.og_attached || g == NULL || g->mode == PROXY_OG_OFF)
+    if (!c->txn.og_attached || g == NULL || g->mode == PROXY_OG_OFF || g->mode == PROXY_OG_OBSERVE)
         return;
     static const char *const states[] = {
         [OG_SCHEMA_NONE] = NULL,
@@ -1279,6 +1305,47 @@ static int sse_feed(struct proxy_conn *c, const char *at, size_t len, bool last)
     return 0;
 }
 
+/* Observe mode: telemetry read from events or from a copy of the body; nothing changes. */
+static void observe_data(struct proxy_conn *c, const char *at, size_t len, bool last)
+{
+    struct proxy_outguard *g = c->outguard;
+    if (g->sse) {
+        struct proxy_sse_event ev;
+        if (len > 0)
+            proxy_sse_feed(g->sse, at, len);
+        if (last)
+            proxy_sse_end(g->sse);
+        while (proxy_sse_next(g->sse, &ev) > 0) {
+            if (ev.kind != PROXY_SSE_COMMENT && ev.has_data &&
+                !(ev.data_len == 6 && memcmp(ev.data, "[DONE]", 6) == 0))
+                (void)collect(g, ev.data, ev.data_len, true);
+        }
+        return;
+    }
+    if (!g->body_over && len > 0) {
+        if (evbuffer_get_length(g->body) + len >
+            (size_t)c->worker->srv->cfg->output_guard.max_body_bytes) {
+            g->body_over = true;
+            evbuffer_drain(g->body, evbuffer_get_length(g->body));
+        } else {
+            evbuffer_add(g->body, at, len);
+        }
+    }
+    if (last && !g->body_over) {
+        size_t n = evbuffer_get_length(g->body);
+        if (n > 0)
+            (void)collect(g, (const char *)evbuffer_pullup(g->body, -1), n, false);
+        evbuffer_drain(g->body, n);
+    }
+}
+
+void proxy_outguard_observe(struct proxy_conn *c, const char *at, size_t len)
+{
+    uint64_t t0 = proxy_now_ns();
+    observe_data(c, at, len, false);
+    c->outguard->ns += proxy_now_ns() - t0;
+}
+
 int proxy_outguard_data(struct proxy_conn *c, const char *at, size_t len)
 {
     struct proxy_outguard *g = c->outguard;
@@ -1375,6 +1442,12 @@ static int body_end(struct proxy_conn *c)
 int proxy_outguard_end(struct proxy_conn *c)
 {
     struct proxy_outguard *g = c->outguard;
+    if (g->mode == PROXY_OG_OBSERVE) {
+        uint64_t t0 = proxy_now_ns();
+        observe_data(c, NULL, 0, true);
+        g->ns += proxy_now_ns() - t0;
+        return 0;
+    }
     uint64_t t0 = proxy_now_ns();
     int rc = g->mode == PROXY_OG_SSE ? sse_feed(c, NULL, 0, true) : body_end(c);
     uint64_t spent = proxy_now_ns() - t0;

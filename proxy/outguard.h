@@ -19,6 +19,7 @@ enum proxy_og_mode {
     PROXY_OG_SSE,     /* events rewritten one by one, the head sent at once */
     PROXY_OG_JSON,    /* the whole body held, rewritten, then sent with its head */
     PROXY_OG_TEXT,    /* a body of another type held and scanned as one text */
+    PROXY_OG_OBSERVE, /* the guard is off: bytes pass unchanged, read for telemetry only */
 };
 
 /* Attach the guard to this request when the output guard is on and the path is a model API
@@ -53,6 +54,9 @@ void proxy_outguard_headers(struct proxy_conn *c, struct evbuffer *b);
  * c->down_out (chunk-framed as the response is). 0, or -ECANCELED when the guard ended the
  * response itself (a block): the upstream must be dropped. */
 int proxy_outguard_data(struct proxy_conn *c, const char *at, size_t len);
+
+/* Observe mode: a piece of the body, which the caller sends on unchanged. */
+void proxy_outguard_observe(struct proxy_conn *c, const char *at, size_t len);
 
 /* The response is complete: held text is released (or a whole body rewritten and sent with
  * its head). Same returns as data. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The audit log of a running warden: refused without a key; with one, every proxied request
 # is a record (a blocked prompt, a redacted answer, an upstream failure), the chain verifies
-# after a clean stop, and a flipped byte or a cut is caught.
+# after a clean stop, and a flipped byte or a cut is caught. The access log has one line per
+# request and no body.
 # usage: audit_serve.sh MOCK_BINARY WARDEN_BINARY
 set -u
 MOCK=${1:?usage: audit_serve.sh MOCK WARDEN}
@@ -63,6 +64,11 @@ grep -q '"upstream":"anthropic".*"status":502' "$TMP/cat.out"
 check "an upstream failure is recorded with its status" $? "$(grep anthropic "$TMP/cat.out")"
 grep -q '"verdict":"block","score":[0-9.]*,"rules":\["e2e-override"' "$TMP/cat.out"
 check "a blocked prompt is recorded with its rule (and was a 400)" "$([ "$code" = 400 ] && grep -q '"verdict":"block"' "$TMP/cat.out"; echo $?)" "code=$code"
+
+n=$(grep -c '"event":"access"' "$TMP/w.err")
+check "one access log line per request" "$([ "$n" = 4 ]; echo $?)" "$n lines"
+! grep -qi 'jane.roe\|ignore all previous\|x-mock-script' "$TMP/w.err"
+check "the access log holds no body or header value" $? "$(grep -i 'jane.roe\|ignore all' "$TMP/w.err")"
 
 cp "$LOG" "$TMP/flip.log"
 size=$(stat -c %s "$LOG")

@@ -387,9 +387,9 @@ static void test_table_defaults_parse(void **state)
 
     (void)state;
     walk_table(&policy_config_table, "", "", "", 0, 0, &n_keys);
-    /* 13 top-level, 2 log, 12 limits, 2 tls, 3 upstream, 3 route, 9 prompt_guard,
+    /* 13 top-level, 3 log, 12 limits, 2 tls, 3 upstream, 3 route, 9 prompt_guard,
      * 10 output_guard, 1 output_guard.types.NAME, 12 otlp, 5 audit. */
-    assert_int_equal(n_keys, 72);
+    assert_int_equal(n_keys, 73);
 }
 
 /* ---------------------------------------------------------------- data-driven corpus */
@@ -797,7 +797,7 @@ static const struct set_err_case set_err_cases[] = {
      "--set: frobnicate: unknown key; expected one of: listen, workers, log, limits, tls, ca_file, "
      "default_upstream, upstreams, routes, prompt_guard, output_guard, otlp, audit"},
     {"--set", "log.colour", "red",
-     "--set: log.colour: unknown key; expected one of: level, format"},
+     "--set: log.colour: unknown key; expected one of: level, format, access"},
     {"--set", "upstreams.vllm.uri", "http://h",
      "--set: upstreams.vllm.uri: unknown key; did you mean 'url'?"},
     {"--upstream", "upstreams.vllm", "http://h",
