@@ -91,8 +91,8 @@ struct policy_config {
     struct policy_addr listen;
     int64_t workers; /* 0: one per core */
     struct {
-        int level;  /* enum policy_log_level */
-        int format; /* enum policy_log_format */
+        int level;   /* enum policy_log_level */
+        int format;  /* enum policy_log_format */
         bool access; /* one line per request (event "access") */
     } log;
     struct {
