@@ -160,7 +160,6 @@ struct policy_config {
         double sampler_arg;        /* < 0: unset */
         int64_t export_interval_ms;
         int64_t timeout_ms;
-        bool capture_content; /* prompt and output text in spans (off: never) */
     } otlp;
     struct {
         char *path; /* the audit log; NULL: off */

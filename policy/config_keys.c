@@ -403,12 +403,6 @@ static const struct policy_key otlp_keys[] = {
      .max = DAY_MS,
      .desc = "Longest one export request may take. Default: OTEL_EXPORTER_OTLP_TIMEOUT, else "
              "10s."},
-    {.name = "capture_content",
-     .type = POLICY_T_BOOL,
-     .def = "false",
-     .offset = XOFF(capture_content),
-     .desc = "Reserved: prompt and output text never go into telemetry unless this is true "
-             "(no text is captured in this version either way)."},
 };
 static const struct policy_table otlp_table = {otlp_keys, NKEYS(otlp_keys), 0, 0, 0};
 

@@ -210,9 +210,24 @@ static void worker_drain_cb(evutil_socket_t fd, short what, void *arg)
     worker_stop_if_done(w);
 }
 
+/* Log lines of a worker are batched (one write per flush, not per request) and flushed at
+ * least this often. */
+#define WORKER_LOG_FLUSH_MS 200
+
+static void worker_log_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    tel_log_thread_flush();
+}
+
 static void *worker_main(void *arg)
 {
     struct proxy_worker *w = arg;
+    struct timeval tick = {.tv_sec = 0, .tv_usec = WORKER_LOG_FLUSH_MS * 1000};
+    if (tel_log_thread_buffer(true) == 0 && w->log_ev)
+        evtimer_add(w->log_ev, &tick);
     event_base_dispatch(w->base);
     atomic_fetch_sub(&w->srv->running, 1);
     /* Whatever is still open after the drain deadline is closed here. */
@@ -223,6 +238,7 @@ static void *worker_main(void *arg)
         if (w->conns == c) /* the deferred free did not run: do not spin */
             break;
     }
+    tel_log_thread_buffer(false);
     return NULL;
 }
 
@@ -284,6 +300,8 @@ static void server_free(struct proxy_server *srv)
             event_free(w->drain_ev);
         if (w->deadline_ev)
             event_free(w->deadline_ev);
+        if (w->log_ev)
+            event_free(w->log_ev);
         for (size_t u = 0; w->pools && u < srv->n_ups; u++)
             proxy_upool_deinit(&w->pools[u]);
         free(w->pools);
@@ -482,6 +500,7 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
         w->drain_ev = event_new(w->base, -1, 0, worker_drain_cb, w);
         w->deadline_ev = evtimer_new(w->base, worker_deadline_cb, w);
+        w->log_ev = event_new(w->base, -1, EV_PERSIST, worker_log_cb, w);
         if (w->listener == NULL) {
             close(fd);
             rc = -ENOMEM;

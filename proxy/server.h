@@ -34,6 +34,7 @@ struct proxy_worker {
     struct evconnlistener *listener;
     struct event *drain_ev;    /* activated from the main thread to start draining */
     struct event *deadline_ev; /* drain timeout */
+    struct event *log_ev;      /* flushes this thread's batched log lines */
     struct proxy_conn *conns;  /* every open client connection */
     uint64_t n_conns;
     bool draining;

@@ -60,6 +60,14 @@ int tel_log_level_parse(const char *s, enum tel_log_level *out);
 int tel_log_format_parse(const char *s, enum tel_log_format *out);
 const char *tel_log_level_name(enum tel_log_level level);
 
+/* Per-thread batching for busy threads (the proxy's workers): after tel_log_thread_buffer
+ * (true), this thread's info and debug records gather in a thread-local buffer, whole lines
+ * only, and reach the file at tel_log_thread_flush(), when the buffer is nearly full, or just
+ * before a warn or error record of the same thread (so its order holds). Off by default;
+ * turning it off flushes. Returns 0, or -ENOMEM (records are then written one by one). */
+int tel_log_thread_buffer(bool on);
+void tel_log_thread_flush(void);
+
 /* True when records at `level` are written; lets callers skip building costly fields. */
 bool tel_log_enabled(enum tel_log_level level);
 

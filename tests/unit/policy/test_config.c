@@ -388,8 +388,8 @@ static void test_table_defaults_parse(void **state)
     (void)state;
     walk_table(&policy_config_table, "", "", "", 0, 0, &n_keys);
     /* 13 top-level, 3 log, 12 limits, 2 tls, 3 upstream, 3 route, 9 prompt_guard,
-     * 10 output_guard, 1 output_guard.types.NAME, 12 otlp, 5 audit. */
-    assert_int_equal(n_keys, 73);
+     * 10 output_guard, 1 output_guard.types.NAME, 11 otlp, 5 audit. */
+    assert_int_equal(n_keys, 72);
 }
 
 /* ---------------------------------------------------------------- data-driven corpus */
