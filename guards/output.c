@@ -24,11 +24,15 @@
 #define OUT_MAX_HOLD_CEILING (1u << 20)
 #define OUT_CANDS            48
 #define OUT_OUTPUT_SLACK     64
+/* Released bytes kept before held[0]: more than the longest IPv6 address with the byte before
+ * it (ipv6_start looks back over them). */
+#define OUT_HISTORY 48
 
 struct out_rule {
     struct guard_output_rule r; /* strings owned */
     unsigned validators;        /* bit set of VAL_* run on a decided candidate */
     bool email;                 /* validator "email": the match starts at '@' (on_match) */
+    bool ipv6;                  /* validator "ipv6-colon": the match starts at a ':' */
     enum { SPAN_MATCH = 0, SPAN_VALUE, SPAN_PEM } span;
 };
 
@@ -61,7 +65,8 @@ struct guard_output_stream {
     hs_stream_t *hs;
     bool fresh; /* the Hyperscan stream has seen nothing since it was opened or reset */
     int status; /* 0, 1 blocked, < 0 failed */
-    char *hbuf; /* max_hold bytes; held is a window into it */
+    char *hbuf; /* OUT_HISTORY + max_hold bytes; held is a window into it, after up to
+                 * OUT_HISTORY of the bytes released last (min(OUT_HISTORY, held_base) at least) */
     char *held;
     size_t held_len;
     uint64_t held_base;  /* stream offset of held[0] */
@@ -103,10 +108,12 @@ enum {
     VAL_SECRET = 1u << 7,
     VAL_PHONE = 1u << 8,
     VAL_EMAIL = 1u << 9,
+    VAL_IPV6_COLON = 1u << 10,
 };
 
 const char *const guard_output_validator_names[] = {
-    "luhn", "iban", "ssn", "ipv4", "ipv6", "entropy", "jwt", "secret", "phone", "email", NULL,
+    "luhn", "iban",   "ssn",   "ipv4",  "ipv6",       "entropy",
+    "jwt",  "secret", "phone", "email", "ipv6-colon", NULL,
 };
 
 static bool is_digit(char c)
@@ -593,8 +600,8 @@ static bool val_email(const char *s, size_t len)
 static bool run_validators(unsigned set, const char *s, size_t len)
 {
     static bool (*const fn[])(const char *, size_t) = {
-        val_luhn,    val_iban, val_ssn,    val_ipv4,  val_ipv6,
-        val_entropy, val_jwt,  val_secret, val_phone, val_email,
+        val_luhn, val_iban,   val_ssn,   val_ipv4,  val_ipv6, val_entropy,
+        val_jwt,  val_secret, val_phone, val_email, val_ipv6,
     };
     for (size_t i = 0; i < sizeof(fn) / sizeof(fn[0]); i++) {
         if ((set & (1u << i)) && !fn[i](s, len))
@@ -698,14 +705,17 @@ int guard_output_db_new(const struct guard_output_rule *rules, size_t n, const c
         if (v < 0) {
             snprintf(err, errlen,
                      "unknown validator in '%s' (known: luhn, iban, ssn, ipv4, "
-                     "ipv6, entropy, jwt, secret, phone, email)",
+                     "ipv6, entropy, jwt, secret, phone, email, ipv6-colon)",
                      r->r.validator);
             *bad = (int)i;
             rc = -EINVAL;
             goto out;
         }
         r->email = (v & VAL_EMAIL) != 0;
-        r->validators = (unsigned)v & ~VAL_EMAIL; /* checked by on_match */
+        r->ipv6 = (v & VAL_IPV6_COLON) != 0;
+        r->validators = (unsigned)v & ~(VAL_EMAIL | VAL_IPV6_COLON); /* checked by on_match */
+        if (r->ipv6) /* the address it takes the match back to is checked as "ipv6" */
+            r->validators |= VAL_IPV6;
         if (r->r.span[0] == '\0' || strcmp(r->r.span, "match") == 0)
             r->span = SPAN_MATCH;
         else if (strcmp(r->r.span, "value") == 0)
@@ -843,7 +853,7 @@ struct guard_output_stream *guard_output_stream_new(const struct guard_output_db
         return NULL;
     }
     s->out_cap = s->lim.max_hold + OUT_OUTPUT_SLACK;
-    s->held = s->hbuf = malloc(s->lim.max_hold);
+    s->held = s->hbuf = malloc(OUT_HISTORY + s->lim.max_hold);
     s->out = malloc(s->out_cap);
     if (s->held == NULL || s->out == NULL || hs_open_stream(db->hs, 0, &s->hs) != HS_SUCCESS) {
         guard_output_stream_free(s);
@@ -869,7 +879,7 @@ void guard_output_stream_free(struct guard_output_stream *s)
 
 size_t guard_output_stream_memory(const struct guard_output_stream *s)
 {
-    return sizeof(*s) + s->lim.max_hold + s->out_cap + s->db->stream_size;
+    return sizeof(*s) + OUT_HISTORY + s->lim.max_hold + s->out_cap + s->db->stream_size;
 }
 
 void guard_output_stream_reset(struct guard_output_stream *s, struct guard_output_scratch *scratch,
@@ -1178,6 +1188,56 @@ static uint64_t email_start(struct guard_output_stream *s, uint64_t at)
     return p;
 }
 
+/* [p, p + n) is all of one of the two forms of ipv6_start's pattern, its \b aside: a group of
+ * 1-4 hex digits then 2-7 colons, each followed by 0-4 hex digits
+ * (`[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}`), or "::" then 1-7 groups of 1-4 hex digits between
+ * colons (`::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}`); hex digits of either case. */
+static bool ipv6_form(const char *p, size_t n)
+{
+    size_t len[10], groups = 0, cur = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == ':') {
+            if (groups == 8)
+                return false;
+            len[groups++] = cur;
+            cur = 0;
+        } else if (hexval(p[i]) < 0 || ++cur > 4) {
+            return false;
+        }
+    }
+    len[groups++] = cur;
+    size_t colons = groups - 1;
+    if (len[0] > 0) /* a group, then colons */
+        return colons >= 2 && colons <= 7;
+    if (colons < 2 || len[1] != 0) /* "::", then groups that are not empty */
+        return false;
+    for (size_t g = 2; g < groups; g++) {
+        if (len[g] == 0)
+            return false;
+    }
+    return true;
+}
+
+/* Where the IPv6 address that a match from a ':' to stream offset `end` belongs to starts, as
+ * the leftmost start of the pattern
+ * `(?i)\b[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}\b|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}\b` ending
+ * there would be (the match checked the \b at the end); OUT_NONE if there is none. Such an
+ * address is at most 39 bytes long: it and the byte before it are held or in the history. */
+static uint64_t ipv6_start(const struct guard_output_stream *s, uint64_t end)
+{
+    uint64_t first = s->held_base - (uint64_t)(s->held - s->hbuf); /* the offset of hbuf[0] */
+    uint64_t from = end > 39 ? end - 39 : 0, need = from > 0 ? from - 1 : 0;
+    if (end < s->held_base || end > s->held_base + s->held_len || need < first)
+        return OUT_NONE; /* never so (see OUT_HISTORY) */
+    const char *p = s->hbuf + (from - first);
+    for (uint64_t a = from; a + 3 <= end; a++, p++) {
+        bool group = hexval(p[0]) >= 0 && (a == 0 || !is_word(p[-1])); /* \b, a hex digit */
+        if ((group || p[0] == ':') && ipv6_form(p, (size_t)(end - a)))
+            return a;
+    }
+    return OUT_NONE;
+}
+
 /* Where the run of token characters ending at `pos`, inside the text being scanned, began. */
 static uint64_t run_at(const struct guard_output_stream *s, uint64_t pos)
 {
@@ -1218,6 +1278,8 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     } else {
         if (r->email && (a = email_start(s, a)) == OUT_NONE)
             return 0; /* no local part before the '@' */
+        if (r->ipv6 && (a = ipv6_start(s, b)) == OUT_NONE)
+            return 0; /* no address ends there */
         if ((span = cand_span(s, r, &a, &b)) == SPAN_DROP)
             return 0;
     }
@@ -1506,9 +1568,11 @@ int guard_output_stream_feed(struct guard_output_stream *s, const char *text, si
         }
         size_t n = len < room ? len : room;
         uint64_t off = s->held_base + s->held_len;
-        if (s->held + s->held_len + n > s->hbuf + s->lim.max_hold) {
-            memmove(s->hbuf, s->held, s->held_len);
-            s->held = s->hbuf;
+        if (s->held + s->held_len + n > s->hbuf + OUT_HISTORY + s->lim.max_hold) {
+            size_t h = (size_t)(s->held - s->hbuf);
+            h = h < OUT_HISTORY ? h : OUT_HISTORY; /* the bytes released last stay */
+            memmove(s->hbuf, s->held - h, h + s->held_len);
+            s->held = s->hbuf + h;
         }
         memcpy(s->held + s->held_len, text, n);
         s->held_len += n;

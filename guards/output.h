@@ -33,7 +33,10 @@ enum guard_out_class {
  * Validator "email" is for patterns that match an address from its '@': the finding is taken
  * back over the local part before it (letters, digits, . _ % + -, from a word start), as a
  * pattern starting `\b[A-Za-z0-9][A-Za-z0-9._%+\-]*@` would find it, and dropped if there is
- * none. */
+ * none. Validator "ipv6-colon" is for patterns that match an IPv6 address from a ':' (as
+ * `(?i):[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){1,7}\b` does): the finding is taken back to where
+ * `(?i)\b[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}\b|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}\b`
+ * would start a match with the same end, dropped if there is none, then checked as "ipv6". */
 struct guard_output_rule {
     const char *id;
     const char *type; /* finding type, upper case: EMAIL, CREDIT_CARD, GITHUB_TOKEN ... */

@@ -282,7 +282,7 @@ static int check_output_rule(const struct guard_output_rule *rule, bool have_cla
     if (rule->validator && guard_output_validate(rule->validator, "", 0) < 0) {
         snprintf(why, cap,
                  "validator '%s': use a comma-separated list of luhn, iban, ssn, ipv4, ipv6, "
-                 "entropy, jwt, secret, phone, email",
+                 "entropy, jwt, secret, phone, email, ipv6-colon",
                  rule->validator);
         return -EINVAL;
     }

@@ -51,6 +51,12 @@ static const struct guard_output_rule rules[] = {
      .pattern = "\\b(?:[0-9]{1,3}\\.){3}[0-9]{1,3}\\b",
      .validator = "ipv4",
      .priority = 40},
+    {.id = "f-ipv6",
+     .type = "IP_ADDRESS",
+     .cls = GUARD_OUT_PII,
+     .pattern = "(?i):[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){1,7}\\b",
+     .validator = "ipv6-colon", /* the finding starts before the first ':' */
+     .priority = 40},
     {.id = "f-aws",
      .type = "AWS_ACCESS_KEY_ID",
      .cls = GUARD_OUT_SECRET,
@@ -73,25 +79,38 @@ static const struct guard_output_rule rules[] = {
 };
 #define N_RULES (sizeof(rules) / sizeof(rules[0]))
 
-/* The e-mail detector both ways: the pattern taking in the local part, and the one from the
- * '@' whose start the `email` validator finds. They must find the same addresses. */
-static const struct guard_output_rule email_rules[2] = {
-    {.id = "f-email-left",
-     .type = "EMAIL",
-     .cls = GUARD_OUT_PII,
-     .pattern = "\\b[A-Za-z0-9][A-Za-z0-9._%+\\-]*@[A-Za-z0-9][A-Za-z0-9\\-]*"
-                "(\\.[A-Za-z0-9][A-Za-z0-9\\-]*)*\\.[A-Za-z]{2,}\\b"},
-    {.id = "f-email-at",
-     .type = "EMAIL",
-     .cls = GUARD_OUT_PII,
-     .pattern = "@[A-Za-z0-9][A-Za-z0-9\\-]*(?:\\.[A-Za-z0-9][A-Za-z0-9\\-]*)*\\.[A-Za-z]{2,}\\b",
-     .validator = "email"},
+/* Detectors written two ways, which must find the same: the e-mail pattern taking in the local
+ * part, and the one from the '@' whose start the `email` validator finds; the IPv6 pattern
+ * from the address's start, and the one from its first ':' whose start `ipv6-colon` finds. */
+#define N_PAIRS 2
+static const struct guard_output_rule pair_rules[N_PAIRS][2] = {
+    {{.id = "f-email-left",
+      .type = "EMAIL",
+      .cls = GUARD_OUT_PII,
+      .pattern = "\\b[A-Za-z0-9][A-Za-z0-9._%+\\-]*@[A-Za-z0-9][A-Za-z0-9\\-]*"
+                 "(\\.[A-Za-z0-9][A-Za-z0-9\\-]*)*\\.[A-Za-z]{2,}\\b"},
+     {.id = "f-email-at",
+      .type = "EMAIL",
+      .cls = GUARD_OUT_PII,
+      .pattern = "@[A-Za-z0-9][A-Za-z0-9\\-]*(?:\\.[A-Za-z0-9][A-Za-z0-9\\-]*)*\\.[A-Za-z]{2,}\\b",
+      .validator = "email"}},
+    {{.id = "f-ipv6-start",
+      .type = "IP_ADDRESS",
+      .cls = GUARD_OUT_PII,
+      .pattern = "(?i)(?:\\b[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}\\b|"
+                 "::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}\\b)",
+      .validator = "ipv6"},
+     {.id = "f-ipv6-colon",
+      .type = "IP_ADDRESS",
+      .cls = GUARD_OUT_PII,
+      .pattern = "(?i):[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){1,7}\\b",
+      .validator = "ipv6-colon"}},
 };
 
-static struct guard_output_db *db, *email_db[2];
+static struct guard_output_db *db, *pair_db[N_PAIRS][2];
 static struct guard_output_scratch *scratch;
-static struct guard_output_stream *streams[3];          /* by limits */
-static struct guard_output_stream *email_streams[2][3]; /* by email rule, limits */
+static struct guard_output_stream *streams[3];                  /* by limits */
+static struct guard_output_stream *pair_streams[N_PAIRS][2][3]; /* by pair, rule, limits */
 static const struct guard_output_limits limits[3] = {{0, 0}, {64, 128}, {64, 300}};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -108,14 +127,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         streams[i] = guard_output_stream_new(db, &limits[i]);
         FUZZ_CHECK(streams[i] != NULL);
     }
-    for (size_t k = 0; k < 2; k++) {
-        if (guard_output_db_new(&email_rules[k], 1, "fuzz", &email_db[k], &bad, err, sizeof(err)) !=
-            0)
-            abort();
-        FUZZ_CHECK(guard_output_scratch_grow(scratch, email_db[k]) == 0);
-        for (size_t i = 0; i < 3; i++) {
-            email_streams[k][i] = guard_output_stream_new(email_db[k], &limits[i]);
-            FUZZ_CHECK(email_streams[k][i] != NULL);
+    for (size_t p = 0; p < N_PAIRS; p++) {
+        for (size_t k = 0; k < 2; k++) {
+            if (guard_output_db_new(&pair_rules[p][k], 1, "fuzz", &pair_db[p][k], &bad, err,
+                                    sizeof(err)) != 0)
+                abort();
+            FUZZ_CHECK(guard_output_scratch_grow(scratch, pair_db[p][k]) == 0);
+            for (size_t i = 0; i < 3; i++) {
+                pair_streams[p][k][i] = guard_output_stream_new(pair_db[p][k], &limits[i]);
+                FUZZ_CHECK(pair_streams[p][k][i] != NULL);
+            }
         }
     }
     return 0;
@@ -281,14 +302,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * runs may differ then, and must only stay within bounds. */
     if (len <= max_hold)
         check_same(&whole, &split, &log_run);
-    /* The two e-mail detectors, cut as the text says (each run checks its own bounds). */
-    struct run left, at;
-    run(email_streams[0][which], max_hold, &pol, text, len, cuts, n_cuts, &left);
-    run(email_streams[1][which], max_hold, &pol, text, len, cuts, n_cuts, &at);
-    FUZZ_CHECK(left.len == at.len && memcmp(left.out, at.out, at.len) == 0);
-    FUZZ_CHECK(same_findings(&left, &at));
-    free(left.out);
-    free(at.out);
+    /* Each pair of detectors, cut as the text says (each run checks its own bounds). */
+    for (size_t p = 0; p < N_PAIRS; p++) {
+        struct run one, other;
+        run(pair_streams[p][0][which], max_hold, &pol, text, len, cuts, n_cuts, &one);
+        run(pair_streams[p][1][which], max_hold, &pol, text, len, cuts, n_cuts, &other);
+        FUZZ_CHECK(one.len == other.len && memcmp(one.out, other.out, other.len) == 0);
+        FUZZ_CHECK(same_findings(&one, &other));
+        free(one.out);
+        free(other.out);
+    }
     if (len <= 2048) {
         for (size_t i = 0; i + 1 < len; i++)
             cuts[i] = i + 1;
