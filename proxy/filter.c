@@ -35,9 +35,6 @@ struct proxy_body_filter {
     bool output; /* the output guard reads the response: it learns the schema and canary */
 };
 
-/* The largest output schema a request may carry; a bigger one leaves the output unchecked. */
-#define BODY_SCHEMA_MAX (256 * 1024)
-
 /* Answer a body the guard could not read. */
 static void body_reject(struct proxy_conn *c, struct proxy_body_filter *bf, int rc)
 {
@@ -108,7 +105,7 @@ static void body_prepare_output(struct proxy_conn *c, struct proxy_body_filter *
     size_t hl = evbuffer_get_length(held);
     if (b->schema_end > b->schema_start && b->schema_end <= hl) {
         size_t n = (size_t)(b->schema_end - b->schema_start);
-        char *text = n <= BODY_SCHEMA_MAX ? malloc(n) : NULL;
+        char *text = n <= PROXY_OG_SCHEMA_MAX ? malloc(n) : NULL;
         struct evbuffer_ptr at;
         if (text && evbuffer_ptr_set(held, &at, (size_t)b->schema_start, EVBUFFER_PTR_SET) == 0 &&
             evbuffer_copyout_from(held, &at, text, n) == (ev_ssize_t)n)

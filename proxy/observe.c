@@ -13,6 +13,7 @@
 #include "proxy/server.h"
 #include "telemetry/audit.h"
 #include "telemetry/export.h"
+#include "telemetry/kvlist.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 
@@ -258,52 +259,42 @@ static int hexval(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Copy s[0..n) into out without leading and trailing blanks, %XX decoded when `decode`;
- * returns the length written. */
-static size_t copy_trimmed(const char *s, size_t n, char *out, bool decode)
+/* OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2") into attributes whose strings live in buf (at least
+ * as long as text). 0, or -EINVAL with err saying which entry is wrong. */
+static int resource_pairs(const char *text, char *buf, size_t cap, struct tel_attr *attrs,
+                          size_t *n, size_t max, char *err, size_t errcap)
 {
-    while (n > 0 && (*s == ' ' || *s == '\t')) {
-        s++;
-        n--;
+    size_t len = strlen(text), used = 0;
+    const char *p = text, *why = "";
+    struct tel_kv kv = {0};
+    int r = 0;
+    if (len >= cap / 2) {
+        snprintf(err, errcap,
+                 "otlp.resource_attributes / OTEL_RESOURCE_ATTRIBUTES: longer than "
+                 "%zu bytes",
+                 cap / 2);
+        return -EINVAL;
     }
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (decode && s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[k++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-            i += 2;
-        } else {
-            out[k++] = s[i];
+    char *val = buf + cap / 2; /* the upper half holds each value as it is decoded */
+    while ((r = tel_kv_next(&p, text + len, &kv, val, cap / 2, &why)) > 0) {
+        if (*n >= max) {
+            why = "is one too many";
+            r = -EINVAL;
+            break;
         }
+        char *k = buf + used, *v = k + kv.key_len + 1; /* both fit: key + value <= len */
+        memcpy(k, kv.key, kv.key_len);
+        k[kv.key_len] = '\0';
+        memmove(v, val, kv.value_len + 1);
+        used += kv.key_len + kv.value_len + 2;
+        attrs[(*n)++] = tel_attr_str(k, v);
     }
-    out[k] = '\0';
-    return k;
-}
-
-/* "k=v,k2=v2" (OTEL_RESOURCE_ATTRIBUTES) into attributes whose strings live in buf; false
- * when malformed or too long. */
-static bool parse_pairs(const char *text, char *buf, size_t cap, struct tel_attr *attrs, size_t *n,
-                        size_t max)
-{
-    size_t used = 0;
-    for (const char *p = text; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
-        if (eq == NULL || *n >= max || used + len + 2 > cap)
-            return false;
-        char *key = buf + used;
-        size_t kl = copy_trimmed(p, (size_t)(eq - p), key, false);
-        used += kl + 1;
-        char *val = buf + used;
-        used += copy_trimmed(eq + 1, len - (size_t)(eq - p) - 1, val, true) + 1;
-        if (kl == 0)
-            return false;
-        attrs[(*n)++] = tel_attr_str(key, val);
-        p = comma ? comma + 1 : NULL;
-    }
-    return true;
+    if (r < 0)
+        snprintf(err, errcap,
+                 "otlp.resource_attributes / OTEL_RESOURCE_ATTRIBUTES: entry %zu %s (expected "
+                 "key=value,...)",
+                 kv.entry, why);
+    return r < 0 ? -EINVAL : 0;
 }
 
 int proxy_obs_export_start(struct proxy_obs *o, const struct policy_config *cfg, char *err,
@@ -378,18 +369,14 @@ int proxy_obs_export_start(struct proxy_obs *o, const struct policy_config *cfg,
     if (t == NULL && m == NULL)
         return 0;
     struct tel_attr res[OBS_RESOURCE];
-    char buf[4096];
+    char buf[8192];
     size_t n = 0;
     const char *svc = setting(cfg->otlp.service_name, "OTEL_SERVICE_NAME");
     const char *extra = setting(cfg->otlp.resource_attributes, "OTEL_RESOURCE_ATTRIBUTES");
     res[n++] = tel_attr_str("telemetry.sdk.name", "warden");
     res[n++] = tel_attr_str("telemetry.sdk.language", "c");
-    if (extra && !parse_pairs(extra, buf, sizeof(buf), res, &n, OBS_RESOURCE - 1)) {
-        snprintf(err, cap,
-                 "otlp.resource_attributes / OTEL_RESOURCE_ATTRIBUTES: expected "
-                 "key=value pairs separated by commas");
+    if (extra && resource_pairs(extra, buf, sizeof(buf), res, &n, OBS_RESOURCE - 1, err, cap) != 0)
         return -EINVAL;
-    }
     /* service.name: the setting, else one from the resource attributes, else "warden". */
     bool have_svc = false;
     for (size_t i = 0; i < n; i++)
@@ -522,26 +509,37 @@ void proxy_obs_trace_begin(struct proxy_conn *c)
     random_id(c->worker, t->client_span, 8);
 }
 
-void proxy_obs_traceparent(const struct proxy_txn *t, char out[56])
+/* Lowercase hex of n bytes at out (2n characters, no NUL); returns the end. */
+static char *hex_bytes(char *out, const uint8_t *b, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        *out++ = hex[b[i] >> 4];
+        *out++ = hex[b[i] & 15];
+    }
+    return out;
+}
+
+void proxy_obs_traceparent(const struct proxy_txn *t, char out[56])
+{
+    const uint8_t flags = t->trace_flags & 1;
     char *p = out;
-    *p++ = '0';
-    *p++ = '0';
+    memcpy(p, "00-", 3);
+    p = hex_bytes(p + 3, t->trace_id, 16);
     *p++ = '-';
-    for (size_t i = 0; i < 16; i++) {
-        *p++ = hex[t->trace_id[i] >> 4];
-        *p++ = hex[t->trace_id[i] & 15];
-    }
+    p = hex_bytes(p, t->client_span, 8);
     *p++ = '-';
-    for (size_t i = 0; i < 8; i++) {
-        *p++ = hex[t->client_span[i] >> 4];
-        *p++ = hex[t->client_span[i] & 15];
-    }
-    *p++ = '-';
-    *p++ = hex[(t->trace_flags & 1) >> 4];
-    *p++ = hex[t->trace_flags & 1];
+    p = hex_bytes(p, &flags, 1);
     *p = '\0';
+}
+
+/* The request's path without its query (which may carry a key), NUL-terminated. */
+static void txn_path(const struct proxy_txn *t, char out[PROXY_URL_MAX + 1])
+{
+    const char *q = memchr(t->url, '?', t->url_len);
+    size_t n = q ? (size_t)(q - t->url) : t->url_len;
+    memcpy(out, t->url, n);
+    out[n] = '\0';
 }
 
 static void buf_write(void *arg, const char *p, size_t n)
@@ -586,23 +584,26 @@ static size_t verdict_categories(const struct policy_rules *pr,
 
 /* One audit record for the request: who, where, what the guards decided; never a body or a
  * credential. */
+/* The ids of the rules the prompt verdict names (at most GUARD_PROMPT_VERDICT_RULES). */
+static size_t prompt_rule_ids(const struct proxy_conn *c, const char **ids)
+{
+    const struct proxy_txn *t = &c->txn;
+    const struct policy_rules *pr = proxy_filters_rules(c);
+    size_t n = 0;
+    for (size_t i = 0; pr && i < t->prompt.n_matched && i < GUARD_PROMPT_VERDICT_RULES; i++)
+        ids[n++] = guard_prompt_db_rule(pr->db, t->prompt.rules[i])->id;
+    return n;
+}
+
 static void audit_record(struct proxy_conn *c, const struct proxy_og_report *rep,
                          const struct guard_prompt_body *body, const char *route,
                          const char *upstream, const char *tenant, uint64_t now)
 {
     const struct proxy_txn *t = &c->txn;
-    static const char hex[] = "0123456789abcdef";
     char trace[33];
-    for (size_t i = 0; i < 16; i++) {
-        trace[2 * i] = hex[t->trace_id[i] >> 4];
-        trace[2 * i + 1] = hex[t->trace_id[i] & 15];
-    }
-    trace[32] = '\0';
+    *hex_bytes(trace, t->trace_id, 16) = '\0';
     const char *rules[GUARD_PROMPT_VERDICT_RULES];
-    size_t n_rules = 0;
-    const struct policy_rules *pr = proxy_filters_rules(c);
-    for (size_t i = 0; pr && i < t->prompt.n_matched && i < GUARD_PROMPT_VERDICT_RULES; i++)
-        rules[n_rules++] = guard_prompt_db_rule(pr->db, t->prompt.rules[i])->id;
+    size_t n_rules = prompt_rule_ids(c, rules);
     struct tel_audit_finding findings[PROXY_OG_TYPES];
     for (size_t i = 0; i < rep->n_counts; i++)
         findings[i] = (struct tel_audit_finding){rep->counts[i].type, rep->counts[i].n};
@@ -611,7 +612,7 @@ static void audit_record(struct proxy_conn *c, const struct proxy_og_report *rep
     int64_t real_now = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
     uint64_t start = t->start_ns ? t->start_ns : now;
     char path[PROXY_URL_MAX + 1];
-    snprintf(path, sizeof(path), "%.*s", (int)t->url_len, t->url);
+    txn_path(t, path);
     static const enum tel_audit_schema schemas[] = {
         [PROXY_OG_SCHEMA_NONE] = TEL_AUDIT_SCHEMA_NONE,
         [PROXY_OG_SCHEMA_VALID] = TEL_AUDIT_SCHEMA_VALID,
@@ -662,15 +663,12 @@ static void access_line(struct proxy_conn *c, const struct proxy_og_report *rep,
 {
     const struct proxy_txn *t = &c->txn;
     char path[PROXY_URL_MAX + 1];
-    const char *q = memchr(t->url, '?', t->url_len);
-    size_t plen = q ? (size_t)(q - t->url) : t->url_len;
-    snprintf(path, sizeof(path), "%.*s", (int)plen, t->url);
+    txn_path(t, path);
     int status = t->resp_status ? t->resp_status : t->status;
     const char *output = !rep->attached  ? "none"
                          : rep->blocked  ? "block"
                          : rep->redacted ? "redact"
                                          : "pass";
-    static const char *const schemas[] = {"none", "valid", "invalid", "unchecked"};
     tel_log(TEL_LOG_INFO, "access", TEL_STR("request_id", t->request_id),
             TEL_STR("client", c->peer),
             TEL_STR("method", llhttp_method_name((llhttp_method_t)t->method)),
@@ -681,7 +679,8 @@ static void access_line(struct proxy_conn *c, const struct proxy_og_report *rep,
             TEL_DBL("overhead_ms", (double)proxy_obs_overhead_ns(t) / 1e6),
             TEL_STR("verdict", t->prompt_ran ? guard_prompt_verdict_name(t->prompt.kind) : "none"),
             TEL_DBL("score", t->prompt_ran ? t->prompt.score : 0), TEL_STR("output", output),
-            TEL_STR("findings", rep->finding_types), TEL_STR("schema", schemas[rep->schema]),
+            TEL_STR("findings", rep->finding_types),
+            TEL_STR("schema", proxy_og_schema_name(rep->schema)),
             TEL_INT("tokens_in", rep->input_tokens), TEL_INT("tokens_out", rep->output_tokens),
             TEL_UINT("body_bytes", t->body_bytes));
 }
@@ -752,10 +751,7 @@ static void export_spans(struct proxy_conn *c, struct proxy_obs *o,
     struct tel_attr ea[3][6];
     size_t ne = 0;
     const char *rules[GUARD_PROMPT_VERDICT_RULES];
-    size_t n_rules = 0;
-    const struct policy_rules *pr = proxy_filters_rules(c);
-    for (size_t i = 0; pr && i < t->prompt.n_matched && i < GUARD_PROMPT_VERDICT_RULES; i++)
-        rules[n_rules++] = guard_prompt_db_rule(pr->db, t->prompt.rules[i])->id;
+    size_t n_rules = prompt_rule_ids(c, rules);
     if (t->prompt_ran) {
         size_t k = 0;
         ea[ne][k++] = tel_attr_str("gen_ai.evaluation.name", "warden.prompt_guard");
@@ -791,12 +787,12 @@ static void export_spans(struct proxy_conn *c, struct proxy_obs *o,
         ne++;
     }
     if (rep->schema != PROXY_OG_SCHEMA_NONE) {
-        static const char *const labels[] = {"none", "valid", "invalid", "unchecked"};
         size_t k = 0;
         ea[ne][k++] = tel_attr_str("gen_ai.evaluation.name", "warden.json_schema");
         ea[ne][k++] = tel_attr_double("gen_ai.evaluation.score.value",
                                       rep->schema == PROXY_OG_SCHEMA_VALID ? 1.0 : 0.0);
-        ea[ne][k++] = tel_attr_str("gen_ai.evaluation.score.label", labels[rep->schema]);
+        ea[ne][k++] =
+            tel_attr_str("gen_ai.evaluation.score.label", proxy_og_schema_name(rep->schema));
         ev[ne] = (struct tel_span_event){"gen_ai.evaluation.result", real_now, ea[ne], k};
         ne++;
     }
@@ -816,11 +812,7 @@ static void export_spans(struct proxy_conn *c, struct proxy_obs *o,
     memcpy(sa, a, shared * sizeof(a[0]));
     size_t ns = shared;
     char path[PROXY_URL_MAX + 1];
-    size_t plen = t->url_len;
-    const char *q = memchr(t->url, '?', t->url_len);
-    if (q)
-        plen = (size_t)(q - t->url); /* never the query: it may carry a key */
-    snprintf(path, sizeof(path), "%.*s", (int)plen, t->url);
+    txn_path(t, path);
     sa[ns++] = tel_attr_str("http.request.method", llhttp_method_name((llhttp_method_t)t->method));
     sa[ns++] = tel_attr_int("http.response.status_code", status);
     sa[ns++] = tel_attr_str("url.path", path);
@@ -885,10 +877,7 @@ void proxy_obs_request_end(struct proxy_conn *c)
 
     /* The model call itself: only for requests that reached the upstream. */
     if (t->up_start_ns) {
-        const char *error = t->error_type           ? t->error_type
-                            : t->resp_status >= 500 ? code
-                            : t->resp_status >= 400 ? code
-                                                    : "";
+        const char *error = t->error_type ? t->error_type : t->resp_status >= 400 ? code : "";
         const char *dv[] = {op, provider, req_model, resp_model, error, host};
         tel_metric_observe(tel_metric_series(o->f[OBS_DURATION], dv),
                            (double)(now - (t->start_ns ? t->start_ns : t->up_start_ns)) / 1e9);

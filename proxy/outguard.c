@@ -246,7 +246,7 @@ void proxy_outguard_request_schema(struct proxy_conn *c, const char *schema, siz
         struct guard_schema_limits lim = {.flags = GUARD_SCHEMA_F_IGNORE_UNKNOWN};
         rc = guard_schema_parse(schema, len, NULL, &lim, &g->schema, err, sizeof(err));
     } else {
-        snprintf(err, sizeof(err), "the schema is larger than %d bytes", 256 * 1024);
+        snprintf(err, sizeof(err), "the schema is larger than %d bytes", PROXY_OG_SCHEMA_MAX);
     }
     if (rc != 0) {
         g->schema_state = OG_SCHEMA_UNCHECKED;
@@ -1170,6 +1170,17 @@ int proxy_outguard_head(struct proxy_conn *c, struct proxy_uconn *u)
     return g->mode;
 }
 
+const char *proxy_og_schema_name(enum proxy_og_schema s)
+{
+    static const char *const names[] = {
+        [PROXY_OG_SCHEMA_NONE] = "none",
+        [PROXY_OG_SCHEMA_VALID] = "valid",
+        [PROXY_OG_SCHEMA_INVALID] = "invalid",
+        [PROXY_OG_SCHEMA_UNCHECKED] = "unchecked",
+    };
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "none";
+}
+
 void proxy_outguard_report(const struct proxy_conn *c, struct proxy_og_report *r)
 {
     const struct proxy_outguard *g = c->outguard;
@@ -1205,12 +1216,6 @@ void proxy_outguard_headers(struct proxy_conn *c, struct evbuffer *b)
     struct proxy_outguard *g = c->outguard;
     if (!c->txn.og_attached || g == NULL || g->mode == PROXY_OG_OFF || g->mode == PROXY_OG_OBSERVE)
         return;
-    static const char *const states[] = {
-        [OG_SCHEMA_NONE] = NULL,
-        [OG_SCHEMA_VALID] = "valid",
-        [OG_SCHEMA_INVALID] = "invalid",
-        [OG_SCHEMA_UNCHECKED] = "unchecked",
-    };
     if (g->mode == PROXY_OG_SSE) {
         evbuffer_add(b, "x-warden-output: streamed\r\n", 27);
         if (g->schema_state == OG_SCHEMA_UNCHECKED)
@@ -1220,8 +1225,8 @@ void proxy_outguard_headers(struct proxy_conn *c, struct evbuffer *b)
     evbuffer_add_printf(b, "x-warden-output: %s\r\n", g->redacted ? "redacted" : "clean");
     if (g->finding_types[0])
         evbuffer_add_printf(b, "x-warden-output-findings: %s\r\n", g->finding_types);
-    if (states[g->schema_state])
-        evbuffer_add_printf(b, "x-warden-schema: %s\r\n", states[g->schema_state]);
+    if (g->schema_state != OG_SCHEMA_NONE)
+        evbuffer_add_printf(b, "x-warden-schema: %s\r\n", proxy_og_schema_name(g->schema_state));
 }
 
 /* The stream is blocked: the error event goes out, the response ends. */
@@ -1298,8 +1303,7 @@ static int sse_feed(struct proxy_conn *c, const char *at, size_t len, bool last)
             evbuffer_add(g->out, ": warden schema valid\n\n", 24);
         else if (g->schema_state != OG_SCHEMA_NONE)
             evbuffer_add_printf(g->out, ": warden schema %s: %s\n\n",
-                                g->schema_state == OG_SCHEMA_INVALID ? "invalid" : "unchecked",
-                                g->schema_msg);
+                                proxy_og_schema_name(g->schema_state), g->schema_msg);
     }
     proxy_conn_upstream_emit(c, g->out);
     return 0;

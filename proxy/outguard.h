@@ -70,6 +70,12 @@ enum proxy_og_schema {
     PROXY_OG_SCHEMA_UNCHECKED, /* the request's schema could not be compiled */
 };
 
+/* "none", "valid", "invalid", "unchecked". */
+const char *proxy_og_schema_name(enum proxy_og_schema s);
+
+/* The largest JSON schema a request may carry; a larger one leaves its answer unchecked. */
+#define PROXY_OG_SCHEMA_MAX (256 * 1024)
+
 #define PROXY_OG_ID_MAX 96
 #define PROXY_OG_TYPES  16 /* finding types counted per response */
 

@@ -2,6 +2,8 @@
  * retries, all I/O on one thread of its own (POSIX sockets and poll, no event library). */
 #include "telemetry/export.h"
 
+#include "telemetry/kvlist.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -308,92 +310,66 @@ static bool reserved_header(const char *k, size_t n)
     return false;
 }
 
-/* OTEL_EXPORTER_OTLP_HEADERS ("k=v,k2=v2", values %-decoded, blanks around keys and values
- * trimmed, empty entries skipped) into "Name: value\r\n" lines. Values never appear in err. */
+/* OTEL_EXPORTER_OTLP_HEADERS ("k=v,k2=v2", read by tel_kv_next) into "Name: value\r\n"
+ * lines. Values never appear in err. */
 static int headers_parse(const char *s, char **out, bool *has_ua, char *err, size_t errlen)
 {
-    int rc = -EINVAL;
-    size_t len = strlen(s), n = 0, entry = 0;
+    int rc = -EINVAL, r;
+    size_t len = strlen(s), n = 0;
     /* "k=v," (at least 2 bytes per entry) becomes "k: v\r\n": 3 more bytes per entry. */
-    char *o = malloc(3 * len + 8);
-    if (o == NULL)
-        return -ENOMEM;
-    const char *p = s, *end = s + len;
-    while (p < end) {
-        const char *e = memchr(p, ',', (size_t)(end - p));
-        if (e == NULL)
-            e = end;
-        const char *k = p, *ke = e;
-        p = e < end ? e + 1 : e;
-        entry++;
-        trim(&k, &ke);
-        if (k == ke)
-            continue;
-        const char *eq = memchr(k, '=', (size_t)(ke - k));
-        if (eq == NULL) {
-            set_err(err, errlen, "OTLP headers: entry %zu has no '=' (expected key=value,...)",
-                    entry);
-            goto out;
-        }
-        const char *v = eq + 1, *ve = ke;
-        ke = eq;
-        trim(&k, &ke);
-        trim(&v, &ve);
-        if (k == ke) {
-            set_err(err, errlen, "OTLP headers: entry %zu has an empty name", entry);
-            goto out;
-        }
+    char *o = malloc(3 * len + 8), *val = malloc(len + 1);
+    const char *p = s, *why = "";
+    struct tel_kv kv = {0};
+    if (o == NULL || val == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    while ((r = tel_kv_next(&p, s + len, &kv, val, len + 1, &why)) > 0) {
+        const char *k = kv.key, *ke = kv.key + kv.key_len;
         for (const char *c = k; c < ke; c++) {
             if (!is_tchar((unsigned char)*c)) {
                 set_err(err, errlen,
                         "OTLP headers: entry %zu: the name has a character not allowed in an "
                         "HTTP header name",
-                        entry);
+                        kv.entry);
                 goto out;
             }
         }
-        if (reserved_header(k, (size_t)(ke - k))) {
+        if (reserved_header(k, kv.key_len)) {
             set_err(err, errlen,
                     "OTLP headers: %.*s is set by the exporter and cannot be configured",
-                    (int)(ke - k), k);
+                    (int)kv.key_len, k);
             goto out;
         }
-        if ((size_t)(ke - k) == 10 && strncasecmp(k, "user-agent", 10) == 0)
+        if (kv.key_len == 10 && strncasecmp(k, "user-agent", 10) == 0)
             *has_ua = true;
-        memcpy(o + n, k, (size_t)(ke - k));
-        n += (size_t)(ke - k);
-        memcpy(o + n, ": ", 2);
-        n += 2;
-        for (const char *c = v; c < ve; c++) {
-            unsigned char b = (unsigned char)*c;
-            if (b == '%') {
-                int hi = ve - c >= 3 ? hex_val(c[1]) : -1;
-                int lo = hi >= 0 ? hex_val(c[2]) : -1;
-                if (hi < 0 || lo < 0) {
-                    set_err(err, errlen,
-                            "OTLP headers: the value of %.*s has a '%%' not followed by two hex "
-                            "digits",
-                            (int)(ke - k), k);
-                    goto out;
-                }
-                b = (unsigned char)(hi * 16 + lo);
-                c += 2;
-            }
+        for (size_t i = 0; i < kv.value_len; i++) {
+            unsigned char b = (unsigned char)val[i];
             if ((b < 0x20 && b != '\t') || b == 0x7f) {
                 set_err(err, errlen, "OTLP headers: the value of %.*s has a control character",
-                        (int)(ke - k), k);
+                        (int)kv.key_len, k);
                 goto out;
             }
-            o[n++] = (char)b;
         }
+        memcpy(o + n, k, kv.key_len);
+        n += kv.key_len;
+        memcpy(o + n, ": ", 2);
+        n += 2;
+        memcpy(o + n, val, kv.value_len);
+        n += kv.value_len;
         memcpy(o + n, "\r\n", 2);
         n += 2;
+    }
+    if (r < 0) {
+        set_err(err, errlen, "OTLP headers: entry %zu %s (expected key=value,...)", kv.entry, why);
+        goto out;
     }
     o[n] = '\0';
     *out = o;
     o = NULL;
     rc = 0;
 out:
+    free(val);
     free(o);
     return rc;
 }

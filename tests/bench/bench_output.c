@@ -21,25 +21,8 @@
 #include "guards/json.h"
 #include "guards/output.h"
 #include "policy/rules.h"
+#include "tests/bench/bench_text.h"
 
-struct text {
-    char *buf;
-    size_t len, cap;
-};
-
-static void append(struct text *t, const char *p, size_t n)
-{
-    if (t->len + n + 1 > t->cap) {
-        t->cap = (t->len + n + 1) * 2;
-        t->buf = realloc(t->buf, t->cap);
-        if (t->buf == NULL)
-            exit(1);
-    }
-    memcpy(t->buf + t->len, p, n);
-    t->len += n;
-}
-
-/* CPU time of this process: the figures are per core, and stay put on a busy machine. */
 static double now_us(void)
 {
     struct timespec ts;

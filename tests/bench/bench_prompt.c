@@ -19,23 +19,7 @@
 #include "guards/json.h"
 #include "guards/prompt_body.h"
 #include "policy/rules.h"
-
-struct text {
-    char *buf;
-    size_t len, cap;
-};
-
-static void append(struct text *t, const char *p, size_t n)
-{
-    if (t->len + n + 1 > t->cap) {
-        t->cap = (t->len + n + 1) * 2;
-        t->buf = realloc(t->buf, t->cap);
-        if (t->buf == NULL)
-            exit(1);
-    }
-    memcpy(t->buf + t->len, p, n);
-    t->len += n;
-}
+#include "tests/bench/bench_text.h"
 
 static double now_us(void)
 {

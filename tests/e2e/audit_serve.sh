@@ -8,22 +8,8 @@ set -u
 MOCK=${1:?usage: audit_serve.sh MOCK WARDEN}
 WARDEN=${2:?usage: audit_serve.sh MOCK WARDEN}
 HERE=$(cd "$(dirname "$0")" && pwd)
-TMP=$(mktemp -d)
-PIDS=()
-fail=0
-cleanup() {
-    local rc=$? p
-    for p in "${PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    [ "$rc" -ne 0 ] && tail -n 20 "$TMP"/*.err >&2 2>/dev/null
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-check() { if [ "$2" = 0 ]; then echo "ok   - $1"; else echo "FAIL - $1: $3"; fail=1; fi; }
+NAME=audit_serve.sh
+. "$HERE/lib/servers.sh"
 
 LOG=$TMP/audit.log
 unset WARDEN_AUDIT_KEY
@@ -32,15 +18,13 @@ rc=$?
 check "no key: warden refuses to start (exit 2)" "$([ $rc = 2 ] && grep -q 'WARDEN_AUDIT_KEY' "$TMP/nokey.err"; echo $?)" "rc=$rc $(cat "$TMP/nokey.err")"
 export WARDEN_AUDIT_KEY=hex:8f2a61c0d94e3b7a15c6e08d2f7b9a4e61d3c5b7a9e0f2143658a7b9c0d1e2f3
 
-"$MOCK" --listen 127.0.0.1:0 >"$TMP/mock.out" 2>"$TMP/mock.err" &
-PIDS+=($!)
-for _ in $(seq 1 100); do MP=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/mock.out"); [ -n "$MP" ] && break; sleep 0.1; done
-"$WARDEN" serve --listen 127.0.0.1:0 --workers 2 --set log.format=json --audit "$LOG" \
-    --set "prompt_guard.rules_dir=$HERE/rules" --upstream "openai=http://127.0.0.1:$MP" \
-    --upstream "anthropic=http://127.0.0.1:1" >"$TMP/w.out" 2>"$TMP/w.err" &
-WPID=$!
-for _ in $(seq 1 100); do WP=$(sed -n 's/.*"event":"listening".*"port":\([0-9][0-9]*\).*/\1/p' "$TMP/w.err"); [ -n "$WP" ] && break; sleep 0.1; done
-[ -n "$WP" ] || { echo "audit_serve.sh: warden did not start" >&2; exit 1; }
+start mock "$MOCK_PORT_EXPR" out "$MOCK" --listen 127.0.0.1:0
+MP=$PORT
+start w "$WARDEN_PORT_EXPR" err "$WARDEN" serve --listen 127.0.0.1:0 --workers 2 \
+    --set log.format=json --audit "$LOG" --set "prompt_guard.rules_dir=$HERE/rules" \
+    --upstream "openai=http://127.0.0.1:$MP" --upstream "anthropic=http://127.0.0.1:1"
+WP=$PORT
+WPID=$LAST_PID
 post() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WP$1" -H 'content-type: application/json' "${@:3}" -d "$2"; }
 post /v1/chat/completions '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}' >/dev/null
 post /v1/chat/completions '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}' \

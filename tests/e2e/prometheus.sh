@@ -11,46 +11,12 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2
     echo "prometheus.sh: prometheus/promtool not installed (deploy/install-deps.sh --tests): skipped"
     exit 77
 fi
-TMP=$(mktemp -d)
-PIDS=()
-fail=0
+NAME=prometheus.sh
+. "$HERE/lib/servers.sh"
 
-cleanup() {
-    local rc=$? p
-    for p in "${PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    [ "$rc" -ne 0 ] && tail -n 20 "$TMP"/*.err >&2 2>/dev/null
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-check() { # NAME CONDITION-RESULT DETAIL
-    if [ "$2" = 0 ]; then echo "ok   - $1"; else echo "FAIL - $1: $3"; fail=1; fi
-}
-
-# start NAME SED_EXPR FILE CMD...: start a server in this shell; PORT gets the port it logs.
-start() {
-    local name=$1 expr=$2 file=$3
-    shift 3
-    PORT=
-    "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    PIDS+=($!)
-    for _ in $(seq 1 100); do
-        PORT=$(sed -n "$expr" "$TMP/$name.$file" | head -n 1)
-        [ -n "$PORT" ] && break
-        kill -0 "${PIDS[-1]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$PORT" ] || { echo "prometheus.sh: $name did not start" >&2; exit 1; }
-}
-
-start mock 's/^listening 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' out "$MOCK" --listen 127.0.0.1:0
+start mock "$MOCK_PORT_EXPR" out "$MOCK" --listen 127.0.0.1:0
 MOCK_URL=http://127.0.0.1:$PORT
-start warden 's/.*"event":"listening".*"port":\([0-9][0-9]*\).*/\1/p' err \
+start warden "$WARDEN_PORT_EXPR" err \
     "$WARDEN" serve --listen 127.0.0.1:0 --workers 2 --set log.format=json \
     --set "prompt_guard.rules_dir=$HERE/rules" --upstream "openai=$MOCK_URL" \
     --upstream "anthropic=$MOCK_URL"

@@ -8,26 +8,9 @@ set -u
 MOCK=${1:?usage: tls_upstream.sh MOCK WARDEN}
 WARDEN=${2:?usage: tls_upstream.sh MOCK WARDEN}
 HERE=$(cd "$(dirname "$0")" && pwd)
-TMP=$(mktemp -d)
-PIDS=()
-fail=0
-
-cleanup() {
-    local rc=$? p
-    for p in "${PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-        wait "$p" 2>/dev/null || { [ "$rc" -eq 0 ] && echo "tls_upstream.sh: pid $p exited with an error" >&2 && rc=1; }
-    done
-    [ "$rc" -ne 0 ] && tail -n 20 "$TMP"/*.err >&2 2>/dev/null
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-check() { # NAME CONDITION-RESULT DETAIL
-    if [ "$2" = 0 ]; then echo "ok   - $1"; else echo "FAIL - $1: $3"; fail=1; fi
-}
+NAME=tls_upstream.sh
+E2E_STRICT_EXIT=1
+. "$HERE/lib/servers.sh"
 
 # ---- certificates
 cd "$TMP" || exit 1
@@ -43,33 +26,16 @@ mkcert localhost "DNS:localhost,IP:127.0.0.1"
 mkcert wrong.test "DNS:wrong.test"
 cd - >/dev/null || exit 1
 
-# start NAME SED_EXPR FILE CMD...: start a server (in this shell, so that its pid is kept
-# for the cleanup) and set PORT to the port it logs.
-start() {
-    local name=$1 expr=$2 file=$3
-    shift 3
-    PORT=
-    "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    PIDS+=($!)
-    for _ in $(seq 1 100); do
-        PORT=$(sed -n "$expr" "$TMP/$name.$file" | head -n 1)
-        [ -n "$PORT" ] && break
-        kill -0 "${PIDS[-1]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$PORT" ] || { echo "tls_upstream.sh: $name did not start" >&2; exit 1; }
-}
-WPORT_EXPR='s/.*"event":"listening".*"port":\([0-9][0-9]*\).*/\1/p'
 warden() { # NAME ARGS...: a warden on a free port, JSON logs, the small e2e rule set; the
     # output guard (which re-cuts deltas) is off: these cases check the TLS hop event for event
     local name=$1
     shift
-    start "$name" "$WPORT_EXPR" err "$WARDEN" serve --listen 127.0.0.1:0 --workers 1 \
+    start "$name" "$WARDEN_PORT_EXPR" err "$WARDEN" serve --listen 127.0.0.1:0 --workers 1 \
         --set log.format=json --set "prompt_guard.rules_dir=$HERE/rules" \
         --set output_guard.enabled=false "$@"
 }
 
-start mock 's/^listening 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' out "$MOCK" --listen 127.0.0.1:0
+start mock "$MOCK_PORT_EXPR" out "$MOCK" --listen 127.0.0.1:0
 MOCK_URL=http://127.0.0.1:$PORT
 warden front --set "tls.cert=$TMP/localhost.crt" --set "tls.key=$TMP/localhost.key" \
     --upstream "openai=$MOCK_URL" --upstream "anthropic=$MOCK_URL"
