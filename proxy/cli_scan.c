@@ -467,6 +467,14 @@ static int scan_args_parse(const char *cmd, int argc, char **argv, bool with_sch
     return 0;
 }
 
+/* A file that cannot be read fails before the rule sets load (which may compile them). */
+static int input_check(const char *path, const char *cmd)
+{
+    if (path == NULL || strcmp(path, "-") == 0 || access(path, R_OK) == 0)
+        return 0;
+    return scan_fail(cmd, "%s: %s", path, strerror(errno));
+}
+
 /* ---------------------------------------------------------------- scan-prompt */
 
 int proxy_cli_scan_prompt(int argc, char **argv)
@@ -477,6 +485,8 @@ int proxy_cli_scan_prompt(int argc, char **argv)
     if ((rc = scan_args_parse("scan-prompt", argc, argv, false, &a)) != 0)
         return rc;
     const char *text = a.text, *file = a.file;
+    if ((rc = input_check(file, "scan-prompt")) != 0)
+        return rc;
     if ((rc = scan_env_load("scan-prompt", a.config, a.rules_dir, NULL, ENV_PROMPT, &env)) != 0) {
         scan_env_free(&env);
         return rc;
@@ -575,6 +585,8 @@ int proxy_cli_scan_output(int argc, char **argv)
     if ((rc = scan_args_parse("scan-output", argc, argv, true, &a)) != 0)
         return rc;
     const char *text = a.text, *file = a.file, *schema_file = a.schema;
+    if ((rc = input_check(file, "scan-output")) != 0)
+        return rc;
     if ((rc = scan_env_load("scan-output", a.config, NULL, a.rules_dir, ENV_OUTPUT, &env)) != 0) {
         scan_env_free(&env);
         return rc;

@@ -24,6 +24,7 @@ struct proxy_body_filter;
 struct proxy_outguard;
 
 #define PROXY_URL_MAX        8192
+#define PROXY_URL_START      128 /* the target's buffer as a connection opens */
 #define PROXY_REQUEST_ID_MAX 128
 
 enum proxy_flavor {
@@ -32,10 +33,9 @@ enum proxy_flavor {
 };
 
 /* What is known of the request being read or answered. Reset for each request. */
-/* What is known of the request being read or answered. Reset for each request. */
 struct proxy_txn {
-    char url[PROXY_URL_MAX + 1];
-    size_t url_len;
+    char *url; /* the request target, NUL-terminated; never NULL while the connection lives */
+    size_t url_len, url_cap;
     char request_id[PROXY_REQUEST_ID_MAX + 1];
     size_t header_bytes;
     uint64_t body_bytes;

@@ -33,6 +33,7 @@ struct proxy_body_filter {
     struct guard_prompt_scan *scan;
     bool prompt; /* the prompt guard runs: the body is held until its verdict */
     bool output; /* the output guard reads the response: it learns the schema and canary */
+    struct proxy_body_filter *next; /* in the worker's spares */
 };
 
 /* Answer a body the guard could not read. */
@@ -242,6 +243,13 @@ int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, 
     if (!prompt && !output && !(has_body && header_has_json(&c->req_hdrs)))
         return 0;
     struct proxy_body_filter *bf = c->body_filter;
+    struct proxy_worker *w = c->worker;
+    if (bf == NULL && w->spare_filters != NULL) {
+        bf = c->body_filter = w->spare_filters;
+        w->spare_filters = bf->next;
+        w->n_spare_filters--;
+        bf->next = NULL;
+    }
     if (bf == NULL && (bf = c->body_filter = calloc(1, sizeof(*bf))) == NULL)
         return -ENOMEM;
     if (prompt && bf->rules != rules) {
@@ -269,14 +277,46 @@ int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, 
     return 0;
 }
 
+static void body_filter_free(struct proxy_body_filter *bf)
+{
+    guard_prompt_scan_free(bf->scan);
+    policy_rules_unref(bf->rules);
+    free(bf);
+}
+
 void proxy_filters_free(struct proxy_conn *c)
 {
     if (c->body_filter == NULL)
         return;
-    guard_prompt_scan_free(c->body_filter->scan);
-    policy_rules_unref(c->body_filter->rules);
-    free(c->body_filter);
+    body_filter_free(c->body_filter);
     c->body_filter = NULL;
+}
+
+void proxy_filters_release(struct proxy_conn *c)
+{
+    struct proxy_body_filter *bf = c->body_filter;
+    struct proxy_worker *w = c->worker;
+    if (bf == NULL)
+        return;
+    c->body_filter = NULL;
+    /* Streams made for a rule set that a reload replaced are not worth keeping. */
+    if (w->n_spare_filters >= PROXY_WORKER_SPARES || (bf->rules && bf->rules != w->prompt_rules)) {
+        body_filter_free(bf);
+        return;
+    }
+    bf->next = w->spare_filters;
+    w->spare_filters = bf;
+    w->n_spare_filters++;
+}
+
+void proxy_filters_spares_free(struct proxy_worker *w)
+{
+    while (w->spare_filters) {
+        struct proxy_body_filter *bf = w->spare_filters;
+        w->spare_filters = bf->next;
+        body_filter_free(bf);
+    }
+    w->n_spare_filters = 0;
 }
 
 const struct guard_prompt_body *proxy_filters_request(const struct proxy_conn *c)

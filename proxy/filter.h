@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct proxy_conn;
+struct proxy_worker;
 struct evbuffer;
 
 struct proxy_filter_ops {
@@ -34,6 +35,11 @@ int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, 
 
 /* Free what a connection's filters keep between requests (at connection close). */
 void proxy_filters_free(struct proxy_conn *c);
+/* The request ended: its guard state goes to the worker's spares (or is freed when there
+ * are enough), so that an idle connection holds none. */
+void proxy_filters_release(struct proxy_conn *c);
+/* Free a worker's spares (at its end). */
+void proxy_filters_spares_free(struct proxy_worker *w);
 
 struct guard_prompt_body;
 struct policy_rules;

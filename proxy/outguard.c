@@ -121,7 +121,8 @@ struct proxy_outguard {
     char resp_id[PROXY_OG_ID_MAX + 1], resp_model[PROXY_OG_ID_MAX + 1];
     char finish[PROXY_OG_ID_MAX + 1];
     int64_t input_tokens, output_tokens;
-    char schema_msg[240]; /* the first violation, or why the schema is not checked */
+    char schema_msg[240];        /* the first violation, or why the schema is not checked */
+    struct proxy_outguard *next; /* in the worker's spares */
 };
 
 /* ---------------------------------------------------------------- set-up */
@@ -147,11 +148,8 @@ static void og_drop_streams(struct proxy_outguard *g)
     g->whole = NULL;
 }
 
-void proxy_outguard_free(struct proxy_conn *c)
+static void og_free(struct proxy_outguard *g)
 {
-    struct proxy_outguard *g = c->outguard;
-    if (g == NULL)
-        return;
     og_drop_streams(g);
     proxy_sse_free(g->sse);
     if (g->body)
@@ -166,7 +164,50 @@ void proxy_outguard_free(struct proxy_conn *c)
     guard_schema_free(g->schema);
     policy_rules_unref(g->rules);
     free(g);
+}
+
+void proxy_outguard_free(struct proxy_conn *c)
+{
+    if (c->outguard == NULL)
+        return;
+    og_free(c->outguard);
     c->outguard = NULL;
+}
+
+void proxy_outguard_release(struct proxy_conn *c)
+{
+    struct proxy_outguard *g = c->outguard;
+    struct proxy_worker *w = c->worker;
+    if (g == NULL)
+        return;
+    c->outguard = NULL;
+    c->txn.og_attached = false;
+    /* Streams made for a rule set that a reload replaced are not worth keeping. */
+    if (w->n_spare_outguards >= PROXY_WORKER_SPARES || (g->rules && g->rules != w->out_rules)) {
+        og_free(g);
+        return;
+    }
+    /* What a finished response leaves is not kept: a spare holds only its streams. */
+    guard_schema_free(g->schema);
+    g->schema = NULL;
+    proxy_sse_free(g->sse);
+    g->sse = NULL;
+    struct evbuffer *bufs[] = {g->body, g->dec, g->rep, g->out};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+        evbuffer_drain(bufs[i], evbuffer_get_length(bufs[i]));
+    g->next = w->spare_outguards;
+    w->spare_outguards = g;
+    w->n_spare_outguards++;
+}
+
+void proxy_outguard_spares_free(struct proxy_worker *w)
+{
+    while (w->spare_outguards) {
+        struct proxy_outguard *g = w->spare_outguards;
+        w->spare_outguards = g->next;
+        og_free(g);
+    }
+    w->n_spare_outguards = 0;
 }
 
 int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
@@ -182,6 +223,13 @@ int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
      * model that answered, finish reasons). */
     bool observe = rules == NULL || c->worker->out_scratch == NULL;
     struct proxy_outguard *g = c->outguard;
+    struct proxy_worker *w = c->worker;
+    if (g == NULL && w->spare_outguards != NULL) {
+        g = c->outguard = w->spare_outguards;
+        w->spare_outguards = g->next;
+        w->n_spare_outguards--;
+        g->next = NULL;
+    }
     if (g == NULL) {
         if ((g = c->outguard = calloc(1, sizeof(*g))) == NULL)
             return -ENOMEM;

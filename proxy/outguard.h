@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct proxy_conn;
+struct proxy_worker;
 struct proxy_uconn;
 struct evbuffer;
 
@@ -105,5 +106,10 @@ void proxy_outguard_report(const struct proxy_conn *c, struct proxy_og_report *r
 
 /* Free what a connection keeps between requests (at connection close). */
 void proxy_outguard_free(struct proxy_conn *c);
+/* The exchange ended: its state goes to the worker's spares (or is freed when there are
+ * enough), so that an idle connection holds none. */
+void proxy_outguard_release(struct proxy_conn *c);
+/* Free a worker's spares (at its end). */
+void proxy_outguard_spares_free(struct proxy_worker *w);
 
 #endif

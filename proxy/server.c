@@ -5,7 +5,9 @@
 #include "policy/config.h"
 #include "policy/rules.h"
 #include "proxy/conn.h"
+#include "proxy/filter.h"
 #include "proxy/observe.h"
+#include "proxy/outguard.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
 #include "telemetry/audit.h"
@@ -13,6 +15,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -29,6 +34,14 @@
 #include <event2/thread.h>
 
 #define LISTEN_BACKLOG 1024
+
+/* Return the free heap to the system (glibc keeps it otherwise). */
+static void trim_heap(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
 
 static _Thread_local char server_error[512];
 
@@ -305,6 +318,8 @@ static void server_free(struct proxy_server *srv)
         for (size_t u = 0; w->pools && u < srv->n_ups; u++)
             proxy_upool_deinit(&w->pools[u]);
         free(w->pools);
+        proxy_filters_spares_free(w);
+        proxy_outguard_spares_free(w);
         guard_prompt_scratch_free(w->prompt_scratch);
         policy_rules_unref(w->prompt_rules);
         guard_output_scratch_free(w->out_scratch);
@@ -433,6 +448,9 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
         tel_log(TEL_LOG_INFO, "output_rules_loaded", TEL_UINT("rules", srv->output_rules->n),
                 TEL_STR("rule_set", srv->output_rules->hash));
     }
+    /* Compiling the rule sets used many times the memory the databases keep: give it back
+     * to the system, or the idle server carries it for its whole life. */
+    trim_heap();
     if (cfg->tls.cert) {
         char err[300];
         if (proxy_tls_server_new(cfg->tls.cert, cfg->tls.key, &srv->tls, err, sizeof(err)) != 0) {
@@ -575,6 +593,7 @@ int proxy_server_reload_rules(struct proxy_server *srv, char *err, size_t cap)
     pthread_mutex_unlock(&srv->rules_lock);
     policy_rules_unref(old);
     policy_rules_unref(old_out);
+    trim_heap();
     return 0;
 }
 

@@ -46,7 +46,14 @@ struct proxy_worker {
     struct guard_output_scratch *out_scratch;
     struct policy_rules *out_rules; /* this worker's reference to the output detectors */
     unsigned rules_gen;             /* which reload it is */
+    /* Guard state of finished exchanges, kept for the next ones (at most PROXY_WORKER_SPARES
+     * of each), so that idle connections hold none and busy ones do not allocate it. */
+    struct proxy_body_filter *spare_filters;
+    struct proxy_outguard *spare_outguards;
+    unsigned n_spare_filters, n_spare_outguards;
 };
+
+#define PROXY_WORKER_SPARES 32
 
 struct tel_audit;
 

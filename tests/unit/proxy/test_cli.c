@@ -102,7 +102,8 @@ static bool proc_pump(struct proc *p, int ms)
 static void proc_finish(struct proc *p)
 {
     int st;
-    for (int i = 0; i < 1000 && proc_pump(p, 20);)
+    /* At most a minute: a sanitized build compiling the rule sets on a busy machine is slow. */
+    for (int i = 0; i < 3000 && proc_pump(p, 20);)
         i++;
     if (p->out_fd >= 0)
         close(p->out_fd);
