@@ -7,11 +7,13 @@ want_tests=0
 
 # Build and run: compiler, CMake, and the libraries of DESIGN.md.
 pkgs=(gcc libc6-dev cmake ninja-build pkg-config ca-certificates
-      libevent-dev libhyperscan-dev libmbedtls-dev libmsgpack-dev libyaml-dev node-llhttp)
+      libevent-dev libhyperscan-dev libmbedtls-dev libmsgpack-dev libyaml-dev node-llhttp
+      zlib1g-dev)
 # Tests: cmocka, clang with libFuzzer and the sanitizer runtimes, clang-format, curl, and
-# Prometheus (promtool checks /metrics; a real server scrapes it in an end-to-end test).
+# Prometheus (promtool checks /metrics; a real server scrapes it in an end-to-end test), wrk and
+# nginx (tests/bench/run.sh measures warden against nginx; the suite runs it in smoke mode).
 if [ "$want_tests" = 1 ]; then
-    pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format curl git openssl prometheus)
+    pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format curl git openssl prometheus wrk nginx-light)
     # Node 20 is normally preinstalled; fall back to Debian's Node.js when it is absent.
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
     command -v npm >/dev/null 2>&1 || pkgs+=(npm)

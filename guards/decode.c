@@ -1637,3 +1637,10 @@ const struct guard_decode_info *guard_decode_info(const struct guard_decode *d)
 {
     return &d->info;
 }
+
+int guard_decode_b64_value(unsigned char c)
+{
+    bool in =
+        IS_UPPER(c) || IS_LOWER(c) || IS_DIGIT(c) || c == '+' || c == '-' || c == '/' || c == '_';
+    return in ? dec_b64[c] : -1;
+}

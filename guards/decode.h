@@ -171,4 +171,7 @@ size_t guard_decode_used(const struct guard_decode *d);
 /* Details of the payload being handed out; valid only inside the callback. */
 const struct guard_decode_info *guard_decode_info(const struct guard_decode *d);
 
+/* The value of one base64 or base64url character (A-Z a-z 0-9 + - / _), or -1. */
+int guard_decode_b64_value(unsigned char c);
+
 #endif

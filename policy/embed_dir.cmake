@@ -1,7 +1,11 @@
-# Embed every *.yaml of a directory as a table of {name, bytes, length} (sorted by name).
+# Embed every *.yaml (or -DGLOB=pattern) of a directory as a table of {name, bytes, length}
+# (sorted by name).
 # usage: cmake -DDIR=dir -DPREFIX=rules/prompt -DOUT=file.c -DSYMBOL=name -DHEADER=dir/decl.h
-#              -P embed_dir.cmake
-file(GLOB files RELATIVE "${DIR}" "${DIR}/*.yaml")
+#              [-DGLOB=*.tsv] -P embed_dir.cmake
+if(NOT DEFINED GLOB)
+    set(GLOB "*.yaml")
+endif()
+file(GLOB files RELATIVE "${DIR}" "${DIR}/${GLOB}")
 list(SORT files)
 set(body "/* Generated from ${DIR} by policy/embed_dir.cmake: do not edit. */\n")
 string(APPEND body "#include \"${HEADER}\"\n\n")

@@ -56,6 +56,9 @@ extern const struct policy_embedded_file policy_prompt_rule_files[];
 extern const size_t policy_prompt_rule_files_n;
 extern const struct policy_embedded_file policy_output_rule_files[];
 extern const size_t policy_output_rule_files_n;
+/* The *.tsv files of rules/supply-chain: the scanner corpus (policy/deps_corpus.h loads it). */
+extern const struct policy_embedded_file policy_supply_chain_files[];
+extern const size_t policy_supply_chain_files_n;
 
 /* Load a rule set of `kind` from `dir` (every *.yaml in it), or the embedded set when dir is
  * NULL or "". Each file is capped at 1 MiB; errors read "file:line:column: what". With a

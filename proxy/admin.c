@@ -7,6 +7,7 @@
 #include "policy/config.h"
 #include "policy/rules.h"
 #include "proxy/conn.h"
+#include "proxy/deps_api.h"
 #include "proxy/observe.h"
 #include "proxy/scan.h"
 #include "proxy/server.h"
@@ -20,14 +21,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-
-/* Paths of Warden's API whose capability arrives with a later part of the product. */
-static const struct {
-    const char *path; /* exact, or prefix when it ends with '/' */
-    const char *what;
-} later[] = {
-    {"/v1/scan/deps", "the supply-chain scanner"},
-};
 
 static bool path_is(const char *path, size_t len, const char *want)
 {
@@ -307,12 +300,8 @@ bool proxy_admin_owns(const char *url, size_t len)
     if (path_is(url, plen, "/healthz") || path_is(url, plen, "/readyz") ||
         path_is(url, plen, "/v1/scan/prompt") || path_is(url, plen, "/v1/scan/output") ||
         path_is(url, plen, "/v1/rules") || path_is(url, plen, "/v1/rules/") ||
-        path_is(url, plen, "/metrics"))
+        path_is(url, plen, "/metrics") || path_is(url, plen, "/v1/scan/deps"))
         return true;
-    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
-        if (path_is(url, plen, later[i].path))
-            return true;
-    }
     return false;
 }
 
@@ -349,15 +338,10 @@ int proxy_admin_handle(struct proxy_conn *c, const char *url, size_t len)
         return scan_prompt(c);
     if (path_is(url, plen, "/v1/rules") || path_is(url, plen, "/v1/rules/"))
         return rules(c, url, plen);
-    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
-        if (path_is(url, plen, later[i].path)) {
-            char msg[200];
-            snprintf(msg, sizeof(msg), "%s is not built in this version of Warden yet",
-                     later[i].what);
-            proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 501, "not_implemented", "not_built",
-                                     msg, NULL);
-            return 1;
-        }
+    if (path_is(url, plen, "/v1/scan/deps")) {
+        if (c->txn.method != HTTP_POST)
+            return method_not_allowed(c, "POST");
+        return proxy_deps_api_handle(c, q ? q + 1 : "", q ? len - plen - 1 : 0);
     }
     return 0;
 }

@@ -288,13 +288,10 @@ static int cmd_version(const struct cli_cmd *cmd, int argc, char **argv)
     return PROXY_EXIT_OK;
 }
 
-/* A subcommand whose capability is not built yet: its usage is documented, its run is not
- * faked. */
-static int cmd_later(const struct cli_cmd *cmd, int argc, char **argv)
+static int cmd_scan_deps(const struct cli_cmd *cmd, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_fail("%s: %s is not built in this version of Warden yet", cmd->name, cmd->later);
+    (void)cmd;
+    return proxy_cli_scan_deps(argc, argv);
 }
 
 static int cmd_scan_prompt(const struct cli_cmd *cmd, int argc, char **argv)
@@ -380,14 +377,27 @@ static const struct cli_cmd commands[] = {
      "Exit status: 0 clean, 1 findings or invalid, 2 usage error.\n",
      cmd_scan_output, NULL},
     {"scan-deps", "scan an npm/pnpm/yarn project for supply-chain attacks",
-     "usage: warden scan-deps DIR [--format json|table|sarif|cyclonedx|github] [-o FILE]\n"
-     "                        [--fail-on SEV] [--deterministic-output]\n"
-     "                        [--verify-determinism] [--baseline FILE]\n"
+     "usage: warden scan-deps DIR [--format json|table] [-o FILE] [--fail-on SEV]\n"
+     "                        [--deterministic-output] [--verify-determinism]\n"
+     "                        [--baseline FILE]\n"
+     "       warden scan-deps --diff A.json B.json\n"
      "\n"
-     "Scan a project's manifests and lockfiles.\n"
+     "Scan a project's manifests, lockfile (npm, pnpm, yarn), .npmrc, pnpm-workspace.yaml,\n"
+     "workspace packages and installed node_modules, offline, with the built-in corpus.\n"
      "\n"
-     "Exit status: 0 no findings at or above --fail-on, 1 findings, 2 usage error.\n",
-     cmd_later, "the supply-chain scanner"},
+     "  --format F               json (default) or table (sarif, cyclonedx, github: later)\n"
+     "  -o FILE                  write the report to FILE instead of standard output\n"
+     "  --fail-on SEV            exit 1 only for findings at or above SEV (info, low,\n"
+     "                           medium, high, critical; default info: any finding)\n"
+     "  --deterministic-output   leave out the timestamp and duration (byte-identical runs)\n"
+     "  --verify-determinism     scan twice, compare the SHA-256 of both reports\n"
+     "  --baseline FILE          drop findings whose fingerprint is in FILE (an earlier\n"
+     "                           JSON report)\n"
+     "  --diff A B               print findings added (+) and removed (-) from report A to B\n"
+     "\n"
+     "Exit status: 0 no findings at or above --fail-on (--diff: no difference), 1 findings\n"
+     "(--diff: differences), 2 usage or input error.\n",
+     cmd_scan_deps, NULL},
     {"rules", "list the detection rules, or test them against their examples",
      "usage: warden rules [--json]\n"
      "       warden rules test\n"

@@ -17,6 +17,9 @@ int proxy_cli_scan_prompt(int argc, char **argv);
 int proxy_cli_scan_output(int argc, char **argv);
 int proxy_cli_rules(int argc, char **argv);
 
+/* proxy/cli_deps.c: `warden scan-deps` (argv[0] is "scan-deps"). */
+int proxy_cli_scan_deps(int argc, char **argv);
+
 /* proxy/cli_audit.c: `warden audit verify|cat` (argv[0] is "audit"). */
 int proxy_cli_audit(int argc, char **argv);
 

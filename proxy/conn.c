@@ -6,6 +6,7 @@
 #include "policy/config.h"
 #include "policy/route.h"
 #include "proxy/admin.h"
+#include "proxy/deps_api.h"
 #include "proxy/observe.h"
 #include "proxy/server.h"
 #include "proxy/tls.h"
@@ -360,19 +361,22 @@ void proxy_conn_fail(struct proxy_conn *c, int status, const char *type, const c
 
 /* ---------------------------------------------------------------- dispatch */
 
-/* A whole request has been read: answer it. */
-static void conn_dispatch(struct proxy_conn *c)
+/* A whole request has been read: answer it. Returns true when the answer comes later (a
+ * scan on its own thread): the transaction then ends with proxy_conn_txn_end. */
+static bool conn_dispatch(struct proxy_conn *c)
 {
     struct proxy_txn *t = &c->txn;
     if (t->request_id[0] == '\0')
         proxy_worker_request_id(c->worker, t->request_id);
+    if (proxy_admin_handle(c, t->url, t->url_len) == 2)
+        return true;
     c->requests++;
-    proxy_admin_handle(c, t->url, t->url_len);
     tel_log(TEL_LOG_DEBUG, "request", TEL_STR("peer", c->peer),
             TEL_STR("request_id", t->request_id),
             TEL_STR("method", llhttp_method_name((llhttp_method_t)t->method)),
             TEL_UINT("body_bytes", t->body_bytes),
             TEL_DBL("ms", (double)(proxy_now_ns() - t->start_ns) / 1e6));
+    return false;
 }
 
 /* ---------------------------------------------------------------- llhttp callbacks */
@@ -659,8 +663,11 @@ static void conn_process(struct proxy_conn *c)
                 /* Answered here (a blocked prompt): go on with the next request in this loop,
                  * never by recursion, however many are pipelined. */
                 c->requests++;
-            } else {
-                conn_dispatch(c);
+            } else if (conn_dispatch(c)) {
+                evtimer_del(c->timer_ev);
+                c->flags &= ~PROXY_CONN_F_HDR_TIMER;
+                c->flags |= PROXY_CONN_F_WAIT_RESP;
+                return;
             }
             conn_txn_reset(c);
             c->flags &= ~PROXY_CONN_F_HDR_TIMER;
@@ -801,6 +808,7 @@ static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     proxy_worker_conn_gone(c->worker, c);
+    proxy_deps_api_conn_gone(c);
     bufferevent_free(c->bev);
     event_free(c->timer_ev);
     event_free(c->free_ev);

@@ -104,6 +104,8 @@ struct proxy_txn {
 /* Unsent output above which a connection stops reading requests. */
 #define PROXY_CONN_OUT_HIGH (64 * 1024)
 
+struct proxy_deps_job;
+
 struct proxy_conn {
     struct proxy_worker *worker;
     struct bufferevent *bev;
@@ -113,15 +115,16 @@ struct proxy_conn {
     struct proxy_txn txn;
     struct proxy_hdrs req_hdrs; /* headers of the current request, capped at max_header_bytes */
     struct evbuffer *hold;      /* body bytes held until the filters' verdict */
-    struct proxy_body_filter *body_filter; /* kept between requests (proxy/filter.c) */
-    struct proxy_outguard *outguard;       /* kept between requests (proxy/outguard.c) */
+    struct proxy_body_filter *body_filter; /* this request's, from the worker's spares (filter.c) */
+    struct proxy_outguard *outguard;       /* this exchange's, from the worker's spares */
     struct evbuffer *up_out;               /* request bytes for the upstream, sent once per read */
     struct evbuffer *down_out; /* response bytes for the client, sent once per upstream read */
     unsigned flags;
     uint64_t requests;
     char peer[64];
     char peer_ip[48];
-    struct proxy_conn *prev, *next; /* in the worker's list */
+    struct proxy_deps_job *deps_job; /* a POST /v1/scan/deps running for it (proxy/deps_api.c) */
+    struct proxy_conn *prev, *next;  /* in the worker's list */
 };
 
 /* Take ownership of an accepted socket. Returns NULL (socket closed) on no memory. */

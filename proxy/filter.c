@@ -25,8 +25,9 @@
 static const struct guard_json_limits body_json_limits = {
     .max_depth = 128, .max_key = 1024, .max_number = 256};
 
-/* Kept by the connection between its requests: the tokenizer state and the prompt scan
- * (its Hyperscan streams are allocated once per connection, not per request). */
+/* A request's body state: the tokenizer and the prompt scan. It goes back to the worker's
+ * spares when the request ends, so its Hyperscan streams are reused, not allocated per
+ * request, and an idle connection holds none. */
 struct proxy_body_filter {
     struct guard_prompt_body body;
     struct policy_rules *rules; /* the set `scan` was made for (a reference) */

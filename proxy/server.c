@@ -5,6 +5,7 @@
 #include "policy/config.h"
 #include "policy/rules.h"
 #include "proxy/conn.h"
+#include "proxy/deps_api.h"
 #include "proxy/filter.h"
 #include "proxy/observe.h"
 #include "proxy/outguard.h"
@@ -318,6 +319,7 @@ static void server_free(struct proxy_server *srv)
         for (size_t u = 0; w->pools && u < srv->n_ups; u++)
             proxy_upool_deinit(&w->pools[u]);
         free(w->pools);
+        proxy_deps_api_worker_end(w);
         proxy_filters_spares_free(w);
         proxy_outguard_spares_free(w);
         guard_prompt_scratch_free(w->prompt_scratch);
@@ -340,7 +342,9 @@ static void server_free(struct proxy_server *srv)
         if (arc != 0)
             tel_log(TEL_LOG_ERROR, "audit_close_failed", TEL_STR("detail", strerror(-arc)));
     }
+    proxy_deps_api_server_free(srv);
     pthread_mutex_destroy(&srv->rules_lock);
+    pthread_mutex_destroy(&srv->deps_lock);
     policy_config_unref(srv->cfg);
     free(srv);
 }
@@ -402,6 +406,7 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
         return -ENOMEM;
     pthread_once(&threads_once, threads_init);
     pthread_mutex_init(&srv->rules_lock, NULL);
+    pthread_mutex_init(&srv->deps_lock, NULL);
     srv->cfg = policy_config_ref(cfg);
     srv->n_workers = worker_count(cfg);
     srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));

@@ -17,6 +17,8 @@ struct proxy_conn;
 struct guard_prompt_scratch;
 struct guard_output_scratch;
 struct policy_rules;
+struct deps_corpus;
+struct proxy_deps_job;
 struct proxy_server;
 struct event_base;
 struct evconnlistener;
@@ -51,6 +53,8 @@ struct proxy_worker {
     struct proxy_body_filter *spare_filters;
     struct proxy_outguard *spare_outguards;
     unsigned n_spare_filters, n_spare_outguards;
+    struct proxy_deps_job *deps_jobs; /* POST /v1/scan/deps scans running (proxy/deps_api.c) */
+    unsigned n_deps_jobs;
 };
 
 #define PROXY_WORKER_SPARES 32
@@ -71,7 +75,11 @@ struct proxy_server {
      * take their own reference when rules_gen moves; requests finish on the set they began. */
     pthread_mutex_t rules_lock;
     struct policy_rules *prompt_rules;
-    struct policy_rules *output_rules;  /* NULL when the output guard is disabled */
+    struct policy_rules *output_rules; /* NULL when the output guard is disabled */
+    /* The supply-chain scanner's corpus, loaded by the first POST /v1/scan/deps. */
+    pthread_mutex_t deps_lock;
+    struct deps_corpus *deps_corpus;
+    char deps_corpus_err[300];          /* why it did not load (then it is not tried again) */
     struct guard_output_policy out_pol; /* the configured output actions */
     atomic_uint rules_gen;
     struct proxy_obs *obs;   /* metrics of the data path (proxy/observe.c) */

@@ -13,16 +13,10 @@
 #include <string.h>
 
 #include "telemetry/audit.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 #ifndef FUZZ_CHECK
-#define FUZZ_CHECK(cond)      \
-    do {                      \
-        if (!(cond))          \
-            __builtin_trap(); \
-    } while (0)
 #endif
 
 #define FUZZ_KEY  "fuzz-key-0123456789abcdef-fuzz!!"

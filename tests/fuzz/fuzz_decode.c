@@ -6,14 +6,7 @@
 #include <string.h>
 
 #include "guards/decode.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)      \
-    do {                      \
-        if (!(cond))          \
-            __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* What one decode handed out: a hash over every payload and its details, in order. */
 struct fuzz_run {

@@ -7,14 +7,7 @@
 #include <string.h>
 
 #include "guards/json.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)      \
-    do {                      \
-        if (!(cond))          \
-            __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* The outcome of one parse. `hash` covers only completed values, so that a string cut by an
  * error compares equal whatever part of it the chunking let out before the error. */

@@ -10,14 +10,7 @@
 #include <string.h>
 
 #include "guards/deps/lock.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)      \
-    do {                      \
-        if (!(cond))          \
-            __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* Parse one exact-size heap copy (so ASan sees reads past the end) and check the result:
  * an error leaves no result and says something; a success is sorted and well-formed. */

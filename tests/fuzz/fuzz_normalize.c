@@ -6,14 +6,7 @@
 #include <string.h>
 
 #include "guards/normalize.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)      \
-    do {                      \
-        if (!(cond))          \
-            __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* One feed from an exact-size heap copy into an exact-size heap output of `cap` bytes (0: the
  * full GUARD_NORM_OUT_MAX), so ASan catches any access outside either. Appends to out. */

@@ -11,16 +11,10 @@
 #include <string.h>
 
 #include "guards/output.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 #ifndef FUZZ_CHECK
-#define FUZZ_CHECK(cond)      \
-    do {                      \
-        if (!(cond))          \
-            __builtin_trap(); \
-    } while (0)
 #endif
 
 #define CUT 0x01

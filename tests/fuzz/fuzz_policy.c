@@ -8,14 +8,7 @@
 
 #include "policy/config.h"
 #include "policy/route.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)      \
-    do {                      \
-        if (!(cond))          \
-            __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* An error is one NUL-terminated line that starts with where it comes from. */
 static void fuzz_check_error(int rc, const struct policy_error *err)

@@ -10,14 +10,7 @@
 
 #include "guards/json_value.h"
 #include "guards/schema.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)      \
-    do {                      \
-        if (!(cond))          \
-            __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 static const struct guard_jv_limits fuzz_jv_limits = {
     .max_bytes = 64 * 1024,

@@ -7,14 +7,7 @@
 #include <string.h>
 
 #include "proxy/sse.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)      \
-    do {                      \
-        if (!(cond))          \
-            __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* The outcome of one parse: a hash of every item, the raw bytes, counts. */
 struct fuzz_run {

@@ -7,14 +7,7 @@
 #include <string.h>
 
 #include "guards/deps/typo.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)      \
-    do {                      \
-        if (!(cond))          \
-            __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 static const char corpus_tsv[] = "lodash\t500000000\nexpress\t300000000\ncross-env\t200000000\n"
                                  "moment\t150000000\n@babel/core\t110000000\nnode-sass\t100000000\n"

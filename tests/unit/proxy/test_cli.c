@@ -195,22 +195,6 @@ static void test_usage_errors_exit_2_with_one_line(void **state)
     }
 }
 
-static void test_later_capabilities_say_so(void **state)
-{
-    const char *const *cases[] = {
-        (const char *const[]){"scan-deps", ".", NULL},
-    };
-    (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct proc p;
-        run(&p, cases[i]);
-        assert_int_equal(p.status, 2);
-        assert_int_equal(p.out_len, 0);
-        if (count_lines(p.err) != 1 || strstr(p.err, "not built") == NULL)
-            fail_msg("case %zu: %s", i, p.err);
-    }
-}
-
 /* The fixed rule set of the end-to-end run: verdicts that do not move with tuning. */
 static const char *e2e_rules(void)
 {
@@ -620,7 +604,6 @@ int main(void)
         cmocka_unit_test(test_help_lists_every_subcommand),
         cmocka_unit_test(test_each_subcommand_has_help),
         cmocka_unit_test(test_usage_errors_exit_2_with_one_line),
-        cmocka_unit_test(test_later_capabilities_say_so),
         cmocka_unit_test(test_scan_prompt),
         cmocka_unit_test(test_scan_prompt_batch),
         cmocka_unit_test(test_rules_list_and_test),

@@ -1,0 +1,29 @@
+/* The scanner's disk layer: a project directory read into a file map, capped, no symlinks. */
+#ifndef WARDEN_PROXY_DEPS_FS_H
+#define WARDEN_PROXY_DEPS_FS_H
+
+#include <stddef.h>
+
+#include "guards/deps/project.h"
+
+/* The files of a project that the scanner reads (deps_project_wants), each a malloc'd copy. */
+struct proxy_deps_fs {
+    struct deps_file *files;
+    size_t n, cap;
+    size_t bytes;   /* read in total */
+    size_t skipped; /* package files over the size cap, not read */
+    size_t links;   /* symbolic links not followed */
+};
+
+/* Read dir: manifests and settings at any depth outside node_modules (directory depth capped
+ * at 4 x max_depth, .git skipped), every regular file of node_modules (nesting capped at
+ * max_depth). Symbolic links are never followed (pnpm's node_modules/.pnpm store is read
+ * directly). Caps from lim (NULL: defaults). Returns 0, or a negative errno with
+ * "PATH: what; what to do" in err. */
+int proxy_deps_fs_read(const char *dir, const struct deps_limits *lim, struct proxy_deps_fs *out,
+                       char *err, size_t errlen);
+
+/* Free the files. NULL is fine. */
+void proxy_deps_fs_free(struct proxy_deps_fs *fs);
+
+#endif

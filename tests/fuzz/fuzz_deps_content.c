@@ -1,0 +1,90 @@
+/* libFuzzer target for the file-content analysers: package files and lifecycle script text
+ * are untrusted, and so is an IoC corpus given on the command line. No crash, no unbounded
+ * work, hits in line order with short printable messages. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guards/deps/content.h"
+#include "tests/fuzz/fuzz_check.h"
+
+static const char iocs[] = "# version: 2026-01-01.1\n"
+                           "domain\tevil.example.net\tfuzz A\n"
+                           "domain\tc2.example.org\tfuzz B\n"
+                           "url\thttps://hooks.example.com/abc\tfuzz C\n"
+                           "sha256\t"
+                           "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+                           "\tfuzz D\n";
+
+static const char *const paths[] = {
+    "index.js", "lib/a.min.js", "install.sh", "README.md", "build/Release/x.node",
+    "bin/tool", "data.json",    "x"};
+
+static struct deps_content_db *db;
+
+struct state {
+    uint32_t last_line, max_line;
+    unsigned n;
+};
+
+static void on_hit(void *ud, const struct deps_content_hit *hit)
+{
+    struct state *st = ud;
+    size_t k;
+
+    FUZZ_CHECK(hit->rule_id != NULL && strncmp(hit->rule_id, "L2-", 3) == 0);
+    FUZZ_CHECK(hit->severity <= DEPS_SEV_CRITICAL);
+    FUZZ_CHECK(hit->line >= st->last_line && hit->line <= st->max_line);
+    st->last_line = hit->line;
+    k = strlen(hit->message);
+    FUZZ_CHECK(k > 0 && k < 240);
+    for (size_t i = 0; i < k; i++)
+        FUZZ_CHECK((unsigned char)hit->message[i] >= 0x20 && (unsigned char)hit->message[i] < 0x7f);
+    st->n++;
+}
+
+/* First byte: 0xff = the rest is an IoC corpus; otherwise bits 0-1 are scan flags and bits
+ * 2-4 pick the file's path. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char err[256];
+    struct state st = {0, 1, 0};
+    char *copy;
+
+    if (db == NULL && deps_content_db_new(iocs, sizeof(iocs) - 1, &db, err, sizeof(err)) != 0)
+        __builtin_trap();
+    if (size == 0)
+        return 0;
+    copy = malloc(size - 1 ? size - 1 : 1); /* exact size: ASan sees over-reads */
+    if (copy == NULL)
+        return 0;
+    memcpy(copy, data + 1, size - 1);
+    if (data[0] == 0xff) {
+        struct deps_content_db *d = NULL;
+        int rc = deps_content_db_new(copy, size - 1, &d, err, sizeof(err));
+        FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMEM);
+        if (rc == 0) {
+            FUZZ_CHECK(d != NULL);
+            FUZZ_CHECK(deps_content_scan(d, "a.js", "x.evil.example.net", 18, 0, on_hit, &st) == 0);
+        } else {
+            FUZZ_CHECK(d == NULL && strncmp(err, "iocs.tsv:", 9) == 0);
+        }
+        deps_content_db_free(d);
+        free(copy);
+        return 0;
+    }
+    for (size_t i = 0; i + 1 < size; i++)
+        st.max_line += copy[i] == '\n';
+    FUZZ_CHECK(deps_content_scan(db, paths[(data[0] >> 2) & 7], copy, size - 1, data[0] & 3, on_hit,
+                                 &st) == 0);
+    FUZZ_CHECK(st.n <= DEPS_CONTENT_MAX_HITS);
+    if (size > 32) {
+        st.last_line = 0;
+        int rc = deps_content_scan_sha256(db, "a.js", data + 1, on_hit, &st);
+        FUZZ_CHECK(rc == 0 || rc == 1);
+    }
+    free(copy);
+    return 0;
+}
