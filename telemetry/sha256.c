@@ -1,7 +1,14 @@
 /* SHA-256 (FIPS 180-4) in portable C; HMAC-SHA-256 (RFC 2104) through mbedTLS. */
 #include "telemetry/sha256.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define SHA_NI_BUILT 1
+#endif
 
 #include <mbedtls/md.h>
 
@@ -22,7 +29,7 @@ static uint32_t ror(uint32_t x, unsigned n)
 
 static void compress(struct tel_sha256 *s, const uint8_t *p)
 {
-    uint32_t w[64], a[8];
+    uint32_t w[64];
     for (int i = 0; i < 16; i++)
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
                (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
@@ -31,18 +38,102 @@ static void compress(struct tel_sha256 *s, const uint8_t *p)
         uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    memcpy(a, s->h, sizeof(a));
+    /* The working variables rotate by assignment (a memmove here was a library call per
+     * round: half the time of hashing a package tree). */
+    uint32_t va = s->h[0], vb = s->h[1], vc = s->h[2], vd = s->h[3];
+    uint32_t ve = s->h[4], vf = s->h[5], vg = s->h[6], vh = s->h[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = a[7] + (ror(a[4], 6) ^ ror(a[4], 11) ^ ror(a[4], 25)) +
-                      ((a[4] & a[5]) ^ (~a[4] & a[6])) + k[i] + w[i];
-        uint32_t t2 = (ror(a[0], 2) ^ ror(a[0], 13) ^ ror(a[0], 22)) +
-                      ((a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]));
-        memmove(a + 1, a, 7 * sizeof(a[0]));
-        a[4] += t1;
-        a[0] = t1 + t2;
+        uint32_t t1 =
+            vh + (ror(ve, 6) ^ ror(ve, 11) ^ ror(ve, 25)) + ((ve & vf) ^ (~ve & vg)) + k[i] + w[i];
+        uint32_t t2 =
+            (ror(va, 2) ^ ror(va, 13) ^ ror(va, 22)) + ((va & vb) ^ (va & vc) ^ (vb & vc));
+        vh = vg;
+        vg = vf;
+        vf = ve;
+        ve = vd + t1;
+        vd = vc;
+        vc = vb;
+        vb = va;
+        va = t1 + t2;
     }
-    for (int i = 0; i < 8; i++)
-        s->h[i] += a[i];
+    s->h[0] += va;
+    s->h[1] += vb;
+    s->h[2] += vc;
+    s->h[3] += vd;
+    s->h[4] += ve;
+    s->h[5] += vf;
+    s->h[6] += vg;
+    s->h[7] += vh;
+}
+
+#ifdef SHA_NI_BUILT
+/* The x86 SHA extensions (Intel SHA-NI, AMD Zen and later): four rounds an instruction pair,
+ * about ten times the portable code. The state is kept as ABEF and CDGH, the order the
+ * instructions want. */
+__attribute__((target("sha,sse4.1"))) static void compress_ni(struct tel_sha256 *s,
+                                                              const uint8_t *p, size_t blocks)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)&s->h[0]), 0xB1);
+    __m128i st1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)&s->h[4]), 0x1B);
+    __m128i st0 = _mm_alignr_epi8(t, st1, 8); /* ABEF */
+    st1 = _mm_blend_epi16(st1, t, 0xF0);      /* CDGH */
+    for (; blocks > 0; blocks--, p += 64) {
+        __m128i save0 = st0, save1 = st1, w[16];
+        for (int i = 0; i < 16; i++) {
+            if (i < 4)
+                w[i] = _mm_shuffle_epi8(
+                    _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i)), bswap);
+            else
+                w[i] = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(w[i - 4], w[i - 3]),
+                                                          _mm_alignr_epi8(w[i - 1], w[i - 2], 4)),
+                                            w[i - 1]);
+            __m128i m =
+                _mm_add_epi32(w[i], _mm_loadu_si128((const __m128i *)(const void *)&k[4 * i]));
+            st1 = _mm_sha256rnds2_epu32(st1, st0, m);
+            st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(m, 0x0E));
+        }
+        st0 = _mm_add_epi32(st0, save0);
+        st1 = _mm_add_epi32(st1, save1);
+    }
+    t = _mm_shuffle_epi32(st0, 0x1B);    /* FEBA */
+    st1 = _mm_shuffle_epi32(st1, 0xB1);  /* DCHG */
+    st0 = _mm_blend_epi16(t, st1, 0xF0); /* DCBA */
+    st1 = _mm_alignr_epi8(st1, t, 8);    /* HGFE */
+    _mm_storeu_si128((__m128i *)(void *)&s->h[0], st0);
+    _mm_storeu_si128((__m128i *)(void *)&s->h[4], st1);
+}
+
+static bool sha_ni(void)
+{
+    static int have = -1; /* benign race: every thread computes the same answer */
+    if (have < 0) {
+        unsigned a, b, c, d;
+        have = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) &&
+               __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19)) && (c & (1u << 9));
+    }
+    return have > 0;
+}
+#endif
+
+static bool force_portable;
+
+void tel_sha256_force_portable(bool on)
+{
+    force_portable = on;
+}
+
+/* `blocks` whole 64-byte blocks. */
+static void compress_blocks(struct tel_sha256 *s, const uint8_t *p, size_t blocks)
+{
+#ifdef SHA_NI_BUILT
+    if (!force_portable && sha_ni()) {
+        compress_ni(s, p, blocks);
+        return;
+    }
+#endif
+    for (; blocks > 0; blocks--, p += 64)
+        compress(s, p);
 }
 
 void tel_sha256_init(struct tel_sha256 *s)
@@ -60,9 +151,9 @@ void tel_sha256_update(struct tel_sha256 *s, const void *data, size_t len)
     s->bytes += len;
     while (len > 0) {
         if (s->used == 0 && len >= 64) {
-            compress(s, p);
-            p += 64;
-            len -= 64;
+            compress_blocks(s, p, len / 64);
+            p += len / 64 * 64;
+            len %= 64;
             continue;
         }
         size_t n = 64 - s->used < len ? 64 - s->used : len;
@@ -71,7 +162,7 @@ void tel_sha256_update(struct tel_sha256 *s, const void *data, size_t len)
         p += n;
         len -= n;
         if (s->used == 64) {
-            compress(s, s->block);
+            compress_blocks(s, s->block, 1);
             s->used = 0;
         }
     }

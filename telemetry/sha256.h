@@ -2,6 +2,7 @@
 #ifndef WARDEN_TELEMETRY_SHA256_H
 #define WARDEN_TELEMETRY_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,5 +28,8 @@ void tel_sha256_hex(const uint8_t digest[TEL_SHA256_LEN], char out[TEL_SHA256_HE
  * context, out is all zero: a value that never verifies. */
 void tel_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                      uint8_t out[TEL_SHA256_LEN]);
+
+/* Tests: use the portable code even where the CPU has SHA instructions (to check both). */
+void tel_sha256_force_portable(bool on);
 
 #endif

@@ -74,11 +74,51 @@ static void test_hmac(void **state)
     assert_string_equal(h, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
+/* The SHA-instruction path (where the CPU has it) and the portable one agree on every length
+ * around the block edges, one call or many. */
+static void test_paths_agree(void **state)
+{
+    (void)state;
+    static uint8_t data[4096];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof(data); i++) {
+        x = x * 1103515245u + 12345u;
+        data[i] = (uint8_t)(x >> 16);
+    }
+    for (size_t len = 0; len <= sizeof(data); len += len < 300 ? 1 : 61) {
+        uint8_t a[TEL_SHA256_LEN], b[TEL_SHA256_LEN];
+        tel_sha256_force_portable(false);
+        tel_sha256(data, len, a);
+        tel_sha256_force_portable(true);
+        tel_sha256(data, len, b);
+        tel_sha256_force_portable(false);
+        if (memcmp(a, b, sizeof(a)) != 0)
+            fail_msg("the two paths differ at length %zu", len);
+    }
+}
+
+static int portable(void **state)
+{
+    (void)state;
+    tel_sha256_force_portable(true);
+    return 0;
+}
+
+static int native(void **state)
+{
+    (void)state;
+    tel_sha256_force_portable(false);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_chunked),
+        cmocka_unit_test_setup(test_vectors, native),
+        cmocka_unit_test_setup(test_chunked, native),
+        cmocka_unit_test_setup(test_vectors, portable),
+        cmocka_unit_test_setup(test_chunked, portable),
+        cmocka_unit_test_setup(test_paths_agree, native),
         cmocka_unit_test(test_hmac),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
