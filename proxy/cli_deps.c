@@ -105,6 +105,9 @@ static int scan_once(const struct deps_opts *o, const struct deps_corpus *c,
         return deps_fail("%s/%s", o->dir, pe.message);
     }
     p->files_skipped += fs.skipped;
+    struct deps_file_source src;
+    proxy_deps_fs_source(&fs, &src);
+    p->source = &src;
     rc = deps_scan(p, c, out);
     deps_project_free(p);
     proxy_deps_fs_free(&fs);

@@ -45,11 +45,6 @@ static int fs_add(struct fs_walk *w, int dirfd, const char *name, const char *re
                  w->lim.max_files);
         return -E2BIG;
     }
-    if (fs->bytes + len > w->lim.max_total_bytes) {
-        snprintf(w->err, w->errlen, "%s: more than %zu MiB to scan; scan a smaller tree", w->root,
-                 w->lim.max_total_bytes >> 20);
-        return -E2BIG;
-    }
     if (fs->n == fs->cap) {
         size_t nc = fs->cap ? fs->cap * 2 : 256;
         struct deps_file *nf = realloc(fs->files, nc * sizeof(*nf));
@@ -57,6 +52,20 @@ static int fs_add(struct fs_walk *w, int dirfd, const char *name, const char *re
             return -ENOMEM;
         fs->files = nf;
         fs->cap = nc;
+    }
+    /* Package files other than package.json are read later, one at a time, by the content
+     * rules (proxy_deps_fs_source): the tree is never held in memory whole. */
+    if (in_nm && !manifest) {
+        char *path = strdup(rel);
+        if (!path)
+            return -ENOMEM;
+        fs->files[fs->n++] = (struct deps_file){path, NULL, len};
+        return 0;
+    }
+    if (fs->bytes + len > w->lim.max_total_bytes) {
+        snprintf(w->err, w->errlen, "%s: more than %zu MiB to scan; scan a smaller tree", w->root,
+                 w->lim.max_total_bytes >> 20);
+        return -E2BIG;
     }
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     char *data = malloc(len ? len : 1), *path = strdup(rel);
@@ -182,6 +191,7 @@ int proxy_deps_fs_read(const char *dir, const struct deps_limits *lim, struct pr
     int rc;
 
     memset(out, 0, sizeof(*out));
+    out->root_fd = -1;
     if (lim)
         w.lim = *lim;
     deps_limits_fill(&w.lim);
@@ -192,6 +202,11 @@ int proxy_deps_fs_read(const char *dir, const struct deps_limits *lim, struct pr
         if (fd >= 0)
             close(fd);
         return -ENOENT;
+    }
+    if ((out->root_fd = dup(fd)) < 0) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        close(fd);
+        return -errno;
     }
     rc = fs_walk_dir(&w, fd, "", 0, 0);
     if (rc == -ENOMEM)
@@ -210,5 +225,79 @@ void proxy_deps_fs_free(struct proxy_deps_fs *fs)
         free((char *)fs->files[i].data);
     }
     free(fs->files);
+    free(fs->buf);
+    if (fs->root_fd >= 0)
+        close(fs->root_fd);
     memset(fs, 0, sizeof(*fs));
+    fs->root_fd = -1;
+}
+
+/* Open rel under the root one folder at a time, never through a link (the tree may have
+ * changed since the walk). */
+static int open_below(int root, const char *rel)
+{
+    char part[FS_MAX_PATH];
+    int dir = root;
+    for (const char *s = rel;;) {
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 0 || n >= sizeof(part)) {
+            if (dir != root)
+                close(dir);
+            return -EINVAL;
+        }
+        memcpy(part, s, n);
+        part[n] = '\0';
+        int fd = openat(dir, part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (e ? O_DIRECTORY : 0));
+        int saved = errno;
+        if (dir != root)
+            close(dir);
+        if (fd < 0)
+            return -saved;
+        if (!e)
+            return fd;
+        dir = fd;
+        s = e + 1;
+    }
+}
+
+static int fs_source_read(void *ctx, const struct deps_file *f, const char **data, size_t *len)
+{
+    struct proxy_deps_fs *fs = ctx;
+    struct stat st;
+    int fd = open_below(fs->root_fd, f->path);
+    if (fd < 0)
+        return fd;
+    size_t want = f->len, got = 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -EINVAL;
+    }
+    if (want > fs->buf_cap) {
+        char *b = realloc(fs->buf, want);
+        if (!b) {
+            close(fd);
+            return -ENOMEM;
+        }
+        fs->buf = b;
+        fs->buf_cap = want;
+    }
+    while (got < want) {
+        ssize_t r = read(fd, fs->buf + got, want - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    *data = fs->buf;
+    *len = got;
+    return 0;
+}
+
+void proxy_deps_fs_source(struct proxy_deps_fs *fs, struct deps_file_source *src)
+{
+    src->ctx = fs;
+    src->read = fs_source_read;
 }

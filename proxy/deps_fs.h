@@ -6,13 +6,18 @@
 
 #include "guards/deps/project.h"
 
-/* The files of a project that the scanner reads (deps_project_wants), each a malloc'd copy. */
+/* The files of a project that the scanner reads (deps_project_wants): manifests, lockfiles
+ * and settings as malloc'd copies; the other package files by path and size only (data
+ * NULL), read one at a time through proxy_deps_fs_source when the content rules want them. */
 struct proxy_deps_fs {
     struct deps_file *files;
     size_t n, cap;
     size_t bytes;   /* read in total */
     size_t skipped; /* package files over the size cap, not read */
     size_t links;   /* symbolic links not followed */
+    int root_fd;    /* the project folder, for the reads that come later */
+    char *buf;      /* the one package file being read */
+    size_t buf_cap;
 };
 
 /* Read dir: manifests and settings at any depth outside node_modules (directory depth capped
@@ -22,6 +27,10 @@ struct proxy_deps_fs {
  * "PATH: what; what to do" in err. */
 int proxy_deps_fs_read(const char *dir, const struct deps_limits *lim, struct proxy_deps_fs *out,
                        char *err, size_t errlen);
+
+/* The source that reads the files left out of the map (set it as the project's source).
+ * Valid while fs is. */
+void proxy_deps_fs_source(struct proxy_deps_fs *fs, struct deps_file_source *src);
 
 /* Free the files. NULL is fine. */
 void proxy_deps_fs_free(struct proxy_deps_fs *fs);

@@ -448,21 +448,28 @@ int deps_project_load(const struct deps_file *files, size_t n, const struct deps
     }
     for (size_t i = 0; i < n; i++) {
         const struct deps_file *f = &files[i];
-        if (!deps_path_ok(f->path) || (!f->data && f->len)) {
+        if (!deps_path_ok(f->path)) {
             rc = fail(err, -EINVAL,
                       "%s: not a relative path inside the project (no '..', "
                       "'.', empty or absolute parts)",
                       f->path ? f->path : "(null)");
             goto out;
         }
-        total += f->len;
+        unsigned depth;
+        after_last_nm(f->path, &depth);
+        /* Package files other than package.json may come without their bytes: the content
+         * rules read them through p->source, one at a time. */
+        bool lazy = !f->data && f->len;
+        if (lazy && (depth == 0 || strcmp(base_name(f->path), "package.json") == 0)) {
+            rc = fail(err, -EINVAL, "%s: given without its content", f->path);
+            goto out;
+        }
+        total += lazy ? 0 : f->len;
         if (total > lim.max_total_bytes) {
             rc = fail(err, -E2BIG, "project: more than %zu MiB of files; scan a smaller tree",
                       lim.max_total_bytes >> 20);
             goto out;
         }
-        unsigned depth;
-        after_last_nm(f->path, &depth);
         if (depth > lim.max_depth) {
             rc = fail(err, -E2BIG, "%s: node_modules nested %u deep, more than the cap of %u",
                       f->path, depth, lim.max_depth);

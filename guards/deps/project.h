@@ -13,7 +13,9 @@
 #include "guards/json_value.h"
 
 /* One file of the project: path relative to the project root, '/'-separated, no "." or ".."
- * components. The bytes are borrowed: they must outlive the project. */
+ * components. The bytes are borrowed: they must outlive the project. A package file other
+ * than package.json may have data NULL and len its size: its bytes then come from the
+ * project's source (struct deps_file_source). */
 struct deps_file {
     const char *path;
     const char *data;
@@ -80,6 +82,16 @@ struct deps_npmrc {
     size_t n_token_lines;
 };
 
+/* Where the bytes of a package file come from when the map leaves them out (data NULL, len
+ * its size): the disk layer reads package files one at a time, as the content rules ask for
+ * them, so that a scan never holds the whole tree in memory. */
+struct deps_file_source {
+    void *ctx;
+    /* The bytes of f (at most f->len), valid until the next call; 0, or a negative errno
+     * (the file is then counted in the report's files_skipped). */
+    int (*read)(void *ctx, const struct deps_file *f, const char **data, size_t *len);
+};
+
 /* A loaded project. Arrays are sorted by path; manifests: root first, then workspaces, then
  * installed packages. Free with deps_project_free. */
 struct deps_project {
@@ -97,6 +109,7 @@ struct deps_project {
     const struct deps_file *pnpm_ws;          /* pnpm-workspace.yaml, or NULL */
     const struct deps_yaml_node *pnpm_ws_doc; /* its first document (a MAP), or NULL */
     size_t files_skipped;                     /* package files over the cap, not analysed */
+    const struct deps_file_source *source;    /* set by the caller: bytes of lazy files */
     struct deps_lock_arena arena;
 };
 

@@ -1202,11 +1202,18 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
         const char *rel = f->path + strlen(m->dir) + 1;
         struct content_ud u = {ctx, m->name[0] ? m->name : m->dir_name, m->version, f->path, 0};
         unsigned flags = install_target(m, rel) ? DEPS_CONTENT_INSTALL_TIME : 0;
-        if (deps_content_scan(ctx->c->content, rel, f->data, f->len, flags, content_hit, &u) < 0)
+        const char *data = f->data;
+        size_t len = f->len;
+        if (data == NULL && len > 0 &&
+            (p->source == NULL || p->source->read(p->source->ctx, f, &data, &len) < 0)) {
+            ctx->r->files_skipped++; /* unreadable now (gone, or no source): not analysed */
+            continue;
+        }
+        if (deps_content_scan(ctx->c->content, rel, data, len, flags, content_hit, &u) < 0)
             ctx->rc = -ENOMEM;
         if (ctx->c->sha256) {
             uint8_t digest[32];
-            ctx->c->sha256(f->data, f->len, digest);
+            ctx->c->sha256(data, len, digest);
             deps_content_scan_sha256(ctx->c->content, rel, digest, content_hit, &u);
         }
         if (strcmp(rel, "package.json") != 0)
