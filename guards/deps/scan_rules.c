@@ -1209,6 +1209,8 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
             ctx->r->files_skipped++; /* unreadable now (gone, or no source): not analysed */
             continue;
         }
+        if (data == NULL)
+            data = ""; /* an empty file left out of the map */
         if (deps_content_scan(ctx->c->content, rel, data, len, flags, content_hit, &u) < 0)
             ctx->rc = -ENOMEM;
         if (ctx->c->sha256) {
