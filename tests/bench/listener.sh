@@ -9,9 +9,8 @@ build=${1:-$root/build}
 secs=${2:-10}
 conns=${3:-64}
 workers=${WORKERS:-1}
-for tool in wrk nginx; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool missing: apt-get install wrk nginx-light" >&2; exit 2; }
-done
+. "$root/tests/bench/lib.sh"
+bench_need wrk nginx curl
 [ -x "$build/warden" ] || { echo "bench: no $build/warden (build Release first: deploy/run.sh or cmake)" >&2; exit 2; }
 
 tmp=$(mktemp -d)
@@ -19,36 +18,20 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-wport=18181 nport=18182
+base=${BENCH_PORT_BASE:-18180} # warden on base+1, nginx on base+2
+wport=$((base + 1)) nport=$((base + 2))
 "$build/warden" serve --listen 127.0.0.1:$wport --workers "$workers" --set log.level=warn 2>"$tmp/warden.log" &
 pids+=($!)
-cat >"$tmp/nginx.conf" <<NGX
-worker_processes $workers;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$nport reuseport;
-        location = /healthz { default_type application/json; return 200 '{"status":"ok"}'; }
-    }
-}
-NGX
+bench_nginx_conf "$tmp" "$workers" $nport healthz
 nginx -c "$tmp/nginx.conf" -p "$tmp" &
 pids+=($!)
-for _ in $(seq 50); do
-    curl -sf "http://127.0.0.1:$wport/healthz" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$nport/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+bench_wait_ready "http://127.0.0.1:$wport/healthz" "" 50
+bench_wait_ready "http://127.0.0.1:$nport/healthz" "" 50
 
 run() { # name port
-    wrk -t 1 -c "$conns" -d "${secs}s" --latency "http://127.0.0.1:$2/healthz" >"$tmp/$1.out"
-    rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/$1.out")
-    p99=$(awk '$1 == "99%" {print $2}' "$tmp/$1.out")
-    printf '%-8s %12s req/s   p99 %s\n' "$1" "$rps" "$p99"
+    local rps p99
+    read -r rps _ p99 _ < <(bench_wrk "$tmp/$1.out" "$conns" "$secs" "http://127.0.0.1:$2/healthz")
+    printf '%-8s %12s req/s   p99 %d us\n' "$1" "$rps" "$p99"
     eval "${1}_rps=$rps"
 }
 echo "listener benchmark: $secs s, $conns connections, $workers worker(s), wrk 1 thread"

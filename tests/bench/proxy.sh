@@ -8,6 +8,7 @@
 #   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench)
 # GUARDS=on runs warden with its prompt and output guards (the default configuration);
 # GUARDS=off (the default here) measures the bare data path. WORKERS=N sets the workers of warden and nginx.
+# The building blocks are in lib.sh; tests/bench/run.sh is the full side-by-side benchmark.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build-bench}
@@ -21,9 +22,8 @@ off) guard_flags=(--set prompt_guard.enabled=false --set output_guard.enabled=fa
 *) echo "bench: GUARDS must be on or off" >&2; exit 2 ;;
 esac
 mock=$build/tests/mock/mock_upstream
-for tool in wrk nginx curl; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool missing: apt-get install wrk nginx-light curl" >&2; exit 2; }
-done
+. "$root/tests/bench/lib.sh"
+bench_need wrk nginx curl
 for bin in "$build/warden" "$mock"; do
     [ -x "$bin" ] || { echo "bench: $bin missing (see usage)" >&2; exit 2; }
 done
@@ -33,66 +33,32 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-"$mock" --listen 127.0.0.1:0 >"$tmp/mock.out" 2>"$tmp/mock.err" &
+# BENCH_PORT_BASE=P: the mock, warden and nginx listen on P, P+1 and P+2
+base=${BENCH_PORT_BASE:-}
+"$mock" --listen "127.0.0.1:${base:-0}" >"$tmp/mock.out" 2>"$tmp/mock.err" &
 pids+=($!)
 for _ in $(seq 50); do
     mport=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/mock.out" 2>/dev/null || true)
     [ -n "$mport" ] && break
     sleep 0.1
 done
-wport=18281 nport=18282
+wport=$((${base:-18280} + 1)) nport=$((${base:-18280} + 2))
 "$build/warden" serve --listen 127.0.0.1:$wport --workers "$workers" --set log.level=warn \
     "${guard_flags[@]}" --upstream "openai=http://127.0.0.1:$mport" 2>"$tmp/warden.log" &
 pids+=($!)
-cat >"$tmp/nginx.conf" <<NGX
-worker_processes $workers;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    upstream mock { server 127.0.0.1:$mport; keepalive 64; }
-    server {
-        listen 127.0.0.1:$nport reuseport;
-        client_body_buffer_size 64k;
-        location / {
-            proxy_pass http://mock;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-            proxy_request_buffering off;
-        }
-    }
-}
-NGX
+bench_nginx_conf "$tmp" "$workers" $nport "$mport"
 nginx -c "$tmp/nginx.conf" -p "$tmp" &
 pids+=($!)
 body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
 for p in $mport $wport $nport; do
-    for _ in $(seq 300); do # warden compiles its rules first when they are not cached
-        curl -sf -o /dev/null -H 'content-type: application/json' -d "$body" \
-            "http://127.0.0.1:$p/v1/chat/completions" && break
-        sleep 0.1
-    done
+    bench_wait_ready "http://127.0.0.1:$p/v1/chat/completions" "$body"
 done
-cat >"$tmp/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-bench"
-LUA
+bench_post_lua "$tmp/post.lua" "$body"
 
 # run NAME PORT CONNS: prints "rps p50 p99" (latencies in microseconds)
 run() {
-    wrk -t 1 -c "$3" -d "${secs}s" --latency -s "$tmp/post.lua" \
-        "http://127.0.0.1:$2/v1/chat/completions" >"$tmp/$1.out"
-    awk '
-        function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; return v * 1000000 }
-        /Requests\/sec/ { rps = $2 }
-        $1 == "50%" { p50 = us($2) }
-        $1 == "99%" { p99 = us($2) }
-        END { printf "%s %d %d\n", rps, p50, p99 }' "$tmp/$1.out"
+    bench_wrk "$tmp/$1.out" "$3" "$secs" "http://127.0.0.1:$2/v1/chat/completions" "$tmp/post.lua" |
+        cut -d' ' -f1-3
 }
 echo "proxy benchmark: $secs s per run, wrk 1 thread, $workers worker(s) each for warden and nginx, guards $guards"
 read -r m_rps m_p50 m_p99 < <(run direct1 $mport 1)
