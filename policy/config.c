@@ -134,18 +134,26 @@ static void unknown_key_err(struct policy_error *err, const struct policy_loc *l
 {
     const char *best = NULL;
     size_t best_d = 3;
-    char known[256] = "";
+    char known[480] = "";
     size_t used = 0;
+    bool full = false;
     for (size_t i = 0; i < t->n_keys; i++) {
         size_t d = edit_distance(name, t->keys[i].name);
         if (d < best_d) {
             best_d = d;
             best = t->keys[i].name;
         }
+        if (full)
+            continue;
+        /* Whole names only: one that does not fit ends the list with "...". */
         int n =
             snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "", t->keys[i].name);
-        if (n > 0 && (size_t)n < sizeof(known) - used)
+        if (n > 0 && (size_t)n < sizeof(known) - used - 5) {
             used += (size_t)n;
+        } else {
+            snprintf(known + used, sizeof(known) - used, ", ...");
+            full = true;
+        }
     }
     if (best)
         set_err(err, loc, path, "unknown key; did you mean '%s'?", best);

@@ -108,6 +108,7 @@ struct policy_config {
         int64_t upstream_first_byte_timeout_ms;
         int64_t upstream_read_timeout_ms;
         int64_t upstream_idle_timeout_ms;
+        int64_t upstream_idle_max;
     } limits;
     struct {
         char *cert;

@@ -129,6 +129,16 @@ static const struct policy_key limit_keys[] = {
      .desc = "How long an idle upstream connection is kept in the pool for reuse. Below the "
              "5 s after which uvicorn (vLLM) and Node servers close idle connections, so a "
              "pooled connection is not reused just as the server closes it."},
+    {.name = "upstream_idle_max",
+     .type = POLICY_T_INT,
+     .def = "256",
+     .offset = LOFF(upstream_idle_max),
+     .min = 0,
+     .max = 100000,
+     .desc = "Idle upstream connections each worker keeps per upstream for reuse (nginx's "
+             "keepalive); a connection finishing beyond it is closed. Set it at least to the "
+             "requests one worker has in flight, or busy workers open a new upstream "
+             "connection for most requests."},
 };
 static const struct policy_table limits_table = {limit_keys, NKEYS(limit_keys), 0, 0, 0};
 

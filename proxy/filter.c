@@ -135,6 +135,40 @@ static void body_prepare_output(struct proxy_conn *c, struct proxy_body_filter *
     evbuffer_free(out);
 }
 
+/* The verdict is in: the scan (its Hyperscan streams and decoder, most of a request's guard
+ * memory) goes back to the worker now rather than when the response ends, so a long streamed
+ * answer does not hold it. The worker keeps spares made for its current rule set only. */
+static void scan_release(struct proxy_worker *w, struct proxy_body_filter *bf)
+{
+    struct guard_prompt_scan *scan = bf->scan;
+    bf->scan = NULL;
+    if (scan == NULL)
+        return;
+    if (bf->rules != w->spare_scans_rules) {
+        proxy_filters_spare_scans_free(w);
+        w->spare_scans_rules = policy_rules_ref(bf->rules);
+    }
+    if (w->n_spare_scans < PROXY_WORKER_SPARES)
+        w->spare_scans[w->n_spare_scans++] = scan;
+    else
+        guard_prompt_scan_free(scan);
+}
+
+static struct guard_prompt_scan *scan_take(struct proxy_worker *w, const struct policy_rules *r)
+{
+    if (w->n_spare_scans == 0 || w->spare_scans_rules != r)
+        return NULL;
+    return w->spare_scans[--w->n_spare_scans];
+}
+
+void proxy_filters_spare_scans_free(struct proxy_worker *w)
+{
+    while (w->n_spare_scans > 0)
+        guard_prompt_scan_free(w->spare_scans[--w->n_spare_scans]);
+    policy_rules_unref(w->spare_scans_rules);
+    w->spare_scans_rules = NULL;
+}
+
 static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
 {
     struct proxy_body_filter *bf = ctx;
@@ -156,6 +190,7 @@ static int body_req_end(struct proxy_conn *c, void *ctx, struct evbuffer *held)
     struct guard_prompt_verdict *v = &t->prompt;
     guard_prompt_scan_verdict(bf->scan, cfg->prompt_guard.warn_threshold,
                               cfg->prompt_guard.block_threshold, v);
+    scan_release(c->worker, bf);
     t->guard_ns += proxy_now_ns() - t0;
     t->prompt_ran = true;
     int action = v->kind == GUARD_PROMPT_BLOCK  ? cfg->prompt_guard.on_block
@@ -260,7 +295,7 @@ int proxy_filters_attach(struct proxy_conn *c, const char *target, size_t tlen, 
         policy_rules_unref(bf->rules);
         bf->rules = policy_rules_ref(rules);
     }
-    if (prompt && bf->scan == NULL) {
+    if (prompt && bf->scan == NULL && (bf->scan = scan_take(w, rules)) == NULL) {
         struct guard_prompt_limits lim = {.decode_budget = (size_t)cfg->prompt_guard.decode_budget,
                                           .no_decode = cfg->prompt_guard.decode_budget == 0};
         if ((bf->scan = guard_prompt_scan_new(rules->db, &lim)) == NULL)
@@ -312,6 +347,7 @@ void proxy_filters_release(struct proxy_conn *c)
 
 void proxy_filters_spares_free(struct proxy_worker *w)
 {
+    proxy_filters_spare_scans_free(w);
     while (w->spare_filters) {
         struct proxy_body_filter *bf = w->spare_filters;
         w->spare_filters = bf->next;

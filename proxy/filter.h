@@ -40,6 +40,8 @@ void proxy_filters_free(struct proxy_conn *c);
 void proxy_filters_release(struct proxy_conn *c);
 /* Free a worker's spares (at its end). */
 void proxy_filters_spares_free(struct proxy_worker *w);
+/* Free only its spare prompt scans (a reload made them stale). */
+void proxy_filters_spare_scans_free(struct proxy_worker *w);
 
 struct guard_prompt_body;
 struct policy_rules;

@@ -40,6 +40,7 @@
 
 #define OG_SLOTS     16   /* text streams of one response at once */
 #define OG_STRINGS   1024 /* string values of one document handled */
+#define OG_STRINGS0  16   /* the array as it starts; it doubles as a document needs */
 #define OG_DEPTH     12   /* levels whose member names are followed */
 #define OG_NAME      32   /* bytes of a member name kept */
 #define OG_MIN_WHOLE 6    /* shorter strings cannot hold a finding */
@@ -94,8 +95,8 @@ struct proxy_outguard {
     struct evbuffer *dec;  /* decoded strings of the current document */
     struct evbuffer *rep;  /* replacement texts of the current document */
     struct evbuffer *out;  /* what goes to the client */
-    struct og_str *strs;
-    size_t n_strs;
+    struct og_str *strs;   /* strs_cap of them, grown up to OG_STRINGS */
+    size_t n_strs, strs_cap;
     /* The current document's signals (first pass). */
     char type[OG_TYPE]; /* top-level "type" */
     long ended_choice[OG_SLOTS];
@@ -192,6 +193,13 @@ void proxy_outguard_release(struct proxy_conn *c)
     g->schema = NULL;
     proxy_sse_free(g->sse);
     g->sse = NULL;
+    if (g->strs_cap > 4 * OG_STRINGS0) { /* a large document's array: back to the start size */
+        struct og_str *small = realloc(g->strs, OG_STRINGS0 * sizeof(*small));
+        if (small != NULL) {
+            g->strs = small;
+            g->strs_cap = OG_STRINGS0;
+        }
+    }
     struct evbuffer *bufs[] = {g->body, g->dec, g->rep, g->out};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         evbuffer_drain(bufs[i], evbuffer_get_length(bufs[i]));
@@ -235,10 +243,11 @@ int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
             return -ENOMEM;
         if ((g->body = evbuffer_new()) == NULL || (g->dec = evbuffer_new()) == NULL ||
             (g->rep = evbuffer_new()) == NULL || (g->out = evbuffer_new()) == NULL ||
-            (g->strs = calloc(OG_STRINGS, sizeof(*g->strs))) == NULL) {
+            (g->strs = calloc(OG_STRINGS0, sizeof(*g->strs))) == NULL) {
             proxy_outguard_free(c);
             return -ENOMEM;
         }
+        g->strs_cap = OG_STRINGS0;
     }
     if (!observe && g->rules != rules) {
         og_drop_streams(g);
@@ -246,12 +255,6 @@ int proxy_outguard_attach(struct proxy_conn *c, const char *target, size_t tlen)
         g->rules = policy_rules_ref(rules);
     }
     g->observe = observe;
-    if (!observe && g->whole == NULL) {
-        struct guard_output_limits lim = {.holdback = (size_t)cfg->output_guard.holdback,
-                                          .max_hold = (size_t)cfg->output_guard.max_hold};
-        if ((g->whole = guard_output_stream_new(rules->out_db, &lim)) == NULL)
-            return -ENOMEM;
-    }
     for (size_t i = 0; i < OG_SLOTS; i++)
         g->slots[i].used = false;
     g->api = api;
@@ -779,10 +782,18 @@ static int collect(struct proxy_outguard *g, const char *doc, size_t len, bool s
             }
             break;
         case GUARD_JSON_STRING: {
+            if ((ev.flags & GUARD_JSON_F_BEGIN) && g->n_strs >= g->strs_cap) {
+                if (g->strs_cap >= OG_STRINGS)
+                    return -E2BIG;
+                size_t cap = g->strs_cap * 2 < OG_STRINGS ? g->strs_cap * 2 : OG_STRINGS;
+                struct og_str *grown = realloc(g->strs, cap * sizeof(*grown));
+                if (grown == NULL)
+                    return -ENOMEM;
+                g->strs = grown;
+                g->strs_cap = cap;
+            }
             struct og_str *s = &g->strs[g->n_strs];
             if (ev.flags & GUARD_JSON_F_BEGIN) {
-                if (g->n_strs >= OG_STRINGS)
-                    return -E2BIG;
                 memset(s, 0, sizeof(*s));
                 s->start = ev.offset;
                 s->dec_off = evbuffer_get_length(g->dec);
@@ -840,6 +851,15 @@ static int scan_whole(struct proxy_conn *c, struct og_str *s, const char *text)
     struct proxy_outguard *g = c->outguard;
     const struct guard_output_finding *f;
     size_t noted = 0;
+    if (g->whole == NULL) {
+        /* Made on first use: a streamed answer scans its deltas in slots and may never need
+         * it. */
+        const struct policy_config *cfg = c->worker->srv->cfg;
+        struct guard_output_limits lim = {.holdback = (size_t)cfg->output_guard.holdback,
+                                          .max_hold = (size_t)cfg->output_guard.max_hold};
+        if ((g->whole = guard_output_stream_new(g->rules->out_db, &lim)) == NULL)
+            return -ENOMEM;
+    }
     int rc = proxy_scan_output_text(g->whole, c->worker->out_scratch, &c->worker->srv->out_pol,
                                     text, s->dec_len);
     note_findings(g, g->whole, &noted);
@@ -1047,8 +1067,8 @@ static int sse_event(struct proxy_conn *c, const struct proxy_sse_event *ev)
     } else if ((rc = collect(g, ev->data, ev->data_len, true)) != 0) {
         /* Not JSON (a provider's odd event): scanned as one text, or refused if too big. */
         evbuffer_free(tmp);
-        if (rc == -E2BIG)
-            return -E2BIG;
+        if (rc == -E2BIG || rc == -ENOMEM)
+            return rc;
         g->n_strs = 0;
         if (canary_in(g, ev->data, ev->data_len)) {
             canary_block(c);

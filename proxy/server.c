@@ -173,7 +173,9 @@ static void worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
         w->conns->prev = c;
     w->conns = c;
     /* At the per-worker cap, stop accepting: the kernel queue holds the rest. */
-    if (++w->n_conns >= (uint64_t)w->srv->cfg->limits.max_connections)
+    if (++w->n_conns > w->conns_peak)
+        w->conns_peak = w->n_conns;
+    if (w->n_conns >= (uint64_t)w->srv->cfg->limits.max_connections)
         evconnlistener_disable(l);
 }
 
@@ -228,19 +230,48 @@ static void worker_drain_cb(evutil_socket_t fd, short what, void *arg)
  * least this often. */
 #define WORKER_LOG_FLUSH_MS 200
 
-static void worker_log_cb(evutil_socket_t fd, short what, void *arg)
+/* A load of at least this many connections that then falls to a quarter of it gives its
+ * freed memory back to the system: once a second after the fall, and once more after the
+ * idle upstream connections it left have timed out. */
+#define WORKER_TRIM_CONNS 64
+
+static void worker_trim(struct proxy_worker *w)
+{
+    if (w->conns_peak < WORKER_TRIM_CONNS || w->n_conns > w->conns_peak / 4) {
+        w->low_since_ms = 0;
+        w->trims = 0;
+        return;
+    }
+    int64_t now = (int64_t)(proxy_now_ns() / 1000000);
+    if (w->low_since_ms == 0)
+        w->low_since_ms = now;
+    int64_t low = now - w->low_since_ms;
+    if ((w->trims == 0 && low >= 1000) ||
+        (w->trims == 1 && low >= w->srv->cfg->limits.upstream_idle_timeout_ms + 1000)) {
+        trim_heap();
+        w->trims++;
+    }
+    if (w->trims == 2) {
+        w->conns_peak = w->n_conns;
+        w->low_since_ms = 0;
+        w->trims = 0;
+    }
+}
+
+static void worker_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    (void)arg;
     tel_log_thread_flush();
+    worker_trim(arg);
 }
 
 static void *worker_main(void *arg)
 {
     struct proxy_worker *w = arg;
     struct timeval tick = {.tv_sec = 0, .tv_usec = WORKER_LOG_FLUSH_MS * 1000};
-    if (tel_log_thread_buffer(true) == 0 && w->log_ev)
+    tel_log_thread_buffer(true); /* lines unbatched when it fails: the tick flushes nothing */
+    if (w->log_ev)
         evtimer_add(w->log_ev, &tick);
     event_base_dispatch(w->base);
     atomic_fetch_sub(&w->srv->running, 1);
@@ -523,7 +554,7 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
         w->drain_ev = event_new(w->base, -1, 0, worker_drain_cb, w);
         w->deadline_ev = evtimer_new(w->base, worker_deadline_cb, w);
-        w->log_ev = event_new(w->base, -1, EV_PERSIST, worker_log_cb, w);
+        w->log_ev = event_new(w->base, -1, EV_PERSIST, worker_tick_cb, w);
         if (w->listener == NULL) {
             close(fd);
             rc = -ENOMEM;
@@ -631,6 +662,7 @@ static void worker_refresh(struct proxy_worker *w)
     }
     policy_rules_unref(w->prompt_rules);
     policy_rules_unref(w->out_rules);
+    proxy_filters_spare_scans_free(w); /* made for the old set */
     w->prompt_rules = r;
     w->out_rules = o;
     w->rules_gen = gen;

@@ -15,6 +15,7 @@ struct policy_config;
 struct policy_upstream;
 struct proxy_conn;
 struct guard_prompt_scratch;
+struct guard_prompt_scan;
 struct guard_output_scratch;
 struct policy_rules;
 struct deps_corpus;
@@ -28,6 +29,9 @@ struct proxy_upool;
 struct proxy_upstream_rt;
 struct proxy_tls_server;
 
+/* Guard states of each kind a worker keeps for its next requests. */
+#define PROXY_WORKER_SPARES 32
+
 struct proxy_worker {
     struct proxy_server *srv;
     unsigned id;
@@ -36,9 +40,12 @@ struct proxy_worker {
     struct evconnlistener *listener;
     struct event *drain_ev;    /* activated from the main thread to start draining */
     struct event *deadline_ev; /* drain timeout */
-    struct event *log_ev;      /* flushes this thread's batched log lines */
+    struct event *log_ev;      /* the tick: flushes batched log lines, trims the heap */
     struct proxy_conn *conns;  /* every open client connection */
     uint64_t n_conns;
+    uint64_t conns_peak;  /* most connections at once since the heap was last trimmed */
+    int64_t low_since_ms; /* when the load fell below a quarter of that peak, or 0 */
+    unsigned trims;       /* trims done since it fell (worker_trim) */
     bool draining;
     uint64_t rng;              /* request ids */
     struct evdns_base *dns;    /* upstream host names, resolved without blocking */
@@ -53,11 +60,13 @@ struct proxy_worker {
     struct proxy_body_filter *spare_filters;
     struct proxy_outguard *spare_outguards;
     unsigned n_spare_filters, n_spare_outguards;
+    /* Prompt scans whose verdict is in, for the next requests: all made for one rule set. */
+    struct guard_prompt_scan *spare_scans[PROXY_WORKER_SPARES];
+    unsigned n_spare_scans;
+    struct policy_rules *spare_scans_rules; /* a reference */
     struct proxy_deps_job *deps_jobs; /* POST /v1/scan/deps scans running (proxy/deps_api.c) */
     unsigned n_deps_jobs;
 };
-
-#define PROXY_WORKER_SPARES 32
 
 struct tel_audit;
 

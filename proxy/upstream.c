@@ -21,7 +21,6 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
-#define UPOOL_MAX_IDLE        32
 #define UCONN_MAX_HEADER_SIZE (64 * 1024)
 
 static const struct policy_config *u_cfg(const struct proxy_uconn *u)
@@ -545,8 +544,8 @@ void proxy_uconn_release(struct proxy_uconn *u, bool reusable)
     u->client = NULL;
     if (u->flags & PROXY_UCONN_F_FREEING)
         return;
-    if (!reusable || pool->n_idle >= UPOOL_MAX_IDLE || pool->worker->draining ||
-        evbuffer_get_length(bufferevent_get_output(u->bev)) > 0 ||
+    if (!reusable || (int64_t)pool->n_idle >= u_cfg(u)->limits.upstream_idle_max ||
+        pool->worker->draining || evbuffer_get_length(bufferevent_get_output(u->bev)) > 0 ||
         evbuffer_get_length(bufferevent_get_input(u->bev)) > 0) {
         uconn_close(u);
         return;

@@ -389,7 +389,7 @@ static void test_table_defaults_parse(void **state)
     walk_table(&policy_config_table, "", "", "", 0, 0, &n_keys);
     /* 13 top-level, 3 log, 12 limits, 2 tls, 3 upstream, 3 route, 9 prompt_guard,
      * 10 output_guard, 1 output_guard.types.NAME, 11 otlp, 5 audit. */
-    assert_int_equal(n_keys, 72);
+    assert_int_equal(n_keys, 73);
 }
 
 /* ---------------------------------------------------------------- data-driven corpus */
@@ -1254,7 +1254,7 @@ static void test_depth_cap(void **state)
              "max_body_bytes, client_header_timeout, client_body_timeout, "
              "keepalive_timeout, send_timeout, drain_timeout, max_connections, "
              "upstream_connect_timeout, upstream_first_byte_timeout, upstream_read_timeout, "
-             "upstream_idle_timeout"},
+             "upstream_idle_timeout, upstream_idle_max"},
     };
     size_t reps = 20000;
 
