@@ -152,7 +152,7 @@ def main():
     for t, runs in streams.items():
         keys = [k for k in runs[0] if isinstance(runs[0][k], float)]
         stream[t] = {k: med([r[k] for r in runs if k in r]) for k in keys}
-    for t in ("warden_off", "warden_on"):
+    for t in ("nginx", "warden_off", "warden_on"):
         if t in stream and "direct" in stream:
             for k in ("ttfe_p50_us", "ttfe_p99_us", "gap_p50_us", "gap_p99_us"):
                 stream[t]["added_" + k] = stream[t][k] - stream["direct"][k]
@@ -250,7 +250,7 @@ def main():
               + ("" if t == "direct" else
                  f"   ({fmt(L.get('added_p50_us'), '{:+.0f}')} / {fmt(L.get('added_p99_us'), '{:+.0f}')})"))
     print("\nstreaming, one at a time: time to first event p50 / p99, gap between events p50 / p99 (us)")
-    for t in ("direct", "warden_off", "warden_on"):
+    for t in ("direct", "nginx", "warden_off", "warden_on"):
         s = stream.get(t, {})
         extra = "" if t == "direct" else (
             f"   added TTFE {fmt(s.get('added_ttfe_p50_us'), '{:+.0f}')} / {fmt(s.get('added_ttfe_p99_us'), '{:+.0f}')}")
