@@ -235,6 +235,49 @@ static void test_inside_links_skipped(void **state)
     deps_tar_free(&t);
 }
 
+/* Link targets too long for the header: GNU's 'K' entry and pax's "linkpath" record. */
+static void test_long_link_targets(void **state)
+{
+    static struct arc a;
+    static char target[300];
+    struct deps_tar t;
+    char err[300];
+    (void)state;
+    /* An outside target, given the GNU way: refused and named. */
+    memset(target, 'x', 200);
+    memcpy(target, "/etc/", 5);
+    target[200] = '\0';
+    a.len = 0;
+    file(&a, "package.json", "{}");
+    header(&a, "././@LongLink", 'K', strlen(target) + 1, NULL);
+    body(&a, target, strlen(target) + 1);
+    header(&a, "node_modules/x/l", '2', 0, NULL);
+    finish(&a);
+    assert_int_equal(read_arc(&a, &t, err, sizeof(err)), -EPERM);
+    assert_non_null(strstr(err, "symbolic link to /etc/xxx"));
+    /* An inside target, given the pax way: skipped. The header's own linkname says
+     * otherwise: the pax record wins. */
+    static char pax[400];
+    char rec[320];
+    memset(target, 'y', 200);
+    memcpy(target, "../x/", 5);
+    target[200] = '\0';
+    snprintf(rec, sizeof(rec), " linkpath=%s\n", target);
+    size_t n = strlen(rec) + 3;
+    snprintf(pax, sizeof(pax), "%zu%s", n, rec);
+    assert_int_equal(strlen(pax), n);
+    a.len = 0;
+    file(&a, "package.json", "{}");
+    header(&a, "PaxHeader", 'x', n, NULL);
+    body(&a, pax, n);
+    header_to(&a, "node_modules/.bin/x", '2', 0, NULL, "/etc/passwd");
+    finish(&a);
+    assert_int_equal(read_arc(&a, &t, err, sizeof(err)), 0);
+    assert_int_equal(t.n, 1);
+    assert_int_equal(t.links_skipped, 1);
+    deps_tar_free(&t);
+}
+
 static void test_corrupt(void **state)
 {
     static struct arc a;
@@ -275,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_inside_links_skipped),
+        cmocka_unit_test(test_long_link_targets),
         cmocka_unit_test(test_corrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
