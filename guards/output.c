@@ -669,19 +669,17 @@ static char *dup_or_empty(const char *s)
 /* The end line of a PEM private key block (internal pattern, id n). */
 static const char pem_end_pattern[] = "-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----";
 
-int guard_output_db_new(const struct guard_output_rule *rules, size_t n, const char *hash,
-                        struct guard_output_db **out, int *bad, char *err, size_t errlen)
+#define OUTPUT_HS_MODE (HS_MODE_STREAM | HS_MODE_SOM_HORIZON_SMALL)
+
+/* Check the rules and copy what the database keeps; the Hyperscan part comes after. */
+static int db_prepare(const struct guard_output_rule *rules, size_t n, const char *hash,
+                      struct guard_output_db **out, int *bad, char *err, size_t errlen)
 {
     struct guard_output_db *db = calloc(1, sizeof(*db));
-    const char **pats = calloc(n + 1, sizeof(*pats));
-    unsigned *flags = calloc(n + 1, sizeof(*flags));
-    unsigned *ids = calloc(n + 1, sizeof(*ids));
-    hs_compile_error_t *cerr = NULL;
     int rc = -ENOMEM;
     *out = NULL;
     *bad = -1;
-    if (db == NULL || pats == NULL || flags == NULL || ids == NULL ||
-        (db->rules = calloc(n ? n : 1, sizeof(*db->rules))) == NULL ||
+    if (db == NULL || (db->rules = calloc(n ? n : 1, sizeof(*db->rules))) == NULL ||
         (db->hash = strdup(hash ? hash : "")) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto out;
@@ -728,16 +726,41 @@ int guard_output_db_new(const struct guard_output_rule *rules, size_t n, const c
             rc = -EINVAL;
             goto out;
         }
-        pats[i] = r->r.pattern;
+    }
+    *out = db;
+    db = NULL;
+    rc = 0;
+out:
+    guard_output_db_free(db);
+    return rc;
+}
+
+int guard_output_db_new(const struct guard_output_rule *rules, size_t n, const char *hash,
+                        struct guard_output_db **out, int *bad, char *err, size_t errlen)
+{
+    struct guard_output_db *db = NULL;
+    int rc = db_prepare(rules, n, hash, &db, bad, err, errlen);
+    if (rc != 0)
+        return rc;
+    const char **pats = calloc(n + 1, sizeof(*pats));
+    unsigned *flags = calloc(n + 1, sizeof(*flags));
+    unsigned *ids = calloc(n + 1, sizeof(*ids));
+    hs_compile_error_t *cerr = NULL;
+    rc = -ENOMEM;
+    if (pats == NULL || flags == NULL || ids == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pats[i] = db->rules[i].r.pattern;
         flags[i] = HS_FLAG_SOM_LEFTMOST;
         ids[i] = (unsigned)i;
     }
     pats[n] = pem_end_pattern;
     flags[n] = 0;
     ids[n] = (unsigned)n;
-    if (hs_compile_multi(pats, flags, ids, (unsigned)n + 1,
-                         HS_MODE_STREAM | HS_MODE_SOM_HORIZON_SMALL, NULL, &db->hs,
-                         &cerr) != HS_SUCCESS) {
+    if (hs_compile_multi(pats, flags, ids, (unsigned)n + 1, OUTPUT_HS_MODE, NULL, &db->hs, &cerr) !=
+        HS_SUCCESS) {
         if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < n)
             *bad = cerr->expression;
         snprintf(err, errlen, "%s", cerr ? cerr->message : "Hyperscan compile failed");
@@ -756,6 +779,41 @@ out:
     free(flags);
     free(ids);
     return rc;
+}
+
+int guard_output_db_load(const struct guard_output_rule *rules, size_t n, const char *hash,
+                         const char *buf, size_t len, struct guard_output_db **out)
+{
+    struct guard_output_db *db = NULL;
+    char err[256];
+    int bad;
+    if (db_prepare(rules, n, hash, &db, &bad, err, sizeof(err)) != 0)
+        return -EINVAL;
+    if (hs_deserialize_database(buf, len, &db->hs) != HS_SUCCESS ||
+        hs_stream_size(db->hs, &db->stream_size) != HS_SUCCESS) {
+        guard_output_db_free(db);
+        return -EINVAL;
+    }
+    *out = db;
+    return 0;
+}
+
+int guard_output_db_serialize(const struct guard_output_db *db, char **buf, size_t *len)
+{
+    return hs_serialize_database(db->hs, buf, len) == HS_SUCCESS ? 0 : -ENOMEM;
+}
+
+const char *guard_output_db_engine(void)
+{
+    static char key[160];
+    if (key[0] == '\0') {
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a of the engine's own pattern */
+        for (const char *p = pem_end_pattern; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        snprintf(key, sizeof(key), "hs %s mode %u som-leftmost pem %016llx", hs_version(),
+                 (unsigned)OUTPUT_HS_MODE, (unsigned long long)h);
+    }
+    return key;
 }
 
 size_t guard_output_db_count(const struct guard_output_db *db)

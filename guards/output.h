@@ -62,6 +62,16 @@ struct guard_output_db;
 int guard_output_db_new(const struct guard_output_rule *rules, size_t n, const char *hash,
                         struct guard_output_db **out, int *bad, char *err, size_t errlen);
 void guard_output_db_free(struct guard_output_db *db);
+/* The compiled database as bytes, for a cache (malloc'd into *buf; free it); the same rules
+ * and guard_output_db_engine() load it back. 0 or -ENOMEM. */
+int guard_output_db_serialize(const struct guard_output_db *db, char **buf, size_t *len);
+/* guard_output_db_new with the database taken from guard_output_db_serialize bytes instead of
+ * compiled; -EINVAL when they do not fit (compile then). */
+int guard_output_db_load(const struct guard_output_rule *rules, size_t n, const char *hash,
+                         const char *buf, size_t len, struct guard_output_db **out);
+/* What a cached database depends on besides the rules: Hyperscan's version, the engine's flags
+ * and its own pattern. */
+const char *guard_output_db_engine(void);
 size_t guard_output_db_count(const struct guard_output_db *db);
 const struct guard_output_rule *guard_output_db_rule(const struct guard_output_db *db, size_t i);
 const char *guard_output_db_hash(const struct guard_output_db *db);

@@ -210,9 +210,10 @@ static const struct policy_key prompt_keys[] = {
      .type = POLICY_T_STR,
      .def = "auto",
      .offset = POFF(cache_dir),
-     .desc = "Where compiled rule databases are kept so a start or reload skips compiling: "
-             "auto ($WARDEN_CACHE_DIR, $XDG_CACHE_HOME/warden or ~/.cache/warden), off, or a "
-             "directory. It must be as trusted as the rules."},
+     .desc = "Where compiled rule databases (the prompt rules and the output detectors) are "
+             "kept so a start or reload skips compiling: auto ($WARDEN_CACHE_DIR, "
+             "$XDG_CACHE_HOME/warden or ~/.cache/warden), off, or a directory. It must be as "
+             "trusted as the rules."},
     {.name = "block_threshold",
      .type = POLICY_T_FLOAT,
      .def = "0.7",

@@ -84,7 +84,9 @@ static int scan_env_load(const char *cmd, const char *config, const char *rules_
     }
     if (sets & ENV_OUTPUT) {
         const char *dir = out_rules_dir ? out_rules_dir : e->cfg->output_guard.rules_dir;
-        if (policy_rules_load(POLICY_RULES_OUTPUT, dir, NULL, &e->out_rules, &err) != 0 ||
+        char cache[PATH_MAX];
+        const char *cdir = policy_cache_dir(e->cfg->prompt_guard.cache_dir, cache, sizeof(cache));
+        if (policy_rules_load(POLICY_RULES_OUTPUT, dir, cdir, &e->out_rules, &err) != 0 ||
             policy_output_policy(e->cfg, e->out_rules, &e->out_pol, &err) != 0)
             return scan_fail(cmd, "%s", err.msg);
     }

@@ -475,7 +475,9 @@ int proxy_server_start(struct policy_config *cfg, struct proxy_server **out)
     }
     if (cfg->output_guard.enabled) {
         struct policy_error perr;
-        if ((rc = policy_rules_load(POLICY_RULES_OUTPUT, cfg->output_guard.rules_dir, NULL,
+        char cache[PATH_MAX];
+        const char *cdir = policy_cache_dir(cfg->prompt_guard.cache_dir, cache, sizeof(cache));
+        if ((rc = policy_rules_load(POLICY_RULES_OUTPUT, cfg->output_guard.rules_dir, cdir,
                                     &srv->output_rules, &perr)) != 0 ||
             (rc = policy_output_policy(cfg, srv->output_rules, &srv->out_pol, &perr)) != 0) {
             snprintf(server_error, sizeof(server_error), "%s", perr.msg);
@@ -612,7 +614,7 @@ int proxy_server_reload_rules(struct proxy_server *srv, char *err, size_t cap)
          policy_rules_load(POLICY_RULES_PROMPT, cfg->prompt_guard.rules_dir, cdir, &fresh, &perr) !=
              0) ||
         (cfg->output_guard.enabled &&
-         (policy_rules_load(POLICY_RULES_OUTPUT, cfg->output_guard.rules_dir, NULL, &fresh_out,
+         (policy_rules_load(POLICY_RULES_OUTPUT, cfg->output_guard.rules_dir, cdir, &fresh_out,
                             &perr) != 0 ||
           policy_output_policy(cfg, fresh_out, &pol, &perr) != 0))) {
         snprintf(err, cap, "%s", perr.msg);

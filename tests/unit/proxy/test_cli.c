@@ -360,6 +360,32 @@ static void test_rules_cache(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_true(st.st_size > 1000); /* rewritten */
     unlink(path);
+    /* The output detectors are cached the same way, under their own name; a damaged file is
+     * rewritten, and the findings never change. */
+    const char *const out_args[] = {"scan-output", "--text", "mail me at jane.doe@example.com",
+                                    NULL};
+    char out_first[OUT_MAX];
+    run(&p, out_args);
+    memcpy(out_first, p.out, p.out_len + 1);
+    assert_non_null(strstr(out_first, "EMAIL"));
+    snprintf(cmd, sizeof(cmd), "ls %s", dir);
+    ls = popen(cmd, "r");
+    assert_non_null(ls);
+    name[0] = '\0';
+    assert_non_null(fgets(name, sizeof(name), ls));
+    pclose(ls);
+    name[strcspn(name, "\n")] = '\0';
+    assert_true(strncmp(name, "output-", 7) == 0);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    for (int round = 0; round < 2; round++) { /* from the cache, then from a damaged one */
+        if (round == 1)
+            write_file(path, "damaged");
+        run(&p, out_args);
+        assert_string_equal(p.out, out_first);
+    }
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 1000); /* rewritten */
+    unlink(path);
     rmdir(dir);
     if (old)
         setenv("WARDEN_CACHE_DIR", old, 1);
