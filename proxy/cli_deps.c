@@ -36,7 +36,7 @@ static int deps_fail(const char *fmt, ...)
 
 struct deps_opts {
     const char *dir;
-    const char *format; /* json | table */
+    enum deps_report_format format;
     const char *out;
     const char *baseline;
     const char *diff_a, *diff_b;
@@ -119,16 +119,7 @@ static int scan_once(const struct deps_opts *o, const struct deps_corpus *c,
 static void render(const struct deps_opts *o, const struct deps_report *r,
                    const struct deps_report_meta *meta, struct deps_buf *b)
 {
-    if (strcmp(o->format, "table") == 0)
-        deps_report_write_table(r, b);
-    else if (strcmp(o->format, "sarif") == 0)
-        deps_report_write_sarif(r, meta, b);
-    else if (strcmp(o->format, "cyclonedx") == 0)
-        deps_report_write_cyclonedx(r, meta, b);
-    else if (strcmp(o->format, "github") == 0)
-        deps_report_write_github(r, b);
-    else
-        deps_report_write_json(r, meta, b);
+    deps_report_write_format(o->format, r, meta, b);
 }
 
 static int run_diff(const struct deps_opts *o)
@@ -158,20 +149,15 @@ out:
 
 static int parse_args(int argc, char **argv, struct deps_opts *o)
 {
-    *o = (struct deps_opts){.format = "json", .fail_on = DEPS_SEV_INFO};
+    *o = (struct deps_opts){.format = DEPS_FMT_JSON, .fail_on = DEPS_SEV_INFO};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_next = i + 1 < argc;
         if (strcmp(a, "--format") == 0 || strcmp(a, "-f") == 0) {
             if (!has_next)
-                return deps_fail("--format needs json, table, sarif, cyclonedx or github");
-            o->format = argv[++i];
-            if (strcmp(o->format, "json") != 0 && strcmp(o->format, "table") != 0 &&
-                strcmp(o->format, "sarif") != 0 && strcmp(o->format, "cyclonedx") != 0 &&
-                strcmp(o->format, "github") != 0)
-                return deps_fail("--format %s: unknown; use json, table, sarif, cyclonedx or "
-                                 "github",
-                                 o->format);
+                return deps_fail("--format needs " DEPS_FORMAT_NAMES);
+            if (deps_report_format_parse(argv[++i], &o->format) != 0)
+                return deps_fail("--format %s: unknown; use " DEPS_FORMAT_NAMES, argv[i]);
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             if (!has_next)
                 return deps_fail("-o needs a file name");

@@ -35,18 +35,6 @@
 /* Files a JSON file map may name. */
 #define DEPS_API_MAX_FILES 100000
 
-enum deps_api_format { FMT_JSON = 0, FMT_TABLE, FMT_SARIF, FMT_CYCLONEDX, FMT_GITHUB };
-
-static const struct {
-    const char *name, *ctype;
-} formats[] = {
-    [FMT_JSON] = {"json", "application/json"},
-    [FMT_TABLE] = {"table", "text/plain; charset=utf-8"},
-    [FMT_SARIF] = {"sarif", "application/sarif+json"},
-    [FMT_CYCLONEDX] = {"cyclonedx", "application/vnd.cyclonedx+json; version=1.6"},
-    [FMT_GITHUB] = {"github", "text/plain; charset=utf-8"},
-};
-
 struct proxy_deps_job {
     struct proxy_worker *w;
     struct proxy_conn *c; /* NULL once the client has gone */
@@ -55,7 +43,7 @@ struct proxy_deps_job {
     struct proxy_deps_job *next; /* in the worker's list */
     /* In: the request body (taken from the connection) and the options. */
     struct evbuffer *body;
-    enum deps_api_format format;
+    enum deps_report_format format;
     bool deterministic;
     size_t max_files;
     /* Out: the answer. */
@@ -195,23 +183,7 @@ static void render(struct proxy_deps_job *j, const struct deps_report *r, double
     struct deps_report_meta meta = {.tool_version = WARDEN_VERSION,
                                     .started_at = j->deterministic ? NULL : when,
                                     .duration_ms = ms};
-    switch (j->format) {
-    case FMT_TABLE:
-        deps_report_write_table(r, &j->out);
-        break;
-    case FMT_SARIF:
-        deps_report_write_sarif(r, &meta, &j->out);
-        break;
-    case FMT_CYCLONEDX:
-        deps_report_write_cyclonedx(r, &meta, &j->out);
-        break;
-    case FMT_GITHUB:
-        deps_report_write_github(r, &j->out);
-        break;
-    default:
-        deps_report_write_json(r, &meta, &j->out);
-        break;
-    }
+    deps_report_write_format(j->format, r, &meta, &j->out);
     if (j->out.oom)
         job_error(j, 503, "overloaded", "out of memory");
 }
@@ -331,8 +303,8 @@ static void job_done_cb(evutil_socket_t fd, short what, void *arg)
     if (c != NULL) {
         c->deps_job = NULL;
         if (j->status == 200)
-            proxy_conn_respond(c, 200, formats[j->format].ctype, j->out.s ? j->out.s : "",
-                               j->out.len, NULL);
+            proxy_conn_respond(c, 200, deps_report_format_media_type(j->format),
+                               j->out.s ? j->out.s : "", j->out.len, NULL);
         else
             proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, j->status,
                                      j->status >= 500 ? "server_error" : "invalid_request_error",
@@ -363,20 +335,13 @@ int proxy_deps_api_handle(struct proxy_conn *c, const char *query, size_t qlen)
 {
     struct proxy_worker *w = c->worker;
     char val[32];
-    enum deps_api_format fmt = FMT_JSON;
+    enum deps_report_format fmt = DEPS_FMT_JSON;
     bool deterministic = false;
-    if (query_param(query, qlen, "format", val, sizeof(val))) {
-        size_t i = 0;
-        for (; i < sizeof(formats) / sizeof(formats[0]); i++)
-            if (strcasecmp(val, formats[i].name) == 0)
-                break;
-        if (i == sizeof(formats) / sizeof(formats[0])) {
-            proxy_conn_respond_error(
-                c, PROXY_FLAVOR_OPENAI, 400, "invalid_request_error", "invalid_request",
-                "?format= takes json, table, sarif, cyclonedx or github", NULL);
-            return 1;
-        }
-        fmt = (enum deps_api_format)i;
+    if (query_param(query, qlen, "format", val, sizeof(val)) &&
+        deps_report_format_parse(val, &fmt) != 0) {
+        proxy_conn_respond_error(c, PROXY_FLAVOR_OPENAI, 400, "invalid_request_error",
+                                 "invalid_request", "?format= takes " DEPS_FORMAT_NAMES, NULL);
+        return 1;
     }
     if (query_param(query, qlen, "deterministic", val, sizeof(val)))
         deterministic = strcmp(val, "1") == 0 || strcasecmp(val, "true") == 0;

@@ -25,6 +25,25 @@ void deps_report_write_cyclonedx(const struct deps_report *r, const struct deps_
  * (HIGH/CRITICAL, MEDIUM, LOW/INFO), then one summary line. */
 void deps_report_write_github(const struct deps_report *r, struct deps_buf *b);
 
+/* The report formats by name, in one table the CLI (--format) and POST /v1/scan/deps
+ * (?format=) share. */
+enum deps_report_format {
+    DEPS_FMT_JSON = 0,
+    DEPS_FMT_TABLE,
+    DEPS_FMT_SARIF,
+    DEPS_FMT_CYCLONEDX,
+    DEPS_FMT_GITHUB,
+};
+#define DEPS_FORMAT_NAMES "json, table, sarif, cyclonedx or github"
+
+/* The format named name (any case); 0, or -EINVAL for another name. */
+int deps_report_format_parse(const char *name, enum deps_report_format *out);
+/* Its media type for an HTTP answer. */
+const char *deps_report_format_media_type(enum deps_report_format f);
+/* Write r in that format (deps_report_write_json, _table, _sarif, _cyclonedx, _github). */
+void deps_report_write_format(enum deps_report_format f, const struct deps_report *r,
+                              const struct deps_report_meta *meta, struct deps_buf *b);
+
 /* Where SARIF's tool.driver.informationUri points. */
 #ifndef DEPS_REPORT_INFO_URI
 #define DEPS_REPORT_INFO_URI "https://warden.invalid/docs/supply-chain"

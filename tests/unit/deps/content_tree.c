@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "guards/deps/content.h"
+#include "tests/unit/test_files.h"
 
 #define RULES 8
 
@@ -98,23 +99,6 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
     return 0;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) != NULL) {
-        *len = fread(buf, 1, (size_t)n, f);
-        buf[*len] = '\0';
-    }
-    fclose(f);
-    return buf;
-}
-
 int main(int argc, char **argv)
 {
     long max_high = -1;
@@ -142,7 +126,7 @@ int main(int argc, char **argv)
                         "IOCS_TSV DIR...\n");
         return 2;
     }
-    tsv = slurp(argv[i], &len);
+    tsv = test_slurp(argv[i], &len);
     if (tsv == NULL) {
         fprintf(stderr, "%s: cannot read\n", argv[i]);
         return 2;

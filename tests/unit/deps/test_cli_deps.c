@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "proxy/cli.h"
+#include "tests/unit/test_files.h"
 
 static char root[256];
 
@@ -36,14 +37,7 @@ static char *slurp(const char *rel)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", root, rel);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    static char buf[1 << 18];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return strdup(buf);
+    return test_slurp(path, NULL);
 }
 
 static char err_text[4096];
@@ -78,8 +72,7 @@ static int run(const char *first, ...)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof(root), "/tmp/warden-cli-deps-XXXXXX");
-    if (!mkdtemp(root))
+    if (test_tmpdir(root, sizeof(root), "warden-cli-deps") != 0)
         return -1;
     put("clean/package.json", "{\"name\":\"clean\",\"version\":\"1.0.0\"}");
     put("app/package.json", "{\"name\":\"app\",\"dependencies\":{\"lodahs\":\"^1.0.0\"}}");
@@ -99,10 +92,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[400];
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(root);
 }
 
 static const char *p(const char *rel)

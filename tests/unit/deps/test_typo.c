@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "guards/deps/typo.h"
+#include "tests/unit/test_files.h"
 
 /* A small hand-written corpus: popular names first, then a few legitimate near-pairs with
  * comparable downloads. */
@@ -227,32 +228,12 @@ static void test_corpus_parse(void **state)
     deps_typo_corpus_free(c);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return buf;
-}
-
 static struct deps_typo_corpus *load(const char *path)
 {
     struct deps_typo_error err;
     struct deps_typo_corpus *c;
     size_t len = 0;
-    char *buf = slurp(path, &len);
+    char *buf = test_slurp(path, &len);
 
     if (buf == NULL) {
         fprintf(stderr, "%s: cannot read\n", path);
@@ -326,7 +307,7 @@ static double now(void)
 static int bench_mode(const char *corpus)
 {
     size_t len = 0, i, q = 0, hits = 0, n_names = 0;
-    char *buf = slurp(corpus, &len), *p, *end;
+    char *buf = test_slurp(corpus, &len), *p, *end;
     char **names = NULL;
     struct deps_typo_corpus *c;
     double t0, t1, t2;

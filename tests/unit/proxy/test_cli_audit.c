@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "telemetry/audit.h"
+#include "tests/unit/test_files.h"
 
 #define KEY_HEX "hex:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
@@ -28,17 +29,13 @@ struct out {
 static int setup(void **state)
 {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/warden-cli-audit-XXXXXX", t && t[0] ? t : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
+    return test_tmpdir(dir, sizeof(dir), "warden-cli-audit");
 }
 
 static int teardown(void **state)
 {
-    char cmd[400];
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(dir);
 }
 
 static void read_all(const char *path, char *buf, size_t cap)

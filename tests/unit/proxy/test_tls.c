@@ -29,6 +29,7 @@
 #include <event2/listener.h>
 
 #include "proxy/tls.h"
+#include "tests/unit/test_files.h"
 
 extern char **environ;
 
@@ -138,16 +139,13 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    char cmd[128];
     (void)state;
     proxy_tls_client_free(pki.cl);
     proxy_tls_server_free(pki.good);
     proxy_tls_server_free(pki.untrusted);
     proxy_tls_server_free(pki.wrong);
-    if (pki.dir[0]) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki.dir);
-        (void)sh(cmd);
-    }
+    if (pki.dir[0])
+        (void)test_rmtree(pki.dir);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "telemetry/audit.h"
+#include "tests/unit/test_files.h"
 
 static const char KEY[] = "0123456789abcdef0123456789abcdef";
 #define KEYLEN (sizeof(KEY) - 1)
@@ -24,17 +25,13 @@ static char dir[256];
 static int setup(void **state)
 {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/warden-audit-XXXXXX", t && t[0] ? t : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
+    return test_tmpdir(dir, sizeof(dir), "warden-audit");
 }
 
 static int teardown(void **state)
 {
-    char cmd[400];
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(dir);
 }
 
 static void path_of(char *out, size_t cap, const char *name)
