@@ -43,9 +43,10 @@ struct proxy_worker {
     struct event *log_ev;      /* the tick: flushes batched log lines, trims the heap */
     struct proxy_conn *conns;  /* every open client connection */
     uint64_t n_conns;
-    uint64_t conns_peak;  /* most connections at once since the heap was last trimmed */
-    int64_t low_since_ms; /* when the load fell below a quarter of that peak, or 0 */
-    unsigned trims;       /* trims done since it fell (worker_trim) */
+    uint64_t conns_peak;        /* most connections at once since the heap was last trimmed */
+    int64_t low_since_ms;       /* when the load fell below a quarter of that peak, or 0 */
+    unsigned trims;             /* trims done since it fell (worker_trim) */
+    evutil_socket_t fd_records; /* libevent's per-descriptor records made for 0..this-1 */
     bool draining;
     uint64_t rng;              /* request ids */
     struct evdns_base *dns;    /* upstream host names, resolved without blocking */

@@ -274,7 +274,8 @@ def main():
               f" = {fmt(memory['per_idle_conn_kib'], '{:.2f}')} per connection; after {fmt(ic['rss_after_kib'])}")
     if st:
         print(f"  idle {fmt(st['rss_idle_kib'])}; {int(st['n'])} guarded streams peak {fmt(st['rss_loaded_kib'])}"
-              f" = {fmt(memory['per_stream_kib'], '{:.1f}')} per stream; after {fmt(st['rss_after_kib'])}")
+              f" = {fmt(memory['per_stream_kib'], '{:.1f}')} per stream; after {fmt(st['rss_after_kib'])}"
+              f" ({fmt(st.get('rss_after2_kib'))} 2 s after, upstream pool still open)")
     print("\ngoals")
     for g in goals:
         val = g["value"]

@@ -232,8 +232,13 @@ touch "$TMP/peak.stop"
 wait "$spid" 2>/dev/null || true
 peak_kib=$(cat "$TMP/peak")
 sleep 2
+after2_kib=$(bench_rss_kib "$wpid")
+# "After the load" is once the upstream connections it left in the pool for reuse have timed
+# out (limits.upstream_idle_timeout, 4 s by default) and the worker has trimmed its heap (1 s
+# later); the 2 s reading, pool still open, is reported beside it.
+sleep 5
 after_kib=$(bench_rss_kib "$wpid")
-echo "mem streams n=$n_streams $res rss_idle_kib=$idle_kib rss_loaded_kib=$peak_kib rss_after_kib=$after_kib" >>"$raw"
+echo "mem streams n=$n_streams $res rss_idle_kib=$idle_kib rss_loaded_kib=$peak_kib rss_after2_kib=$after2_kib rss_after_kib=$after_kib" >>"$raw"
 
 # --- the guards alone, one core --------------------------------------------------------------
 echo "bench: guards alone" >&2
