@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FS_MAX_PATH 4096
+#define FS_MAX_PATH PROXY_DEPS_FS_PATH
 
 struct fs_walk {
     struct proxy_deps_fs *fs;
@@ -21,18 +22,23 @@ struct fs_walk {
     const char *root;
 };
 
-static int fs_add(struct fs_walk *w, int dirfd, const char *name, const char *rel, off_t size)
+/* A package file other than package.json: read later, when the content rules want it. */
+static bool fs_lazy(const char *name, const char *rel)
+{
+    return (strncmp(rel, "node_modules/", 13) == 0 || strstr(rel, "/node_modules/")) &&
+           strcmp(name, "package.json") != 0;
+}
+
+/* Add the regular file rel (name in dirfd) of len bytes; DEPS_FILE_LEN_UNKNOWN for a lazy one
+ * not stat'ed by the walk. */
+static int fs_add(struct fs_walk *w, int dirfd, const char *name, const char *rel, size_t len)
 {
     struct proxy_deps_fs *fs = w->fs;
-    bool in_nm = strstr(rel, "node_modules/") == rel || strstr(rel, "/node_modules/");
-    bool manifest = strcmp(name, "package.json") == 0;
-    size_t len = (size_t)size;
+    bool lazy = fs_lazy(name, rel);
     int rc = 0;
 
-    if (size < 0)
-        return 0;
-    if (len > w->lim.max_file_bytes) {
-        if (in_nm && !manifest) {
+    if (len != DEPS_FILE_LEN_UNKNOWN && len > w->lim.max_file_bytes) {
+        if (lazy) {
             fs->skipped++;
             return 0;
         }
@@ -55,7 +61,7 @@ static int fs_add(struct fs_walk *w, int dirfd, const char *name, const char *re
     }
     /* Package files other than package.json are read later, one at a time, by the content
      * rules (proxy_deps_fs_source): the tree is never held in memory whole. */
-    if (in_nm && !manifest) {
+    if (lazy) {
         char *path = strdup(rel);
         if (!path)
             return -ENOMEM;
@@ -98,12 +104,15 @@ out:
     return rc;
 }
 
+/* Directory entries are kept as one allocation each: the d_type byte, then the name. */
 static int cmp_name(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
-/* Walk one directory (rel is its path from the root, "" for the root). */
+/* Walk one directory (rel is its path from the root, "" for the root). The entry type comes
+ * from readdir where the file system gives it: a stat only for the files to be read (their
+ * size) and for entries of unknown type. */
 static int fs_walk_dir(struct fs_walk *w, int dirfd, const char *rel, unsigned depth,
                        unsigned nm_depth)
 {
@@ -130,32 +139,50 @@ static int fs_walk_dir(struct fs_walk *w, int dirfd, const char *rel, unsigned d
             names = nn;
             cap = nc;
         }
-        if (!(names[n] = strdup(e->d_name))) {
+        size_t k = strlen(e->d_name);
+        if (!(names[n] = malloc(k + 2))) {
             rc = -ENOMEM;
             goto out;
         }
+        names[n][0] = (char)e->d_type;
+        memcpy(names[n] + 1, e->d_name, k + 1);
         n++;
     }
     if (n > 1) /* a stable order: same tree, same reads */
         qsort(names, n, sizeof(*names), cmp_name);
     for (size_t i = 0; i < n && rc == 0; i++) {
         char path[FS_MAX_PATH];
+        const char *name = names[i] + 1;
+        unsigned char type = (unsigned char)names[i][0];
         struct stat st;
-        int len = snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", names[i]);
+        int len = snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", name);
         if (len < 0 || (size_t)len >= sizeof(path)) {
             snprintf(w->err, w->errlen, "%s/%s: path longer than %d bytes", w->root, rel,
                      FS_MAX_PATH);
             rc = -E2BIG;
             break;
         }
-        if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+        bool checked = type == DT_REG;
+        if (checked && !deps_project_wants(path))
             continue;
-        if (S_ISLNK(st.st_mode)) {
+        if (checked && fs_lazy(name, path)) { /* its size is read with it */
+            rc = fs_add(w, dirfd, name, path, DEPS_FILE_LEN_UNKNOWN);
+            continue;
+        }
+        if (type == DT_REG || type == DT_UNKNOWN) {
+            if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                continue;
+            type = S_ISLNK(st.st_mode)   ? DT_LNK
+                   : S_ISDIR(st.st_mode) ? DT_DIR
+                   : S_ISREG(st.st_mode) ? DT_REG
+                                         : DT_UNKNOWN;
+        }
+        if (type == DT_LNK) {
             w->fs->links++;
             continue;
         }
-        if (S_ISDIR(st.st_mode)) {
-            bool nm = strcmp(names[i], "node_modules") == 0;
+        if (type == DT_DIR) {
+            bool nm = strcmp(name, "node_modules") == 0;
             unsigned nmd = nm_depth + (nm ? 1 : 0);
             if (nmd > w->lim.max_depth) {
                 snprintf(w->err, w->errlen,
@@ -167,13 +194,13 @@ static int fs_walk_dir(struct fs_walk *w, int dirfd, const char *rel, unsigned d
             }
             if (depth + 1 > 4 * w->lim.max_depth)
                 continue; /* deeper folders are not part of a project's layout */
-            int fd = openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (fd >= 0)
                 rc = fs_walk_dir(w, fd, path, depth + 1, nmd);
             continue;
         }
-        if (S_ISREG(st.st_mode) && deps_project_wants(path))
-            rc = fs_add(w, dirfd, names[i], path, st.st_size);
+        if (type == DT_REG && (checked || deps_project_wants(path)))
+            rc = st.st_size < 0 ? 0 : fs_add(w, dirfd, name, path, (size_t)st.st_size);
     }
 out:
     for (size_t i = 0; i < n; i++)
@@ -181,6 +208,13 @@ out:
     free(names);
     closedir(d);
     return rc;
+}
+
+/* Close the cached folders from level `keep` down. */
+static void dirs_drop(struct proxy_deps_fs *fs, size_t keep)
+{
+    while (fs->n_dirs > keep)
+        close(fs->dir_fd[--fs->n_dirs]);
 }
 
 int proxy_deps_fs_read(const char *dir, const struct deps_limits *lim, struct proxy_deps_fs *out,
@@ -195,6 +229,7 @@ int proxy_deps_fs_read(const char *dir, const struct deps_limits *lim, struct pr
     if (lim)
         w.lim = *lim;
     deps_limits_fill(&w.lim);
+    out->max_file_bytes = w.lim.max_file_bytes;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0) {
         snprintf(err, errlen, "%s: %s; give the folder that holds the project's package.json", dir,
@@ -226,52 +261,95 @@ void proxy_deps_fs_free(struct proxy_deps_fs *fs)
     }
     free(fs->files);
     free(fs->buf);
+    dirs_drop(fs, 0);
     if (fs->root_fd >= 0)
         close(fs->root_fd);
     memset(fs, 0, sizeof(*fs));
     fs->root_fd = -1;
 }
 
-/* Open rel under the root one folder at a time, never through a link (the tree may have
- * changed since the walk). */
-static int open_below(int root, const char *rel)
+/* Open the file at rel one folder at a time, never through a link (the tree may have changed
+ * since the walk). The folders of the last file stay open: the map is sorted by path, so the
+ * next file is most often in the same folder or next to it, and each folder is opened once
+ * rather than once per file below it. */
+static int open_below(struct proxy_deps_fs *fs, const char *rel)
 {
-    char part[FS_MAX_PATH];
-    int dir = root;
-    for (const char *s = rel;;) {
-        const char *e = strchr(s, '/');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if (n == 0 || n >= sizeof(part)) {
-            if (dir != root)
-                close(dir);
-            return -EINVAL;
-        }
-        memcpy(part, s, n);
-        part[n] = '\0';
-        int fd = openat(dir, part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (e ? O_DIRECTORY : 0));
-        int saved = errno;
-        if (dir != root)
-            close(dir);
-        if (fd < 0)
-            return -saved;
-        if (!e)
-            return fd;
-        dir = fd;
-        s = e + 1;
+    const char *base = strrchr(rel, '/');
+    size_t dlen = base ? (size_t)(base - rel) : 0, keep = 0;
+    int dir = fs->root_fd, tmp = -1, fd;
+
+    /* the cached levels that are a prefix of rel's folder */
+    while (keep < fs->n_dirs) {
+        size_t e = fs->dir_end[keep];
+        if (e > dlen || (e < dlen && rel[e] != '/') || memcmp(fs->dir_path, rel, e) != 0)
+            break;
+        keep++;
     }
+    dirs_drop(fs, keep);
+    if (keep)
+        dir = fs->dir_fd[keep - 1];
+    for (size_t s = keep ? fs->dir_end[keep - 1] + 1 : 0; s < dlen;) {
+        const char *e = memchr(rel + s, '/', dlen - s);
+        size_t n = e ? (size_t)(e - rel) - s : dlen - s;
+        char part[NAME_MAX + 1];
+        if (n == 0 || n > NAME_MAX) {
+            fd = -EINVAL;
+            goto out;
+        }
+        memcpy(part, rel + s, n);
+        part[n] = '\0';
+        int sub = openat(dir, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0) {
+            fd = -errno;
+            goto out;
+        }
+        if (fs->n_dirs < PROXY_DEPS_FS_DIRS && s + n < sizeof(fs->dir_path) && tmp < 0) {
+            memcpy(fs->dir_path + s, rel + s, n);
+            fs->dir_fd[fs->n_dirs] = sub;
+            fs->dir_end[fs->n_dirs++] = s + n;
+            if (s)
+                fs->dir_path[s - 1] = '/';
+        } else { /* deeper than the cache: opened for this file only */
+            if (tmp >= 0)
+                close(tmp);
+            tmp = sub;
+        }
+        dir = sub;
+        s += n + 1;
+    }
+    if (*(base ? base + 1 : rel) == '\0') {
+        fd = -EINVAL;
+        goto out;
+    }
+    /* O_NONBLOCK: a FIFO put in place of the file since the walk must not block the scan */
+    fd = openat(dir, base ? base + 1 : rel,
+                O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        fd = -errno;
+out:
+    if (tmp >= 0)
+        close(tmp);
+    return fd;
 }
 
 static int fs_source_read(void *ctx, const struct deps_file *f, const char **data, size_t *len)
 {
     struct proxy_deps_fs *fs = ctx;
     struct stat st;
-    int fd = open_below(fs->root_fd, f->path);
+    size_t want = f->len, got = 0;
+    int fd = open_below(fs, f->path);
     if (fd < 0)
         return fd;
-    size_t want = f->len, got = 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return -EINVAL;
+    if (want == DEPS_FILE_LEN_UNKNOWN) { /* not stat'ed by the walk */
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
+            close(fd);
+            return -EINVAL;
+        }
+        want = (size_t)st.st_size;
+        if (want > fs->max_file_bytes) {
+            close(fd);
+            return -EFBIG;
+        }
     }
     if (want > fs->buf_cap) {
         char *b = realloc(fs->buf, want);
@@ -289,6 +367,13 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
         if (r <= 0)
             break;
         got += (size_t)r;
+    }
+    /* Only a short read asks whether it is still a regular file (a folder or a FIFO put in
+     * its place since the walk is not analysed). */
+    if (got < want && f->len != DEPS_FILE_LEN_UNKNOWN &&
+        (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        return -EINVAL;
     }
     close(fd);
     *data = fs->buf;

@@ -6,18 +6,29 @@
 
 #include "guards/deps/project.h"
 
+#define PROXY_DEPS_FS_DIRS 72   /* folder levels kept open while reading package files */
+#define PROXY_DEPS_FS_PATH 4096 /* longest path read */
+
 /* The files of a project that the scanner reads (deps_project_wants): manifests, lockfiles
- * and settings as malloc'd copies; the other package files by path and size only (data
- * NULL), read one at a time through proxy_deps_fs_source when the content rules want them. */
+ * and settings as malloc'd copies; the other package files by path only (data NULL, len
+ * DEPS_FILE_LEN_UNKNOWN: the walk takes the entry type from readdir and does not stat them),
+ * read one at a time through proxy_deps_fs_source when the content rules want them. */
 struct proxy_deps_fs {
     struct deps_file *files;
     size_t n, cap;
-    size_t bytes;   /* read in total */
-    size_t skipped; /* package files over the size cap, not read */
-    size_t links;   /* symbolic links not followed */
-    int root_fd;    /* the project folder, for the reads that come later */
-    char *buf;      /* the one package file being read */
+    size_t bytes;          /* read in total */
+    size_t skipped;        /* package files the walk saw over the size cap (the others are
+                            * found over it when read: proxy_deps_fs_source) */
+    size_t links;          /* symbolic links not followed */
+    int root_fd;           /* the project folder, for the reads that come later */
+    size_t max_file_bytes; /* package files larger than this are not read (files_skipped) */
+    char *buf;             /* the one package file being read */
     size_t buf_cap;
+    /* the folders of the last package file read, kept open for the next one */
+    int dir_fd[PROXY_DEPS_FS_DIRS];
+    size_t dir_end[PROXY_DEPS_FS_DIRS]; /* where each level's name ends in dir_path */
+    size_t n_dirs;
+    char dir_path[PROXY_DEPS_FS_PATH];
 };
 
 /* Read dir: manifests and settings at any depth outside node_modules (directory depth capped

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,13 +124,19 @@ static const char *find(const char *h, size_t hn, const char *needle)
 }
 
 /* Character classes, computed at compile time: word (A-Za-z0-9_), JavaScript identifier
- * (word, '$', any byte >= 0x80), host name (word, '-', '.'). */
+ * (word, '$', any byte >= 0x80), host name (word, '-', '.'), the bytes that end a run of
+ * plain characters in a quoted string (8) and in a template literal (16), blanks (32). */
 #define CC_WORD(c)                                                                             \
     (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') || \
      (c) == '_')
+#define CC_STR(c) ((c) == '\'' || (c) == '"' || (c) == '\n' || (c) == '\\')
+#define CC_TPL(c) ((c) == '`' || (c) == '\n' || (c) == '\\' || (c) == '$')
+#define CC_BLANK(c) \
+    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\v' || (c) == '\f' || (c) == '\r')
 #define CC_ROW(c)                                                                              \
     (unsigned char)((CC_WORD(c) ? 1 : 0) | (CC_WORD(c) || (c) == '$' || (c) >= 0x80 ? 2 : 0) | \
-                    (CC_WORD(c) || (c) == '-' || (c) == '.' ? 4 : 0))
+                    (CC_WORD(c) || (c) == '-' || (c) == '.' ? 4 : 0) | (CC_STR(c) ? 8 : 0) |   \
+                    (CC_TPL(c) ? 16 : 0) | (CC_BLANK(c) ? 32 : 0))
 #define CC_R4(c)  CC_ROW(c), CC_ROW((c) + 1), CC_ROW((c) + 2), CC_ROW((c) + 3)
 #define CC_R16(c) CC_R4(c), CC_R4((c) + 4), CC_R4((c) + 8), CC_R4((c) + 12)
 #define CC_R64(c) CC_R16(c), CC_R16((c) + 16), CC_R16((c) + 32), CC_R16((c) + 48)
@@ -166,13 +173,15 @@ struct deps_content_db {
     char tlds[IOC_TLDS][IOC_TLD_MAX]; /* last labels of the domains: a cheap pre-filter */
     size_t tld_len[IOC_TLDS];
     size_t n_tlds;
+    uint8_t tld_first[256]; /* 1 for the first byte of a last label, either case */
     char version[64];
     uint8_t kw_bucket[256][KW_SLOTS]; /* JavaScript keywords of interest, see kw_lookup */
+    uint32_t kw_lens[256];            /* by first byte: bit n set when a keyword has length n */
 };
 
 static void db_fail(char *err, size_t errlen, uint32_t line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int kw_index(uint8_t (*bucket)[KW_SLOTS]);
+static int kw_index(struct deps_content_db *db);
 
 static void db_fail(char *err, size_t errlen, uint32_t line, const char *fmt, ...)
 {
@@ -255,6 +264,9 @@ static int db_add_tld(struct deps_content_db *db, const char *d, size_t n)
         return -1;
     memcpy(db->tlds[db->n_tlds], dot, k + 1);
     db->tld_len[db->n_tlds++] = k;
+    unsigned char f = (unsigned char)dot[0];
+    db->tld_first[f] = 1;
+    db->tld_first[f >= 'a' && f <= 'z' ? f - 'a' + 'A' : f] = 1;
     return 0;
 }
 
@@ -283,7 +295,7 @@ int deps_content_db_new(const char *ioc_tsv, size_t len, struct deps_content_db 
     db = calloc(1, sizeof(*db));
     if (db == NULL)
         goto out;
-    if (kw_index(db->kw_bucket) != 0) {
+    if (kw_index(db) != 0) {
         db_fail(err, errlen, 0, "internal keyword table overflow");
         rc = -EINVAL;
         goto out;
@@ -544,6 +556,12 @@ static void ioc_hosts(const struct deps_content_db *db, const char *b, size_t n,
         size_t tl;
         int tld_ok = 0;
 
+        /* no last label of the corpus starts with the byte after the dot (most member names
+         * in code): the next dot is looked for from here, as it would be from the label end */
+        if (e < end && !db->tld_first[(unsigned char)*e]) {
+            p = e;
+            continue;
+        }
         while (e < end && host_char((unsigned char)*e) && *e != '.')
             e++;
         p = e;
@@ -782,16 +800,17 @@ static unsigned kw_hash(const char *s, size_t n)
 
 /* Fill the db's keyword buckets (kw_table index + 1; 0 = empty). -1 when a bucket overflows,
  * which a change of the table would show in every test. */
-static int kw_index(uint8_t (*bucket)[KW_SLOTS])
+static int kw_index(struct deps_content_db *db)
 {
     for (size_t i = 0; i < sizeof(kw_table) / sizeof(kw_table[0]); i++) {
-        uint8_t *b = bucket[kw_hash(kw_table[i].s, kw_table[i].len)];
+        uint8_t *b = db->kw_bucket[kw_hash(kw_table[i].s, kw_table[i].len)];
         size_t k = 0;
         while (k < KW_SLOTS && b[k])
             k++;
         if (k == KW_SLOTS)
             return -1;
         b[k] = (uint8_t)(i + 1);
+        db->kw_lens[(unsigned char)kw_table[i].s[0]] |= 1u << kw_table[i].len;
     }
     return 0;
 }
@@ -800,7 +819,8 @@ static enum kw kw_lookup(const struct deps_content_db *db, const char *s, size_t
 {
     const uint8_t *b;
 
-    if (n < 2 || n > 18)
+    /* most identifiers have no keyword of their first byte and length: no hashing */
+    if (n > 18 || !(db->kw_lens[(unsigned char)s[0]] >> n & 1)) /* no keyword under 2 */
         return KW_NONE;
     b = db->kw_bucket[kw_hash(s, n)];
     for (size_t k = 0; k < KW_SLOTS && b[k]; k++) {
@@ -830,9 +850,10 @@ enum sink {
     SINK_WRITE,    /* fs write */
 };
 
+/* 16 bytes: the lexer copies the last three tokens at every token */
 struct tok {
-    enum tok_kind kind;
-    enum kw kw;
+    uint8_t kind; /* enum tok_kind */
+    uint8_t kw;   /* enum kw */
     char ch; /* punctuation: the character; '=' alone, 'E' comparison, 'A' arrow, 'C' compound */
     uint32_t off, len, line;
 };
@@ -884,18 +905,14 @@ struct an {
     char shell; /* script text: this quote is shell quoting, not a JS string (0: none) */
     uint32_t line;
     int32_t depth, brace;
-    int32_t tpl[TPL_DEPTH];
     size_t re_fail; /* a regular expression tried from before here ran to its line's end */
-    size_t cmt[COMMENTS][2];
     size_t n_cmt;
     size_t n_tpl;
     struct tok p1, p2, p3; /* previous tokens, p1 the latest */
     uint64_t n_tok;
     struct content_hits *hits;
 
-    struct frame fr[FRAMES];
     size_t n_fr;
-    struct taint taint[TAINTS];
     size_t n_taint;
     /* the assignment being read: `name = <expression>` */
     int as_on, as_short, as_decl;
@@ -910,18 +927,12 @@ struct an {
     uint32_t bf_toks;
     /* [ ] subscripts: a member named by base64/hex-decoded text and then called (a key
      * from String.fromCharCode is everyday keyboard handling) */
-    struct {
-        int32_t depth;
-        int member;
-        enum dec dec;
-        struct str_cat cat; /* global["ev" + "al"] */
-    } br[FRAMES];
     size_t n_br;
     int32_t bdepth;
     enum dec br_dec;
     uint64_t br_tok;
     /* names given to require (`var r = require`) */
-    uint64_t alias[FRAMES], alias_h;
+    uint64_t alias_h;
     size_t n_alias;
     uint64_t alias_tok;
 
@@ -931,11 +942,6 @@ struct an {
     uint32_t exec_line; /* first of them */
     uint32_t n_dyn_eval, dyn_eval_line;
     unsigned file_dec; /* bit per enum dec seen anywhere */
-    uint32_t exec_hit_line[PENDING], write_hit_line[PENDING];
-    size_t write_hit_off[PENDING];
-    size_t exec_off[EXEC_CALLS]; /* first child_process calls, to pair with writes */
-    uint32_t exec_off_line[EXEC_CALLS];
-    enum dec exec_hit_dec[PENDING];
     size_t n_exec_hit, n_write_hit;
 
     /* L2-OBFS-002 */
@@ -956,6 +962,25 @@ struct an {
     const char *pay_magic; /* executable magic of an embedded payload, or NULL */
     int pay_exec_line_set;
     uint32_t pay_exec_line, pay_exec_len;
+    /* The arrays: not cleared for each scan, their elements are written before they are read
+     * (each is read only below its count). */
+    int32_t tpl[TPL_DEPTH];
+    size_t cmt[COMMENTS][2];
+    struct frame fr[FRAMES];
+    struct taint taint[TAINTS];
+    /* [ ] subscripts (n_br, bdepth) */
+    struct {
+        int32_t depth;
+        int member;
+        enum dec dec;
+        struct str_cat cat; /* global["ev" + "al"] */
+    } br[FRAMES];
+    uint64_t alias[FRAMES]; /* n_alias */
+    uint32_t exec_hit_line[PENDING], write_hit_line[PENDING];
+    size_t write_hit_off[PENDING];
+    size_t exec_off[EXEC_CALLS]; /* first child_process calls, to pair with writes */
+    uint32_t exec_off_line[EXEC_CALLS];
+    enum dec exec_hit_dec[PENDING];
 };
 
 static uint64_t name_hash(const char *s, size_t n)
@@ -1166,7 +1191,9 @@ static int exec_is_process(const struct an *a)
     return 0;
 }
 
-static void on_token(struct an *a, struct tok *t)
+/* Inlined at each place a token is made, where its kind is known: the tests on the kind fold
+ * away and each copy's branches see one kind of token. */
+static inline __attribute__((always_inline)) void on_token(struct an *a, struct tok *t)
 {
     const char *s = a->b + t->off;
 
@@ -1364,13 +1391,13 @@ static void on_token(struct an *a, struct tok *t)
         } else if (t->kw == KW_SHIFT) {
             if (a->push_tok && a->n_tok - a->push_tok <= 12)
                 a->rotation = 1;
-        } else if (t->len >= 7 && s[0] == '_' && s[1] == '0' && s[2] == 'x' &&
+        } else if (s[0] == '_' && t->len >= 7 && s[1] == '0' && s[2] == 'x' &&
                    a->p1.kind == T_PUNCT && a->p1.ch == '(' && a->p2.kw == KW_PARSEINT &&
                    hexval((unsigned char)s[3]) >= 0) {
             /* the rotation checksum: parseInt(_0xabc(0x1f2)) / 0x1 + ... */
             a->n_0x++;
             a->n_parse_0x++;
-        } else if (t->len >= 7 && s[0] == '_' && s[1] == '0' && s[2] == 'x' &&
+        } else if (s[0] == '_' && t->len >= 7 && s[1] == '0' && s[2] == 'x' &&
                    hexval((unsigned char)s[3]) >= 0 && hexval((unsigned char)s[4]) >= 0 &&
                    hexval((unsigned char)s[5]) >= 0 && hexval((unsigned char)s[6]) >= 0) {
             if (a->n_0x++ == 0)
@@ -1457,6 +1484,23 @@ static void on_token(struct an *a, struct tok *t)
 static int is_id(unsigned char c)
 {
     return cc[c] & 2;
+}
+
+/* End of the identifier characters from b[i]: eight bytes at a time, so that the usual short
+ * name costs one branch rather than one per byte. */
+static size_t id_end(const unsigned char *b, size_t i, size_t n)
+{
+    while (i + 8 <= n) {
+        unsigned m = 0;
+        for (unsigned k = 0; k < 8; k++)
+            m |= (unsigned)(cc[b[i + k]] >> 1 & 1) << k;
+        if (m != 0xff)
+            return i + (size_t)__builtin_ctz(~m);
+        i += 8;
+    }
+    while (i < n && is_id(b[i]))
+        i++;
+    return i;
 }
 
 static int regex_ok(const struct an *a)
@@ -1556,11 +1600,21 @@ static size_t lex_string(struct an *a, size_t i, unsigned char q, int *tpl_expr)
     const unsigned char *b = (const unsigned char *)a->b;
     size_t n = a->n, j = i + 1, chars = 0;
     uint32_t line = a->line, esc_print = 0, run = 0, max_run = 0;
+    unsigned char stop = q == '`' ? 16 : 8;
     struct tok t = {.kind = T_STR};
 
     *tpl_expr = 0;
     while (j < n) {
         unsigned char c = b[j];
+        if (!(cc[c] & stop)) { /* a run of plain characters in one go */
+            size_t j0 = j;
+            do
+                j++;
+            while (j < n && !(cc[b[j]] & stop));
+            chars += j - j0;
+            run = 0;
+            continue;
+        }
         if (c == q)
             break;
         if (c == '\n') {
@@ -1648,26 +1702,48 @@ static int in_comment(const struct an *a, size_t off)
     return 0;
 }
 
+/* ' ', '\t', '\n', '\v', '\f', '\r' */
+static int is_blank(unsigned char c)
+{
+    return cc[c] & 32;
+}
+
 static void lex(struct an *a)
 {
     const unsigned char *b = (const unsigned char *)a->b;
     size_t n = a->n, i = 0;
+    /* skipped like a blank: the shell quote in script text, else a NUL byte */
+    unsigned char skip = (unsigned char)a->shell;
     int tpl_expr;
 
     while (i < n) {
         unsigned char c = b[i];
-        struct tok t = {.kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line};
 
-        if (c == '\n') {
-            a->line++;
-            i++;
+        if (is_blank(c) || c == skip) {
+            /* a run of blanks in one go: indentation is most of the bytes of unminified code */
+            do {
+                a->line += c == '\n';
+                if (++i == n)
+                    break;
+                c = b[i];
+            } while (is_blank(c) || c == skip);
             continue;
         }
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v' ||
-            c == (unsigned char)a->shell) {
-            i++;
+        struct tok t = {.kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line};
+        size_t next;
+
+        /* identifiers first: the most frequent token (a digit starts a number) */
+        if (is_id(c) && !(c >= '0' && c <= '9')) {
+            next = id_end(b, i + 1, n);
+            t.kind = T_IDENT;
+            t.len = (uint32_t)(next - i);
+            t.kw = kw_lookup(a->db, a->b + i, next - i);
+            on_token(a, &t);
+            i = next;
+            i += i < n && b[i] == ' '; /* one space, the usual case, without a branch */
             continue;
         }
+
         /* shell text has no JavaScript comments: "https://", "dist/" followed by a glob */
         if (c == '/' && i + 1 < n && b[i + 1] == '/' && !a->shell) {
             const unsigned char *nl = memchr(b + i, '\n', n - i);
@@ -1677,9 +1753,15 @@ static void lex(struct an *a)
             continue;
         }
         if (c == '/' && i + 1 < n && b[i + 1] == '*' && !a->shell) {
-            size_t j = i + 2;
-            while (j + 1 < n && !(b[j] == '*' && b[j + 1] == '/')) {
-                a->line += b[j] == '\n';
+            /* the end is the first "*" + "/" from i + 2; the lines before it are counted */
+            size_t j = i + 2, stop = n - 1;
+            while (j < stop) {
+                const unsigned char *st = memchr(b + j, '*', stop - j);
+                size_t k = st ? (size_t)(st - b) : stop;
+                a->line += line_at(a->b + j, k - j) - 1;
+                j = k;
+                if (st == NULL || b[j + 1] == '/')
+                    break;
                 j++;
             }
             j = j + 2 > n ? n : j + 2;
@@ -1745,17 +1827,6 @@ static void lex(struct an *a)
             i = j;
             continue;
         }
-        if (is_id(c)) {
-            size_t j = i + 1;
-            while (j < n && is_id(b[j]))
-                j++;
-            t.kind = T_IDENT;
-            t.len = (uint32_t)(j - i);
-            t.kw = kw_lookup(a->db, a->b + i, j - i);
-            on_token(a, &t);
-            i = j;
-            continue;
-        }
         t.ch = (char)c;
         if (i + 1 < n && b[i + 1] == '=' && strchr("=!<>+-*/%&|^", c) != NULL) {
             t.ch = (c == '=' || c == '!' || c == '<' || c == '>') ? 'E' : 'C';
@@ -1772,6 +1843,7 @@ static void lex(struct an *a)
         }
         on_token(a, &t);
         i += t.len;
+        i += i < n && b[i] == ' ';
     }
 }
 
@@ -2149,7 +2221,7 @@ int deps_content_scan(const struct deps_content_db *db, const char *path, const 
             if (a == NULL)
                 goto out;
             for (int pass = 0; pass < passes; pass++) {
-                memset(a, 0, sizeof(*a));
+                memset(a, 0, offsetof(struct an, tpl));
                 a->db = db;
                 a->b = buf;
                 a->n = len;

@@ -478,7 +478,7 @@ int deps_project_load(const struct deps_file *files, size_t n, const struct deps
         if (!deps_project_wants(f->path))
             continue;
         bool pkg_file = depth > 0 && strcmp(base_name(f->path), "package.json") != 0;
-        if (f->len > lim.max_file_bytes) {
+        if (f->len > lim.max_file_bytes && !(lazy && f->len == DEPS_FILE_LEN_UNKNOWN)) {
             if (pkg_file) {
                 p->files_skipped++;
                 continue;

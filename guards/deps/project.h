@@ -14,13 +14,16 @@
 
 /* One file of the project: path relative to the project root, '/'-separated, no "." or ".."
  * components. The bytes are borrowed: they must outlive the project. A package file other
- * than package.json may have data NULL and len its size: its bytes then come from the
- * project's source (struct deps_file_source). */
+ * than package.json may have data NULL and len its size, or DEPS_FILE_LEN_UNKNOWN when the
+ * caller did not stat it: its bytes then come from the project's source (struct
+ * deps_file_source), which also applies the size cap to a file of unknown size. */
 struct deps_file {
     const char *path;
     const char *data;
     size_t len;
 };
+
+#define DEPS_FILE_LEN_UNKNOWN SIZE_MAX
 
 /* Hard caps, shared by the loader and the layer that reads a directory. Zero fields take the
  * defaults. */
@@ -87,8 +90,9 @@ struct deps_npmrc {
  * them, so that a scan never holds the whole tree in memory. */
 struct deps_file_source {
     void *ctx;
-    /* The bytes of f (at most f->len), valid until the next call; 0, or a negative errno
-     * (the file is then counted in the report's files_skipped). */
+    /* The bytes of f (at most f->len when it is known), valid until the next call; 0, or a
+     * negative errno (the file is then counted in the report's files_skipped; -EFBIG for a
+     * file of unknown size over the cap). */
     int (*read)(void *ctx, const struct deps_file *f, const char **data, size_t *len);
 };
 

@@ -1184,16 +1184,169 @@ static bool install_target(const struct deps_manifest *m, const char *rel)
     return false;
 }
 
+/* Files already analysed in this scan, by content. A version installed at several places of
+ * the tree (nested copies) holds the same files; their analysis is a pure function of (bytes,
+ * path in the package, flags), so the hits of the first copy are replayed for the others
+ * rather than recomputed. Bounded: at most one entry per file of the map and MEMO_HIT_BYTES
+ * of messages; past that (or without memory) files are simply analysed every time. */
+#define MEMO_HIT_BYTES ((size_t)8 << 20)
+
+struct memo_hit {
+    const char *rule_id; /* static, from the analysers */
+    enum deps_severity sev;
+    uint32_t line;
+    char *msg;
+};
+
+struct memo_ent {
+    uint8_t digest[32];
+    const char *rel; /* borrowed from the project's file map */
+    unsigned flags;
+    uint32_t first, n; /* its hits: hits[first .. first + n) */
+};
+
+struct content_memo {
+    uint32_t *slot; /* open addressing: entry index + 1, 0 empty */
+    size_t mask;
+    struct memo_ent *ents;
+    size_t n_ents, cap_ents;
+    struct memo_hit *hits;
+    size_t n_hits, cap_hits, msg_bytes;
+    bool off;
+};
+
+static void memo_init(struct content_memo *m, size_t n_files)
+{
+    size_t size = 64;
+    memset(m, 0, sizeof(*m));
+    while (size < n_files + n_files / 2)
+        size *= 2;
+    m->slot = calloc(size, sizeof(*m->slot));
+    m->ents = malloc(n_files ? n_files * sizeof(*m->ents) : sizeof(*m->ents));
+    m->mask = size - 1;
+    m->cap_ents = n_files;
+    m->off = m->slot == NULL || m->ents == NULL || n_files > UINT32_MAX - 1;
+}
+
+static void memo_free(struct content_memo *m)
+{
+    for (size_t i = 0; i < m->n_hits; i++)
+        free(m->hits[i].msg);
+    free(m->hits);
+    free(m->ents);
+    free(m->slot);
+}
+
+static size_t memo_hash(const uint8_t digest[32], const char *rel, unsigned flags)
+{
+    uint64_t h;
+    memcpy(&h, digest, sizeof(h));
+    for (const char *p = rel; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    return (size_t)(h ^ flags);
+}
+
+/* The slot of (digest, rel, flags): its entry, or the empty slot where it would go. */
+static uint32_t *memo_find(const struct content_memo *m, const uint8_t digest[32], const char *rel,
+                           unsigned flags)
+{
+    for (size_t i = memo_hash(digest, rel, flags) & m->mask;; i = (i + 1) & m->mask) {
+        const struct memo_ent *e = m->slot[i] ? &m->ents[m->slot[i] - 1] : NULL;
+        if (e == NULL ||
+            (e->flags == flags && memcmp(e->digest, digest, 32) == 0 && strcmp(e->rel, rel) == 0))
+            return &m->slot[i];
+    }
+}
+
+/* A hit of a file being analysed, kept for its copies. false when the memo is full. */
+static bool memo_push(struct content_memo *m, const struct deps_content_hit *hit)
+{
+    size_t k = strlen(hit->message) + 1;
+    if (m->msg_bytes + k > MEMO_HIT_BYTES)
+        return false;
+    if (m->n_hits == m->cap_hits) {
+        size_t nc = m->cap_hits ? m->cap_hits * 2 : 64;
+        struct memo_hit *nh = realloc(m->hits, nc * sizeof(*nh));
+        if (nh == NULL)
+            return false;
+        m->hits = nh;
+        m->cap_hits = nc;
+    }
+    char *msg = malloc(k);
+    if (msg == NULL)
+        return false;
+    memcpy(msg, hit->message, k);
+    m->hits[m->n_hits++] = (struct memo_hit){hit->rule_id, hit->severity, hit->line, msg};
+    m->msg_bytes += k;
+    return true;
+}
+
+struct content_rec {
+    struct content_ud *u;
+    struct content_memo *memo;
+    bool ok; /* every hit was kept */
+};
+
+static void content_hit_rec(void *ud, const struct deps_content_hit *hit)
+{
+    struct content_rec *r = ud;
+    content_hit(r->u, hit);
+    if (r->ok && !memo_push(r->memo, hit))
+        r->ok = false;
+}
+
+/* Analyse one file's bytes (digest: their SHA-256, or NULL when the corpus gives no hash
+ * function), through the memo when there is a digest. */
+static int content_file(struct content_memo *memo, const struct deps_content_db *db,
+                        const char *rel, const char *data, size_t len, unsigned flags,
+                        const uint8_t *digest, struct content_ud *u)
+{
+    if (digest == NULL || memo->off)
+        return deps_content_scan(db, rel, data, len, flags, content_hit, u);
+    uint32_t *slot = memo_find(memo, digest, rel, flags);
+    if (*slot) {
+        const struct memo_ent *e = &memo->ents[*slot - 1];
+        for (uint32_t i = 0; i < e->n; i++) {
+            const struct memo_hit *h = &memo->hits[e->first + i];
+            struct deps_content_hit hit = {
+                .rule_id = h->rule_id, .severity = h->sev, .line = h->line, .message = h->msg};
+            content_hit(u, &hit);
+        }
+        return 0;
+    }
+    size_t first = memo->n_hits;
+    struct content_rec rec = {u, memo, true};
+    int rc = deps_content_scan(db, rel, data, len, flags, content_hit_rec, &rec);
+    if (rc == 0 && rec.ok && memo->n_ents < memo->cap_ents) {
+        struct memo_ent *e = &memo->ents[memo->n_ents++];
+        memcpy(e->digest, digest, 32);
+        e->rel = rel;
+        e->flags = flags;
+        e->first = (uint32_t)first;
+        e->n = (uint32_t)(memo->n_hits - first);
+        *slot = (uint32_t)memo->n_ents;
+    } else { /* not kept: its hits go */
+        while (memo->n_hits > first) {
+            struct memo_hit *h = &memo->hits[--memo->n_hits];
+            memo->msg_bytes -= strlen(h->msg) + 1;
+            free(h->msg);
+        }
+    }
+    return rc;
+}
+
 /* scan_content: every file of every installed package, and every lifecycle script text. */
 void deps_rule_content(struct deps_scan_ctx *ctx)
 {
     static const char *const hooks[] = {"preinstall", "install", "postinstall", "prepare",
                                         "prepack"};
     const struct deps_project *p = ctx->p;
+    struct content_memo memo;
 
     if (!ctx->c->content)
         return;
     ctx->r->content_analysed = true;
+    memo_init(&memo, p->n_files);
     for (size_t i = 0; i < p->n_files && ctx->rc == 0; i++) {
         const struct deps_file *f = &p->files[i];
         const struct deps_manifest *m = deps_project_owner(p, f->path);
@@ -1211,13 +1364,14 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
         }
         if (data == NULL)
             data = ""; /* an empty file left out of the map */
-        if (deps_content_scan(ctx->c->content, rel, data, len, flags, content_hit, &u) < 0)
-            ctx->rc = -ENOMEM;
-        if (ctx->c->sha256) {
-            uint8_t digest[32];
+        uint8_t digest[32];
+        if (ctx->c->sha256)
             ctx->c->sha256(data, len, digest);
+        if (content_file(&memo, ctx->c->content, rel, data, len, flags,
+                         ctx->c->sha256 ? digest : NULL, &u) < 0)
+            ctx->rc = -ENOMEM;
+        if (ctx->c->sha256)
             deps_content_scan_sha256(ctx->c->content, rel, digest, content_hit, &u);
-        }
         if (strcmp(rel, "package.json") != 0)
             continue;
         const struct guard_jv *sc = deps_jv_get(m->obj, "scripts");
@@ -1230,4 +1384,5 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
                 ctx->rc = -ENOMEM;
         }
     }
+    memo_free(&memo);
 }

