@@ -85,6 +85,7 @@ path=/v1/chat/completions
 
 # --- servers -------------------------------------------------------------------------------
 mport=$base nport=$((base + 1)) off_port=$((base + 2)) on_port=$((base + 3)) pk_port=$((base + 4))
+out_port=$((base + 7)) # the output guard alone, for the streaming figures
 guards_off=(--set prompt_guard.enabled=false --set output_guard.enabled=false)
 warden_common=(--workers "$workers" --set log.format=json --set log.access=false
     --set limits.max_connections=$((n_idle + 1000)))
@@ -106,9 +107,11 @@ wstart() {
 }
 wstart warden_off "$off_port" "${guards_off[@]}"
 wstart warden_on "$on_port"
+wstart warden_out "$out_port" --set prompt_guard.enabled=false
 targets=(direct nginx warden_off warden_on)
-declare -A port=([direct]=$mport [nginx]=$nport [warden_off]=$off_port [warden_on]=$on_port)
-for t in "${targets[@]}"; do
+declare -A port=([direct]=$mport [nginx]=$nport [warden_off]=$off_port [warden_on]=$on_port
+    [warden_out]=$out_port)
+for t in "${targets[@]}" warden_out; do
     bench_wait_ready "http://127.0.0.1:${port[$t]}$path" "$body" || { echo "bench: $t not ready" >&2; exit 1; }
     bench_post_lua "$TMP/$t.lua" "$body" "$script"
 done
@@ -178,7 +181,7 @@ done
 # on a VM most of a proxy's added first-event time is waking a second idle process) -----------
 echo "bench: streaming" >&2
 for r in $(seq "$rounds"); do
-    for t in direct nginx warden_off warden_on; do
+    for t in direct nginx warden_off warden_out warden_on; do
         res=$("$stream" stream "127.0.0.1:${port[$t]}" -n "$n_lat" -c 1 -s "$stream_script" -b 2048 \
             --stall-ms "$stall_ms") ||
             note "stream $t round $r: failures or stalls"
