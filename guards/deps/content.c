@@ -12,6 +12,10 @@
 #include "guards/decode.h"
 #include "guards/deps/content.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* ---- rules and hits ------------------------------------------------------------------- */
 
 enum content_rule {
@@ -540,8 +544,32 @@ static void ioc_host_check(const struct deps_content_db *db, const char *b, cons
     }
 }
 
-/* Known domains appearing as whole host names. Walks the dots (memchr), looks at the label
- * after each: only a last label that is a top-level label of the corpus leads to a lookup of
+/* The first '.' in [p, end) that is the last byte or is followed by a byte of tld_first, or
+ * NULL: the dots ioc_hosts looks at. The dots of sixteen bytes are found at once (code and
+ * source maps hold one every few bytes: a memchr call for each costs more than the search). */
+static const char *ioc_next_dot(const struct deps_content_db *db, const char *p, const char *end)
+{
+#if defined(__SSE2__)
+    const __m128i dot = _mm_set1_epi8('.');
+
+    for (; end - p >= 16; p += 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), dot));
+        for (; m != 0; m &= m - 1) {
+            const char *d = p + __builtin_ctz(m);
+            if (d + 1 == end || db->tld_first[(unsigned char)d[1]])
+                return d;
+        }
+    }
+#endif
+    for (const char *d; p < end && (d = memchr(p, '.', (size_t)(end - p))) != NULL; p = d + 1)
+        if (d + 1 == end || db->tld_first[(unsigned char)d[1]])
+            return d;
+    return NULL;
+}
+
+/* Known domains appearing as whole host names. Walks the dots (ioc_next_dot), looks at the
+ * label after each: only a last label that is a top-level label of the corpus leads to a lookup of
  * the whole run of host characters and each of its label suffixes. */
 static void ioc_hosts(const struct deps_content_db *db, const char *b, size_t n,
                       struct content_hits *h)
@@ -551,17 +579,13 @@ static void ioc_hosts(const struct deps_content_db *db, const char *b, size_t n,
 
     if (db->n_domains == 0)
         return;
-    while (p < end && (d = memchr(p, '.', (size_t)(end - p))) != NULL) {
+    /* dots followed by a byte that starts no last label of the corpus (most member names in
+     * code) are passed over */
+    while (p < end && (d = ioc_next_dot(db, p, end)) != NULL) {
         const char *e = d + 1, *s;
         size_t tl;
         int tld_ok = 0;
 
-        /* no last label of the corpus starts with the byte after the dot (most member names
-         * in code): the next dot is looked for from here, as it would be from the label end */
-        if (e < end && !db->tld_first[(unsigned char)*e]) {
-            p = e;
-            continue;
-        }
         while (e < end && host_char((unsigned char)*e) && *e != '.')
             e++;
         p = e;
@@ -1486,10 +1510,28 @@ static int is_id(unsigned char c)
     return cc[c] & 2;
 }
 
-/* End of the identifier characters from b[i]: eight bytes at a time, so that the usual short
- * name costs one branch rather than one per byte. */
+/* End of the identifier characters from b[i]: sixteen bytes at a time (SSE2), else eight, so
+ * that the usual short name costs one branch rather than one per byte. */
 static size_t id_end(const unsigned char *b, size_t i, size_t n)
 {
+#if defined(__SSE2__)
+    /* sixteen at a time: letters (either case), digits, '_', '$' and bytes >= 0x80 (their
+     * sign bit); the signed compares test ranges by moving them to the bottom of int8 */
+    const __m128i lo_a = _mm_set1_epi8((char)(0x80 - 'a')), lim_az = _mm_set1_epi8(-128 + 26);
+    const __m128i lo_0 = _mm_set1_epi8((char)(0x80 - '0')), lim_09 = _mm_set1_epi8(-128 + 10);
+    const __m128i low = _mm_set1_epi8(0x20), us = _mm_set1_epi8('_'), dl = _mm_set1_epi8('$');
+    while (i + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i az = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, low), lo_a), lim_az);
+        __m128i d = _mm_cmplt_epi8(_mm_add_epi8(x, lo_0), lim_09);
+        __m128i id = _mm_or_si128(_mm_or_si128(az, d),
+                                  _mm_or_si128(_mm_cmpeq_epi8(x, us), _mm_cmpeq_epi8(x, dl)));
+        unsigned m = (unsigned)_mm_movemask_epi8(id) | (unsigned)_mm_movemask_epi8(x);
+        if (m != 0xffff)
+            return i + (size_t)__builtin_ctz(~m);
+        i += 16;
+    }
+#endif
     while (i + 8 <= n) {
         unsigned m = 0;
         for (unsigned k = 0; k < 8; k++)
@@ -1593,6 +1635,28 @@ static void payload_check(struct an *a, const char *p, size_t n, uint32_t line)
     }
 }
 
+/* The first byte from b[j] of class `stop` (8: ends a quoted string, 16: a template), or n. */
+static size_t plain_end(const unsigned char *b, size_t j, size_t n, unsigned char stop)
+{
+#if defined(__SSE2__)
+    /* the four bytes of either class, sixteen bytes at a time */
+    const __m128i c0 = _mm_set1_epi8(stop == 8 ? '\'' : '`'), c1 = _mm_set1_epi8('\n');
+    const __m128i c2 = _mm_set1_epi8('\\'), c3 = _mm_set1_epi8(stop == 8 ? '"' : '$');
+    while (j + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + j));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, c0), _mm_cmpeq_epi8(x, c1)),
+                         _mm_or_si128(_mm_cmpeq_epi8(x, c2), _mm_cmpeq_epi8(x, c3))));
+        if (m != 0)
+            return j + (size_t)__builtin_ctz(m);
+        j += 16;
+    }
+#endif
+    while (j < n && !(cc[b[j]] & stop))
+        j++;
+    return j;
+}
+
 /* A string literal from b[i] (the opening quote q) to its end; escape statistics for
  * L2-OBFS-002. Template literals stop at "${" (returns with *tpl_expr set). */
 static size_t lex_string(struct an *a, size_t i, unsigned char q, int *tpl_expr)
@@ -1608,9 +1672,7 @@ static size_t lex_string(struct an *a, size_t i, unsigned char q, int *tpl_expr)
         unsigned char c = b[j];
         if (!(cc[c] & stop)) { /* a run of plain characters in one go */
             size_t j0 = j;
-            do
-                j++;
-            while (j < n && !(cc[b[j]] & stop));
+            j = plain_end(b, j + 1, n, stop);
             chars += j - j0;
             run = 0;
             continue;

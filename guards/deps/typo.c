@@ -291,13 +291,40 @@ static int typo_push_del(void *ctx, const char *s, size_t n)
     return typo_key_push(pc->c, TAG_DEL, s, n, pc->idx);
 }
 
-static int typo_key_cmp(const void *a, const void *b)
+/* Sort the keys by (key, idx): a stable LSD radix sort on the key, 8 bits a pass. Keys are
+ * pushed in ascending idx order, so stability keeps equal keys ordered by idx. */
+static int typo_keys_sort(struct deps_typo_corpus *c)
 {
-    const struct typo_key *x = a, *y = b;
+    size_t(*cnt)[256] = calloc(8, sizeof(*cnt));
+    struct typo_key *tmp = malloc(c->n_keys * sizeof(*tmp)), *src = c->keys, *dst = tmp, *t;
+    size_t i, d, sum;
 
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
+    if (cnt == NULL || tmp == NULL) {
+        free(cnt);
+        free(tmp);
+        return -ENOMEM;
+    }
+    for (i = 0; i < c->n_keys; i++)
+        for (d = 0; d < 8; d++)
+            cnt[d][(c->keys[i].key >> (8 * d)) & 0xff]++;
+    for (d = 0; d < 8; d++) {
+        size_t b, run;
+
+        for (b = 0, sum = 0; b < 256; b++) {
+            run = cnt[d][b];
+            cnt[d][b] = sum;
+            sum += run;
+        }
+        for (i = 0; i < c->n_keys; i++)
+            dst[cnt[d][(src[i].key >> (8 * d)) & 0xff]++] = src[i];
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    /* An even number of passes: the sorted keys are back in c->keys. */
+    free(tmp);
+    free(cnt);
+    return 0;
 }
 
 /* First key >= h: the directory narrows the search to one bucket of ~1 key. */
@@ -540,8 +567,8 @@ struct deps_typo_corpus *deps_typo_corpus_new(const char *tsv, size_t len,
         c->n++;
     }
     /* Duplicates: sort the exact-name keys and compare neighbours. */
-    if (c->n_keys > 1)
-        qsort(c->keys, c->n_keys, sizeof(*c->keys), typo_key_cmp);
+    if (c->n_keys > 1 && typo_keys_sort(c) != 0)
+        goto nomem;
     for (i = 1; i < c->n_keys; i++) {
         const struct typo_key *a = &c->keys[i - 1], *b = &c->keys[i];
 
@@ -558,7 +585,8 @@ struct deps_typo_corpus *deps_typo_corpus_new(const char *tsv, size_t len,
             goto nomem;
     }
     if (c->n_keys > 0) {
-        qsort(c->keys, c->n_keys, sizeof(*c->keys), typo_key_cmp);
+        if (typo_keys_sort(c) != 0)
+            goto nomem;
         for (i = 1, out = 1; i < c->n_keys; i++)
             if (c->keys[i].key != c->keys[out - 1].key || c->keys[i].idx != c->keys[out - 1].idx)
                 c->keys[out++] = c->keys[i];

@@ -559,6 +559,50 @@ static void test_ioc(void **state)
     assert_int_equal(deps_content_scan_sha256(NULL, "x", digest, on_hit, &g), -EINVAL);
 }
 
+/* The block-wise searches (dots of host names, identifier ends, plain runs of string
+ * bodies, sixteen bytes at a time) at every offset: each must stop where the byte loop does,
+ * including at the end of the buffer. */
+static void test_block_edges(void **state)
+{
+    /* identifier bytes of every kind, '$' and UTF-8 included */
+    static const char idb[] = "aZ_$9\xc3\xa9q";
+    char text[256], name[64];
+
+    (void)state;
+    for (size_t pad = 0; pad < 40; pad++) {
+        memset(text, ' ', pad);
+        /* a host as the last bytes of the buffer, and one followed by another label */
+        snprintf(text + pad, sizeof(text) - pad, "x='drop.example.org");
+        expect("a.js", text, 0, "L2-IOC-001", DEPS_SEV_CRITICAL, 1);
+        snprintf(text + pad, sizeof(text) - pad, "drop.example.org.x.y.z");
+        CLEAN("a.md", text, 0);
+        snprintf(text + pad, sizeof(text) - pad, "a.b.c.d.e.f.g.h.i.j.drop.example.org.");
+        expect("a.md", text, 0, "L2-IOC-001", DEPS_SEV_CRITICAL, 1);
+        /* a name ending in a keyword is not the keyword */
+        for (size_t i = 0; i < pad + 1; i++)
+            name[i] = idb[i % (sizeof(idb) - 1)];
+        name[pad + 1] = '\0';
+        snprintf(text, sizeof(text), "%seval(atob(y))", name);
+        CLEAN("a.js", text, 0);
+        snprintf(text, sizeof(text), "%s eval(atob(y))", name);
+        expect("a.js", text, 0, "L2-OBFS-001", DEPS_SEV_HIGH, 1);
+        /* a string ends at its quote, not at an escaped one, wherever they fall */
+        memset(name, 'p', pad);
+        name[pad] = '\0';
+        snprintf(text, sizeof(text), "var s = '%s';\neval(atob(y))", name);
+        expect("a.js", text, 0, "L2-OBFS-001", DEPS_SEV_HIGH, 2);
+        snprintf(text, sizeof(text), "var s = '%s\\'; eval(atob(y))'", name);
+        CLEAN("a.js", text, 0);
+        snprintf(text, sizeof(text), "var s = \"%s\n eval(atob(y))", name);
+        expect("a.js", text, 0, "L2-OBFS-001", DEPS_SEV_HIGH, 2);
+        /* template literals: an expression is code, an escaped one is text */
+        snprintf(text, sizeof(text), "var t = `%s${eval(atob(y))}`", name);
+        expect("a.js", text, 0, "L2-OBFS-001", DEPS_SEV_HIGH, 1);
+        snprintf(text, sizeof(text), "var t = `%s\\${eval(atob(y))}`", name);
+        CLEAN("a.js", text, 0);
+    }
+}
+
 /* Benign shapes: a minified library, a webpack bundle, a source map, lookup tables. */
 static void test_benign(void **state)
 {
@@ -781,12 +825,13 @@ static void test_cases(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_db),     cmocka_unit_test(test_obfs1),
-        cmocka_unit_test(test_obfs2),  cmocka_unit_test(test_obfs3),
-        cmocka_unit_test(test_obfs4),  cmocka_unit_test(test_cred),
-        cmocka_unit_test(test_bund),   cmocka_unit_test(test_ioc),
-        cmocka_unit_test(test_benign), cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_cases),  cmocka_unit_test(test_lexer_edges),
+        cmocka_unit_test(test_db),          cmocka_unit_test(test_obfs1),
+        cmocka_unit_test(test_obfs2),       cmocka_unit_test(test_obfs3),
+        cmocka_unit_test(test_obfs4),       cmocka_unit_test(test_cred),
+        cmocka_unit_test(test_bund),        cmocka_unit_test(test_ioc),
+        cmocka_unit_test(test_benign),      cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_cases),       cmocka_unit_test(test_lexer_edges),
+        cmocka_unit_test(test_block_edges),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

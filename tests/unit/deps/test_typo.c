@@ -228,6 +228,62 @@ static void test_corpus_parse(void **state)
     deps_typo_corpus_free(c);
 }
 
+/* A corpus of a few thousand generated names (hundreds of thousands of index keys, sorted
+ * in several passes): every name is found at its rank, a near name is flagged against the
+ * right target, and a duplicate far from its first line is reported with both lines. */
+static void test_large_index(void **state)
+{
+    enum { N = 3000 };
+    size_t cap = (size_t)N * 40 + 64, len = 0;
+    char *tsv = malloc(cap), name[64];
+    struct deps_typo_error err;
+    struct deps_typo_corpus *c;
+
+    (void)state;
+    assert_non_null(tsv);
+    for (unsigned i = 0; i < N; i++) {
+        /* distinct names of 6 to 13 letters, downloads falling with the rank */
+        unsigned v = i * 2654435761u, k = 6 + i % 8;
+        for (unsigned j = 0; j < k; j++, v = v * 1103515245u + 12345u)
+            name[j] = (char)('a' + (v >> 16) % 26);
+        snprintf(name + k, sizeof(name) - k, "%u", i);
+        len += (size_t)snprintf(tsv + len, cap - len, "%s\t%u\n", name, 100000000u - i * 1000u);
+    }
+    c = deps_typo_corpus_new(tsv, len, &err);
+    if (c == NULL)
+        fail_msg("corpus: %s", err.message);
+    assert_int_equal(deps_typo_corpus_size(c), N);
+    for (size_t pos = 0, rank = 1; pos < len; rank++) {
+        size_t t = strcspn(tsv + pos, "\t");
+        memcpy(name, tsv + pos, t);
+        name[t] = '\0';
+        assert_int_equal(deps_typo_corpus_rank(c, name), rank);
+        if (rank == 7) { /* a transposition of a top name */
+            char tw[64];
+            memcpy(tw, name, t + 1);
+            tw[1] = name[2];
+            tw[2] = name[1];
+            if (tw[1] != tw[2])
+                flagged(c, tw, name, DEPS_TYPO_NONE);
+        }
+        pos += strcspn(tsv + pos, "\n") + 1;
+    }
+    deps_typo_corpus_free(c);
+    /* the name of line 17 again on the last line */
+    size_t p17 = 0;
+    for (int l = 1; l < 17; l++)
+        p17 += strcspn(tsv + p17, "\n") + 1;
+    size_t t17 = strcspn(tsv + p17, "\t");
+    memcpy(name, tsv + p17, t17);
+    name[t17] = '\0';
+    len += (size_t)snprintf(tsv + len, cap - len, "%s\t1\n", name);
+    char msg[128];
+    snprintf(msg, sizeof(msg), "duplicate package name \"%s\" (first on line 17)", name);
+    tsv[len] = '\0';
+    parse_fail(tsv, N + 1, msg);
+    free(tsv);
+}
+
 static struct deps_typo_corpus *load(const char *path)
 {
     struct deps_typo_error err;
@@ -365,6 +421,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_techniques),   cmocka_unit_test(test_legitimate),
         cmocka_unit_test(test_short_names),  cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_corpus_parse), cmocka_unit_test(test_shipped_corpus),
+        cmocka_unit_test(test_large_index),
     };
 
     if (argc == 3 && strcmp(argv[1], "--check") == 0)
