@@ -674,6 +674,21 @@ static int path_has(const char *path, const char *dir)
     return 0;
 }
 
+int deps_content_unread(const char *name, size_t n)
+{
+    /* source maps are named after their code (".map" alone is a module name: core-js's
+     * "es.map" is es.map.js to require) */
+    static const char *const ends[] = {".js.map",  ".mjs.map", ".cjs.map", ".jsx.map", ".ts.map",
+                                       ".mts.map", ".cts.map", ".tsx.map", ".css.map", ".d.ts",
+                                       ".d.mts",   ".d.cts",   ".md",      ".markdown"};
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+        size_t k = strlen(ends[i]);
+        if (n > k && name[n - k - 1] != '/' && strncasecmp(name + n - k, ends[i], k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Where packages ship prebuilt binaries on purpose. */
 static int path_expected_binary(const char *path)
 {
@@ -874,7 +889,7 @@ enum sink {
     SINK_WRITE,    /* fs write */
 };
 
-/* 16 bytes: the lexer copies the last three tokens at every token */
+/* 16 bytes; the lexer keeps the last three in a ring */
 struct tok {
     uint8_t kind; /* enum tok_kind */
     uint8_t kw;   /* enum kw */
@@ -932,7 +947,10 @@ struct an {
     size_t re_fail; /* a regular expression tried from before here ran to its line's end */
     size_t n_cmt;
     size_t n_tpl;
-    struct tok p1, p2, p3; /* previous tokens, p1 the latest */
+    /* the token being read and the three before it, in a ring (no copies per token): see
+     * tok_prev and tok_next */
+    struct tok ring[4];
+    unsigned ri;
     uint64_t n_tok;
     struct content_hits *hits;
 
@@ -1006,6 +1024,18 @@ struct an {
     uint32_t exec_off_line[EXEC_CALLS];
     enum dec exec_hit_dec[PENDING];
 };
+
+/* The k-th token before the one being read (k = 1, 2, 3); T_NONE before the first. */
+static inline const struct tok *tok_prev(const struct an *a, unsigned k)
+{
+    return &a->ring[(a->ri + 1 - k) & 3];
+}
+
+/* The slot of the token being read: made there, then given to on_token. */
+static inline struct tok *tok_next(struct an *a)
+{
+    return &a->ring[(a->ri + 1) & 3];
+}
 
 static uint64_t name_hash(const char *s, size_t n)
 {
@@ -1134,7 +1164,7 @@ static void as_close(struct an *a)
     if (a->as_on && a->as_dec != DEC_NONE) {
         size_t slot = a->n_taint < TAINTS ? a->n_taint++ : (size_t)(a->n_tok % TAINTS);
         a->taint[slot].h = a->as_h;
-        a->taint[slot].off = a->p1.off;
+        a->taint[slot].off = tok_prev(a, 1)->off;
         a->taint[slot].dec = a->as_dec;
         /* a decoding function keeps its meaning in its whole scope, a short variable not */
         a->taint[slot].span = a->as_short && !a->as_decl ? TAINT_SPAN_SHORT : TAINT_SPAN;
@@ -1162,8 +1192,11 @@ static void open_frame(struct an *a, enum sink s, const char *name)
 {
     if (a->n_fr >= FRAMES)
         return;
-    a->fr[a->n_fr] = (struct frame){
-        .sink = s, .depth = a->depth, .line = a->p1.line, .off = a->p1.off, .name = name};
+    a->fr[a->n_fr] = (struct frame){.sink = s,
+                                    .depth = a->depth,
+                                    .line = tok_prev(a, 1)->line,
+                                    .off = tok_prev(a, 1)->off,
+                                    .name = name};
     a->fr[a->n_fr].toks = 0;
     a->fr[a->n_fr].cat.ok = 1;
     a->n_fr++;
@@ -1201,18 +1234,51 @@ static int exec_is_process(const struct an *a)
 {
     static const char *const objs[] = {"cp",   "child_process", "childProcess", "child",
                                        "proc", "shell",         "childproc"};
-    const char *o = a->b + a->p3.off;
+    const char *o = a->b + tok_prev(a, 3)->off;
 
-    if (a->p1.len != 4 || !(a->p2.kind == T_PUNCT && a->p2.ch == '.'))
+    if (tok_prev(a, 1)->len != 4 || !(tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 2)->ch == '.'))
         return 1;
-    if (a->p3.kind == T_PUNCT && a->p3.ch == ')')
+    if (tok_prev(a, 3)->kind == T_PUNCT && tok_prev(a, 3)->ch == ')')
         return 1;
-    if (a->p3.kind != T_IDENT)
+    if (tok_prev(a, 3)->kind != T_IDENT)
         return 0;
     for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
-        if (strlen(objs[i]) == a->p3.len && memcmp(objs[i], o, a->p3.len) == 0)
+        if (strlen(objs[i]) == tok_prev(a, 3)->len && memcmp(objs[i], o, tok_prev(a, 3)->len) == 0)
             return 1;
     return 0;
+}
+
+/* A string literal naming a kind of file the scanner does not read (deps_content_unread)
+ * as a path inside the argument of require()/import(), or inside that of eval()
+ * (`eval(fs.readFileSync('x.md'))`), or as the program a child_process call runs: code loaded or
+ * run from a file named like documentation, a source map or type declarations. A command line
+ * (`exec('git add CHANGELOG.md')`) and any later argument of a child_process call are everyday
+ * release tooling, not this. */
+static void unread_loaded(struct an *a, const struct tok *t)
+{
+    const char *q = a->b + t->off, *sink = NULL;
+    char p[SNIP_MAX + 4];
+    size_t n = t->len;
+
+    /* a whole literal, or the last piece of a template (from its '}') */
+    if (n < 4 || !(q[n - 1] == '\'' || q[n - 1] == '"' || q[n - 1] == '`') ||
+        !deps_content_unread(q + 1, n - 2))
+        return;
+    /* a module name without a '/' ("array.prototype.map") is a package, not a file */
+    bool path = memchr(q, '/', n) != NULL;
+    for (size_t i = 0; i < a->n_fr && sink == NULL; i++) {
+        const struct frame *f = &a->fr[i];
+        if ((f->sink == SINK_REQUIRE && path) || f->sink == SINK_EVAL ||
+            (f->sink == SINK_EXEC && path && f->toks == 1 && memchr(q, ' ', n) == NULL))
+            sink = f->name;
+    }
+    if (sink != NULL)
+        hit_add(a->hits, R_BUND,
+                (a->flags & (DEPS_CONTENT_INSTALL_TIME | DEPS_CONTENT_SCRIPT_TEXT))
+                    ? DEPS_SEV_CRITICAL
+                    : DEPS_SEV_HIGH,
+                t->line, "%s() given '%s', a kind of file never run or scanned as code", sink,
+                snip(p, q + 1, n - 2));
 }
 
 /* Inlined at each place a token is made, where its kind is known: the tests on the kind fold
@@ -1232,6 +1298,8 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
     }
     while (a->n_fr && a->fr[a->n_fr - 1].toks > FRAME_TOKS)
         a->n_fr--;
+    if (a->n_fr && t->kind == T_STR)
+        unread_loaded(a, t);
     if (a->as_on) {
         /* the expression (a function's body included) ends at ';' or ',' at its own level, or
          * where its level closes */
@@ -1259,8 +1327,8 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
         a->alias[a->n_alias++] = a->alias_h;
     switch (t->kind) {
     case T_PUNCT:
-        if (t->ch == '(' && a->p1.kind == T_PUNCT && a->p1.ch == ']' && a->br_tok &&
-            a->br_tok + 1 == a->n_tok)
+        if (t->ch == '(' && tok_prev(a, 1)->kind == T_PUNCT && tok_prev(a, 1)->ch == ']' &&
+            a->br_tok && a->br_tok + 1 == a->n_tok)
             hit_add(a->hits, R_OBFS1,
                     (a->flags & (DEPS_CONTENT_INSTALL_TIME | DEPS_CONTENT_SCRIPT_TEXT))
                         ? DEPS_SEV_CRITICAL
@@ -1270,9 +1338,10 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
         if (t->ch == '[') {
             if (a->n_br < FRAMES) {
                 a->br[a->n_br].depth = a->bdepth;
-                a->br[a->n_br].member =
-                    a->p1.kind == T_IDENT || a->p1.kind == T_STR ||
-                    (a->p1.kind == T_PUNCT && (a->p1.ch == ')' || a->p1.ch == ']'));
+                a->br[a->n_br].member = tok_prev(a, 1)->kind == T_IDENT ||
+                                        tok_prev(a, 1)->kind == T_STR ||
+                                        (tok_prev(a, 1)->kind == T_PUNCT &&
+                                         (tok_prev(a, 1)->ch == ')' || tok_prev(a, 1)->ch == ']'));
                 memset(&a->br[a->n_br].cat, 0, sizeof(a->br[a->n_br].cat));
                 a->br[a->n_br].cat.ok = 1;
                 a->br[a->n_br++].dec = DEC_NONE;
@@ -1300,16 +1369,16 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
             }
         }
         if (t->ch == '(') {
-            if (a->p1.kind == T_IDENT && a->p1.kw == KW_NONE && a->n_alias) {
-                uint64_t h = name_hash(a->b + a->p1.off, a->p1.len);
+            if (tok_prev(a, 1)->kind == T_IDENT && tok_prev(a, 1)->kw == KW_NONE && a->n_alias) {
+                uint64_t h = name_hash(a->b + tok_prev(a, 1)->off, tok_prev(a, 1)->len);
                 for (size_t i = 0; i < a->n_alias; i++)
                     if (a->alias[i] == h) {
                         open_frame(a, SINK_REQUIRE, "require");
                         break;
                     }
             }
-            if (a->p1.kind == T_IDENT) {
-                switch (a->p1.kw) {
+            if (tok_prev(a, 1)->kind == T_IDENT) {
+                switch (tok_prev(a, 1)->kw) {
                 case KW_EVAL:
                     open_frame(a, SINK_EVAL, "eval");
                     break;
@@ -1320,23 +1389,25 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                     open_frame(a, SINK_EVAL, "vm.runIn*Context/_compile");
                     break;
                 case KW_SCRIPT:
-                    if ((a->p2.kind == T_PUNCT && a->p2.ch == '.') || a->p2.kw == KW_NEW)
+                    if ((tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 2)->ch == '.') ||
+                        tok_prev(a, 2)->kw == KW_NEW)
                         open_frame(a, SINK_EVAL, "vm.Script");
                     break;
                 case KW_REQUIRE:
-                    if (!(a->p2.kind == T_PUNCT && a->p2.ch == '.'))
-                        open_frame(a, SINK_REQUIRE, a->b[a->p1.off] == 'i' ? "import" : "require");
+                    if (!(tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 2)->ch == '.'))
+                        open_frame(a, SINK_REQUIRE,
+                                   a->b[tok_prev(a, 1)->off] == 'i' ? "import" : "require");
                     break;
                 case KW_EXEC:
                     if (!exec_is_process(a))
                         break;
                     open_frame(a, SINK_EXEC, "child_process");
                     if (a->n_exec < EXEC_CALLS) {
-                        a->exec_off[a->n_exec] = a->p1.off;
-                        a->exec_off_line[a->n_exec] = a->p1.line;
+                        a->exec_off[a->n_exec] = tok_prev(a, 1)->off;
+                        a->exec_off_line[a->n_exec] = tok_prev(a, 1)->line;
                     }
                     if (a->n_exec++ == 0)
-                        a->exec_line = a->p1.line;
+                        a->exec_line = tok_prev(a, 1)->line;
                     break;
                 case KW_WRITE:
                     open_frame(a, SINK_WRITE, "fs.writeFile");
@@ -1348,7 +1419,8 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                     decoded(a, DEC_URI);
                     break;
                 case KW_FROM:
-                    if (a->p2.kind == T_PUNCT && a->p2.ch == '.' && a->p3.kw == KW_BUFFER) {
+                    if (tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 2)->ch == '.' &&
+                        tok_prev(a, 3)->kw == KW_BUFFER) {
                         a->bf_on = 1;
                         a->bf_early = as_early(a);
                         a->bf_depth = a->depth;
@@ -1356,7 +1428,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                     }
                     break;
                 case KW_BUFFER:
-                    if (!(a->p2.kind == T_PUNCT && a->p2.ch == '.')) {
+                    if (!(tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 2)->ch == '.')) {
                         a->bf_on = 1;
                         a->bf_early = as_early(a);
                         a->bf_depth = a->depth;
@@ -1387,19 +1459,20 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
             for (size_t i = 0; i < a->n_taint; i++)
                 if (a->brace < a->taint[i].brace)
                     a->taint[i].span = 0;
-        } else if (t->ch == ']' && a->p1.ch == '[' && a->p2.ch == '!' && a->p3.ch == '!' &&
-                   a->p1.kind == T_PUNCT && a->p2.kind == T_PUNCT && a->p3.kind == T_PUNCT) {
+        } else if (t->ch == ']' && tok_prev(a, 1)->ch == '[' && tok_prev(a, 2)->ch == '!' &&
+                   tok_prev(a, 3)->ch == '!' && tok_prev(a, 1)->kind == T_PUNCT &&
+                   tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 3)->kind == T_PUNCT) {
             a->n_bangs++; /* while(!![]) of obfuscators; minifiers write !0 */
-        } else if (t->ch == '=' && a->p1.kind == T_IDENT &&
-                   !(a->p2.kind == T_PUNCT && a->p2.ch == '.')) {
+        } else if (t->ch == '=' && tok_prev(a, 1)->kind == T_IDENT &&
+                   !(tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 2)->ch == '.')) {
             /* variables only: a property name (`this.auth =`) is shared by unrelated objects */
-            as_open(a, &a->p1, 0);
+            as_open(a, tok_prev(a, 1), 0);
         }
         break;
     case T_IDENT:
-        if (t->kw == KW_REQUIRE && a->p1.kind == T_PUNCT && a->p1.ch == '=' &&
-            a->p2.kind == T_IDENT) {
-            a->alias_h = name_hash(a->b + a->p2.off, a->p2.len);
+        if (t->kw == KW_REQUIRE && tok_prev(a, 1)->kind == T_PUNCT && tok_prev(a, 1)->ch == '=' &&
+            tok_prev(a, 2)->kind == T_IDENT) {
+            a->alias_h = name_hash(a->b + tok_prev(a, 2)->off, tok_prev(a, 2)->len);
             a->alias_tok = a->n_tok;
         }
         if (t->kw == KW_FCC) {
@@ -1416,8 +1489,8 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
             if (a->push_tok && a->n_tok - a->push_tok <= 12)
                 a->rotation = 1;
         } else if (s[0] == '_' && t->len >= 7 && s[1] == '0' && s[2] == 'x' &&
-                   a->p1.kind == T_PUNCT && a->p1.ch == '(' && a->p2.kw == KW_PARSEINT &&
-                   hexval((unsigned char)s[3]) >= 0) {
+                   tok_prev(a, 1)->kind == T_PUNCT && tok_prev(a, 1)->ch == '(' &&
+                   tok_prev(a, 2)->kw == KW_PARSEINT && hexval((unsigned char)s[3]) >= 0) {
             /* the rotation checksum: parseInt(_0xabc(0x1f2)) / 0x1 + ... */
             a->n_0x++;
             a->n_parse_0x++;
@@ -1427,7 +1500,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
             if (a->n_0x++ == 0)
                 a->line_0x = t->line;
         }
-        if (a->p1.kw == KW_FUNC)
+        if (tok_prev(a, 1)->kw == KW_FUNC)
             as_open(a, t, 1); /* function NAME( */
         if (a->n_taint && (a->n_fr || a->as_on || a->n_br)) {
             uint64_t h = name_hash(s, t->len);
@@ -1479,7 +1552,8 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                 v = s[i] >= '0' && s[i] <= '9' ? v * 10 + (s[i] - '0') : -1;
         }
         if (v >= 32 && v <= 126) {
-            if (a->num_run == 0 || !(a->p1.kind == T_PUNCT && a->p1.ch == ',')) {
+            if (a->num_run == 0 ||
+                !(tok_prev(a, 1)->kind == T_PUNCT && tok_prev(a, 1)->ch == ',')) {
                 if (a->num_run)
                     num_run_end(a);
                 a->num_start = t->off;
@@ -1500,9 +1574,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
     default:
         break;
     }
-    a->p3 = a->p2;
-    a->p2 = a->p1;
-    a->p1 = *t;
+    a->ri++; /* t, in the slot tok_next gave, is the latest now */
 }
 
 static int is_id(unsigned char c)
@@ -1547,13 +1619,13 @@ static size_t id_end(const unsigned char *b, size_t i, size_t n)
 
 static int regex_ok(const struct an *a)
 {
-    switch (a->p1.kind) {
+    switch (tok_prev(a, 1)->kind) {
     case T_NONE:
         return 1;
     case T_PUNCT:
-        return a->p1.ch != ')' && a->p1.ch != ']';
+        return tok_prev(a, 1)->ch != ')' && tok_prev(a, 1)->ch != ']';
     case T_IDENT:
-        return a->p1.kw == KW_REOK || a->p1.kw == KW_NEW;
+        return tok_prev(a, 1)->kw == KW_REOK || tok_prev(a, 1)->kw == KW_NEW;
     default:
         return 0;
     }
@@ -1665,7 +1737,7 @@ static size_t lex_string(struct an *a, size_t i, unsigned char q, int *tpl_expr)
     size_t n = a->n, j = i + 1, chars = 0;
     uint32_t line = a->line, esc_print = 0, run = 0, max_run = 0;
     unsigned char stop = q == '`' ? 16 : 8;
-    struct tok t = {.kind = T_STR};
+    struct tok *t = tok_next(a);
 
     *tpl_expr = 0;
     while (j < n) {
@@ -1725,9 +1797,10 @@ static size_t lex_string(struct an *a, size_t i, unsigned char q, int *tpl_expr)
     }
     if (j > n)
         j = n;
-    t.off = (uint32_t)i;
-    t.len = (uint32_t)((j < n && b[j] == q ? j + 1 : j) - i);
-    t.line = line;
+    *t = (struct tok){.kind = T_STR,
+                      .off = (uint32_t)i,
+                      .len = (uint32_t)((j < n && b[j] == q ? j + 1 : j) - i),
+                      .line = line};
     /* plain ASCII written as escapes: no reason but to hide it */
     if ((max_run >= 4 && esc_print * 10 >= chars * 9) || max_run >= 12) {
         if (a->n_esc_str++ == 0)
@@ -1739,7 +1812,7 @@ static size_t lex_string(struct an *a, size_t i, unsigned char q, int *tpl_expr)
     }
     if (j - i - 1 >= 1024 && esc_print == 0)
         payload_check(a, a->b + i + 1, j - i - 1, line);
-    on_token(a, &t);
+    on_token(a, t);
     if (*tpl_expr)
         return j + 2;
     return j < n && b[j] == q ? j + 1 : j;
@@ -1770,6 +1843,38 @@ static int is_blank(unsigned char c)
     return cc[c] & 32;
 }
 
+/* The end of the run of blanks (and skip bytes) from b[i], counting its lines. Called before
+ * every token, and most tokens follow no blank or one: sixteen bytes at a time (SSE2) with no
+ * branch on the bytes, as a branch on whether a token follows a blank is mispredicted often. */
+static inline size_t blank_end(struct an *a, const unsigned char *b, size_t i, size_t n,
+                               unsigned char skip)
+{
+#if defined(__SSE2__)
+    /* ' ', '\t' .. '\r' (a range, moved to the bottom of int8 for the signed compare) */
+    const __m128i sp = _mm_set1_epi8(' '), lo_t = _mm_set1_epi8((char)(0x80 - '\t'));
+    const __m128i lim_t = _mm_set1_epi8(-128 + 5), nl = _mm_set1_epi8('\n');
+    const __m128i sk = _mm_set1_epi8((char)skip);
+    while (i + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i bl = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, sp), _mm_cmpeq_epi8(x, sk)),
+                                  _mm_cmplt_epi8(_mm_add_epi8(x, lo_t), lim_t));
+        unsigned m = (unsigned)_mm_movemask_epi8(bl);
+        unsigned k = (unsigned)__builtin_ctz(~m); /* 16 when all sixteen are blanks */
+        unsigned lines = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, nl)) & ((1u << k) - 1);
+        for (; lines; lines &= lines - 1) /* one or two, mostly: no popcount before SSE4.2 */
+            a->line++;
+        i += k;
+        if (k < 16)
+            return i;
+    }
+#endif
+    while (i < n && (is_blank(b[i]) || b[i] == skip)) {
+        a->line += b[i] == '\n';
+        i++;
+    }
+    return i;
+}
+
 static void lex(struct an *a)
 {
     const unsigned char *b = (const unsigned char *)a->b;
@@ -1780,27 +1885,21 @@ static void lex(struct an *a)
 
     while (i < n) {
         unsigned char c = b[i];
-
         if (is_blank(c) || c == skip) {
-            /* a run of blanks in one go: indentation is most of the bytes of unminified code */
-            do {
-                a->line += c == '\n';
-                if (++i == n)
-                    break;
-                c = b[i];
-            } while (is_blank(c) || c == skip);
+            i = blank_end(a, b, i, n, skip);
             continue;
         }
-        struct tok t = {.kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line};
+        struct tok *t = tok_next(a);
+        *t = (struct tok){.kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line};
         size_t next;
 
         /* identifiers first: the most frequent token (a digit starts a number) */
         if (is_id(c) && !(c >= '0' && c <= '9')) {
             next = id_end(b, i + 1, n);
-            t.kind = T_IDENT;
-            t.len = (uint32_t)(next - i);
-            t.kw = kw_lookup(a->db, a->b + i, next - i);
-            on_token(a, &t);
+            t->kind = T_IDENT;
+            t->len = (uint32_t)(next - i);
+            t->kw = kw_lookup(a->db, a->b + i, next - i);
+            on_token(a, t);
             i = next;
             i += i < n && b[i] == ' '; /* one space, the usual case, without a branch */
             continue;
@@ -1849,9 +1948,9 @@ static void lex(struct an *a)
                 j++;
                 while (j < n && is_id(b[j]))
                     j++;
-                t.kind = T_RE;
-                t.len = (uint32_t)(j - i);
-                on_token(a, &t);
+                t->kind = T_RE;
+                t->len = (uint32_t)(j - i);
+                on_token(a, t);
                 i = j;
                 continue;
             }
@@ -1883,28 +1982,28 @@ static void lex(struct an *a)
             size_t j = i + 1;
             while (j < n && (is_id(b[j]) || b[j] == '.') && b[j] < 0x80)
                 j++;
-            t.kind = T_NUM;
-            t.len = (uint32_t)(j - i);
-            on_token(a, &t);
+            t->kind = T_NUM;
+            t->len = (uint32_t)(j - i);
+            on_token(a, t);
             i = j;
             continue;
         }
-        t.ch = (char)c;
+        t->ch = (char)c;
         if (i + 1 < n && b[i + 1] == '=' && strchr("=!<>+-*/%&|^", c) != NULL) {
-            t.ch = (c == '=' || c == '!' || c == '<' || c == '>') ? 'E' : 'C';
-            t.len = 2;
-            while (i + t.len < n && b[i + t.len] == '=')
-                t.len++;
+            t->ch = (c == '=' || c == '!' || c == '<' || c == '>') ? 'E' : 'C';
+            t->len = 2;
+            while (i + t->len < n && b[i + t->len] == '=')
+                t->len++;
         } else if (c == '=' && i + 1 < n && b[i + 1] == '>') {
-            t.ch = 'A';
-            t.len = 2;
+            t->ch = 'A';
+            t->len = 2;
         } else if (c == '{') {
             a->brace++;
         } else if (c == '}' && a->brace > 0) {
             a->brace--;
         }
-        on_token(a, &t);
-        i += t.len;
+        on_token(a, t);
+        i += t->len;
         i += i < n && b[i] == ' ';
     }
 }

@@ -48,6 +48,15 @@ size_t deps_content_db_size(const struct deps_content_db *db);
 int deps_content_scan(const struct deps_content_db *db, const char *path, const char *buf,
                       size_t len, unsigned flags, deps_content_cb cb, void *ud);
 
+/* 1 when a file of this name is not read by the scanner: source maps (*.js.map, *.css.map,
+ * *.d.ts.map, ...), type declarations (*.d.ts, *.d.mts, *.d.cts) and Markdown (*.md,
+ * *.markdown), by a case-blind match of the name's end (n bytes of name). Node runs none of them
+ * unless code loads them by name, and such code is reported (L2-BUND-001: a require(),
+ * child_process call or eval() holding a string naming one of them). The caller still reads a file
+ * of these kinds that a lifecycle script runs. Together they are a third of a typical tree's files.
+ */
+int deps_content_unread(const char *name, size_t n);
+
 /* L2-IOC-001 for file hashes: the caller computes the SHA-256 of the whole file (guards has no
  * hash function) and passes its 32 bytes; calls cb once (line 0) when the corpus lists it.
  * Returns 1 when it did, 0 when not, -EINVAL for NULL arguments. */

@@ -153,6 +153,7 @@ void deps_report_write_json(const struct deps_report *r, const struct deps_repor
     deps_buf_printf(b, "  \"workspaces\": %zu,\n", r->workspaces);
     deps_buf_printf(b, "  \"packages_scanned\": %zu,\n", r->n_pkgs);
     deps_buf_printf(b, "  \"files_skipped\": %zu,\n", r->files_skipped);
+    deps_buf_printf(b, "  \"files_not_read\": %zu,\n", r->files_not_read);
     deps_buf_printf(b, "  \"content_analysed\": %s,\n", r->content_analysed ? "true" : "false");
     deps_buf_put(b, "  \"summary\": {\n", 15);
     deps_buf_printf(b, "    \"total\": %zu,\n", r->n_findings);

@@ -82,6 +82,7 @@ struct deps_report {
     const char *lock_format; /* deps_lock_format_name, "none" */
     size_t workspaces;       /* workspace packages scanned besides the root */
     size_t files_skipped;    /* package files over the size cap */
+    size_t files_not_read;   /* source maps, type declarations, Markdown (deps_content_unread) */
     struct deps_report_pkg *pkgs;
     size_t n_pkgs; /* = packages_scanned */
     struct deps_finding *findings;

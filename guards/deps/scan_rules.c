@@ -1357,6 +1357,10 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
         unsigned flags = install_target(m, rel) ? DEPS_CONTENT_INSTALL_TIME : 0;
         const char *data = f->data;
         size_t len = f->len;
+        if (!(flags & DEPS_CONTENT_INSTALL_TIME) && deps_content_unread(rel, strlen(rel))) {
+            ctx->r->files_not_read++; /* never run unless loaded by name: see content.h */
+            continue;
+        }
         if (data == NULL && len > 0 &&
             (p->source == NULL || p->source->read(p->source->ctx, f, &data, &len) < 0)) {
             ctx->r->files_skipped++; /* unreadable now (gone, or no source): not analysed */

@@ -242,6 +242,26 @@ static void test_content_analysers(void **state)
     assert_non_null(strstr(j, "\"rule_id\": \"L2-IOC-001\""));
     assert_non_null(strstr(j, "\"file\": \"node_modules/x/setup.js\""));
     assert_non_null(strstr(j, "\"rule_id\": \"L2-POST-001\""));
+    assert_non_null(strstr(j, "\"files_not_read\": 0,"));
+    free(j);
+
+    /* Source maps, type declarations and Markdown are not read, unless a lifecycle script
+     * runs one: the indicator in the map and the README goes unseen, the one in the script
+     * named like docs does not. */
+    put("unread/package.json", "{\"name\":\"unread\",\"dependencies\":{\"y\":\"1.0.0\"}}");
+    put("unread/node_modules/y/package.json",
+        "{\"name\":\"y\",\"version\":\"1.0.0\",\"license\":\"MIT\",\"scripts\":{"
+        "\"install\":\"node docs/setup.md\"}}");
+    put("unread/node_modules/y/index.js.map", "{\"sources\":[\"https://copayapi.host/a\"]}");
+    put("unread/node_modules/y/index.d.ts", "// https://copayapi.host/b\n");
+    put("unread/node_modules/y/README.md", "see https://copayapi.host/c\n");
+    put("unread/node_modules/y/docs/setup.md", "fetch('https://copayapi.host/d');\n");
+    assert_int_equal(run(p("unread"), "--deterministic-output", "-o", p("unread.json"), NULL), 1);
+    j = slurp("unread.json");
+    assert_non_null(strstr(j, "\"files_not_read\": 3,"));
+    assert_non_null(strstr(j, "\"file\": \"node_modules/y/docs/setup.md\""));
+    assert_null(strstr(j, "\"file\": \"node_modules/y/index.js.map\""));
+    assert_null(strstr(j, "\"file\": \"node_modules/y/README.md\""));
     free(j);
 }
 

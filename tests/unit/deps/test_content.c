@@ -528,6 +528,42 @@ static void test_bund(void **state)
     CLEAN("", "node install.js || echo failed", DEPS_CONTENT_SCRIPT_TEXT);
 }
 
+/* Files the scanner never reads (source maps, type declarations, Markdown), and code that
+ * loads or runs one of them anyway. */
+static void test_unread(void **state)
+{
+    static const char *const unread[] = {
+        "index.js.map", "dist/a.mjs.map", "types/x.d.ts.map", "style.css.map",     "index.d.ts",
+        "lib/x.d.mts",  "x.d.cts",        "README.md",        "docs/API.MARKDOWN", "CHANGELOG.Md"};
+    static const char *const read[] = {
+        "index.js", "es.map", "modules/es.map.js", "map",    "lib/.md", "x.d.tsx",
+        "README",   "a.ts",   "notes.txt",         ".js.map"};
+    (void)state;
+    for (size_t i = 0; i < sizeof(unread) / sizeof(unread[0]); i++)
+        assert_true(deps_content_unread(unread[i], strlen(unread[i])));
+    for (size_t i = 0; i < sizeof(read) / sizeof(read[0]); i++)
+        assert_false(deps_content_unread(read[i], strlen(read[i])));
+
+    expect("index.js", "module.exports = require('./lib/payload.md');\n", 0, "L2-BUND-001",
+           DEPS_SEV_HIGH, 1);
+    expect("index.js", "const x = require(path.join(__dirname, 'types/run.d.ts'));\n", 0,
+           "L2-BUND-001", DEPS_SEV_HIGH, 1);
+    expect("setup.js", "eval(fs.readFileSync(__dirname + '/docs/usage.md', 'utf8'));\n",
+           DEPS_CONTENT_INSTALL_TIME, "L2-BUND-001", DEPS_SEV_CRITICAL, 1);
+    expect("index.js", "const cp = require('child_process');\ncp.spawn('./bin/tool.js.map');\n", 0,
+           "L2-BUND-001", DEPS_SEV_HIGH, 2);
+    expect("index.js", "import(`${base}/chunk.js.map`).then(run);\n", 0, "L2-BUND-001",
+           DEPS_SEV_HIGH, 1);
+    /* module names and extension-less requires, release tooling, writing docs */
+    CLEAN("index.js", "require('../../modules/es.map');\nrequire('array.prototype.map');\n", 0);
+    CLEAN("release.js",
+          "const { exec, execFile } = require('child_process');\n"
+          "exec('git add CHANGELOG.md');\nexecFile('git', ['add', 'CHANGELOG.md']);\n",
+          0);
+    CLEAN("gen.js", "fs.writeFileSync(path.join(out, 'README.md'), text);\n", 0);
+    CLEAN("index.js", "const doc = 'see docs/usage.md';\nmodule.exports = doc;\n", 0);
+}
+
 static void test_ioc(void **state)
 {
     struct got g;
@@ -831,7 +867,7 @@ int main(void)
         cmocka_unit_test(test_bund),        cmocka_unit_test(test_ioc),
         cmocka_unit_test(test_benign),      cmocka_unit_test(test_caps),
         cmocka_unit_test(test_cases),       cmocka_unit_test(test_lexer_edges),
-        cmocka_unit_test(test_block_edges),
+        cmocka_unit_test(test_block_edges), cmocka_unit_test(test_unread),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
