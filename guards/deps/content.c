@@ -1288,6 +1288,15 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
     const char *s = a->b + t->off;
 
     a->n_tok++;
+    /* The usual token, a name that is no keyword while no tracker is open: nothing below
+     * would change (the trackers count tokens only while open; '_' may start an obfuscator's
+     * _0x name; after `function` the name is an assignment's) */
+    if (t->kind == T_IDENT && t->kw == KW_NONE &&
+        !(a->n_fr | (size_t)a->as_on | (size_t)a->bf_on | (size_t)a->num_run | a->n_br) &&
+        s[0] != '_' && tok_prev(a, 1)->kw != KW_FUNC) {
+        a->ri++;
+        return;
+    }
     /* sink frames: argument evidence */
     for (size_t i = 0; i < a->n_fr; i++) {
         struct frame *f = &a->fr[i];
