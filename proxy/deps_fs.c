@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define FS_MAX_PATH PROXY_DEPS_FS_PATH
@@ -217,6 +218,17 @@ static void dirs_drop(struct proxy_deps_fs *fs, size_t keep)
         close(fs->dir_fd[--fs->n_dirs]);
 }
 
+/* Close the files opened ahead whose reads did not come, up to (not including) position k of
+ * the ring. */
+static void ahead_drop(struct proxy_deps_fs *fs, size_t k)
+{
+    for (; k > 0 && fs->n_ahead > 0; k--) {
+        close(fs->ahead[fs->ahead_first].fd);
+        fs->ahead_first = (fs->ahead_first + 1) % PROXY_DEPS_FS_AHEAD;
+        fs->n_ahead--;
+    }
+}
+
 int proxy_deps_fs_read(const char *dir, const struct deps_limits *lim, struct proxy_deps_fs *out,
                        char *err, size_t errlen)
 {
@@ -261,6 +273,7 @@ void proxy_deps_fs_free(struct proxy_deps_fs *fs)
     }
     free(fs->files);
     free(fs->buf);
+    ahead_drop(fs, fs->n_ahead);
     dirs_drop(fs, 0);
     if (fs->root_fd >= 0)
         close(fs->root_fd);
@@ -332,12 +345,68 @@ out:
     return fd;
 }
 
+static void fs_source_will_read(void *ctx, const struct deps_file *f)
+{
+    struct proxy_deps_fs *fs = ctx;
+    int fd;
+
+    if (fs->cold <= 0)
+        return;
+    if (fs->n_ahead == PROXY_DEPS_FS_AHEAD)
+        ahead_drop(fs, 1); /* the oldest hint's read never came */
+    fd = open_below(fs, f->path);
+    if (fd < 0)
+        return; /* the read will say why */
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+    size_t slot = (fs->ahead_first + fs->n_ahead++) % PROXY_DEPS_FS_AHEAD;
+    fs->ahead[slot].f = f;
+    fs->ahead[slot].fd = fd;
+}
+
+/* The file opened ahead for f, taken out of the ring, or -1. Hints come in the order of the
+ * reads, so those before f were for files whose reads did not come: they are closed. */
+static int ahead_take(struct proxy_deps_fs *fs, const struct deps_file *f)
+{
+    for (size_t k = 0; k < fs->n_ahead; k++) {
+        size_t slot = (fs->ahead_first + k) % PROXY_DEPS_FS_AHEAD;
+        if (fs->ahead[slot].f == f) {
+            int fd = fs->ahead[slot].fd;
+            ahead_drop(fs, k);
+            fs->ahead_first = (fs->ahead_first + 1) % PROXY_DEPS_FS_AHEAD;
+            fs->n_ahead--;
+            return fd;
+        }
+    }
+    return -1;
+}
+
+/* The first read of a file: from the page cache only while the tree has been found cached
+ * (RWF_NOWAIT), so that one not cached turns the read-ahead on; it is then read as usual. */
+static ssize_t first_read(struct proxy_deps_fs *fs, int fd, char *buf, size_t want)
+{
+    if (fs->cold == 0 && want > 0) {
+        struct iovec iov = {buf, want};
+        ssize_t r = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+        if (r >= 0 && (size_t)r == want)
+            return r;
+        if (r >= 0 || errno == EAGAIN)
+            fs->cold = 1; /* all or part of it is not cached */
+        else if (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)
+            fs->cold = -1;
+        if (r > 0)
+            return r;
+    }
+    return read(fd, buf, want);
+}
+
 static int fs_source_read(void *ctx, const struct deps_file *f, const char **data, size_t *len)
 {
     struct proxy_deps_fs *fs = ctx;
     struct stat st;
     size_t want = f->len, got = 0;
-    int fd = open_below(fs, f->path);
+    int fd = fs->n_ahead ? ahead_take(fs, f) : -1;
+    if (fd < 0)
+        fd = open_below(fs, f->path);
     if (fd < 0)
         return fd;
     if (want == DEPS_FILE_LEN_UNKNOWN) { /* not stat'ed by the walk */
@@ -361,7 +430,8 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
         fs->buf_cap = want;
     }
     while (got < want) {
-        ssize_t r = read(fd, fs->buf + got, want - got);
+        ssize_t r =
+            got == 0 ? first_read(fs, fd, fs->buf, want) : read(fd, fs->buf + got, want - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -385,4 +455,10 @@ void proxy_deps_fs_source(struct proxy_deps_fs *fs, struct deps_file_source *src
 {
     src->ctx = fs;
     src->read = fs_source_read;
+    src->will_read = fs_source_will_read;
+}
+
+void proxy_deps_fs_read_ahead(struct proxy_deps_fs *fs)
+{
+    fs->cold = 1;
 }

@@ -6,8 +6,9 @@
 
 #include "guards/deps/project.h"
 
-#define PROXY_DEPS_FS_DIRS 72   /* folder levels kept open while reading package files */
-#define PROXY_DEPS_FS_PATH 4096 /* longest path read */
+#define PROXY_DEPS_FS_DIRS  72   /* folder levels kept open while reading package files */
+#define PROXY_DEPS_FS_PATH  4096 /* longest path read */
+#define PROXY_DEPS_FS_AHEAD 32   /* package files opened ahead of their reads, at most */
 
 /* The files of a project that the scanner reads (deps_project_wants): manifests, lockfiles
  * and settings as malloc'd copies; the other package files by path only (data NULL, len
@@ -29,6 +30,17 @@ struct proxy_deps_fs {
     size_t dir_end[PROXY_DEPS_FS_DIRS]; /* where each level's name ends in dir_path */
     size_t n_dirs;
     char dir_path[PROXY_DEPS_FS_PATH];
+    /* Read-ahead. A read that finds its file not in the page cache (a first scan after a
+     * reboot, or after the kernel dropped the tree) turns it on for the rest of the scan:
+     * each file the content rules name ahead (will_read) is then opened and its pages asked
+     * for (POSIX_FADV_WILLNEED), so that the disk works on many files while the analysers run
+     * rather than on one at a time. With the tree cached, nothing is done ahead. */
+    int cold; /* 1: reading ahead; 0: not (yet); -1: reads cannot tell (no RWF_NOWAIT) */
+    struct {
+        const struct deps_file *f;
+        int fd;
+    } ahead[PROXY_DEPS_FS_AHEAD]; /* a ring, in the order of the hints */
+    size_t ahead_first, n_ahead;
 };
 
 /* Read dir: manifests and settings at any depth outside node_modules (directory depth capped
@@ -42,6 +54,9 @@ int proxy_deps_fs_read(const char *dir, const struct deps_limits *lim, struct pr
 /* The source that reads the files left out of the map (set it as the project's source).
  * Valid while fs is. */
 void proxy_deps_fs_source(struct proxy_deps_fs *fs, struct deps_file_source *src);
+
+/* Tests: read ahead from the start, as when a read has found the tree not cached. */
+void proxy_deps_fs_read_ahead(struct proxy_deps_fs *fs);
 
 /* Free the files. NULL is fine. */
 void proxy_deps_fs_free(struct proxy_deps_fs *fs);

@@ -94,6 +94,10 @@ struct deps_file_source {
      * negative errno (the file is then counted in the report's files_skipped; -EFBIG for a
      * file of unknown size over the cap). */
     int (*read)(void *ctx, const struct deps_file *f, const char **data, size_t *len);
+    /* Optional (NULL: none). f will be read soon: the content rules name each file they will
+     * read a few files ahead, in the order of the reads. A hint only, which the disk layer
+     * uses to have files that are not in the page cache read in the background. */
+    void (*will_read)(void *ctx, const struct deps_file *f);
 };
 
 /* A loaded project. Arrays are sorted by path; manifests: root first, then workspaces, then

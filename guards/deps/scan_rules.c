@@ -1335,6 +1335,25 @@ static int content_file(struct content_memo *memo, const struct deps_content_db 
     return rc;
 }
 
+/* Whether the content rules read f: 1 (with its package, its path in it and the scan flags),
+ * 0 when it belongs to no installed package, -1 for a kind never read (deps_content_unread)
+ * that no lifecycle script runs. */
+static int content_target(const struct deps_project *p, const struct deps_file *f,
+                          const struct deps_manifest **m, const char **rel, unsigned *flags)
+{
+    *m = deps_project_owner(p, f->path);
+    if (!*m || !(*m)->obj)
+        return 0;
+    *rel = f->path + strlen((*m)->dir) + 1;
+    *flags = install_target(*m, *rel) ? DEPS_CONTENT_INSTALL_TIME : 0;
+    if (!(*flags & DEPS_CONTENT_INSTALL_TIME) && deps_content_unread(*rel, strlen(*rel)))
+        return -1;
+    return 1;
+}
+
+/* Files named to the source ahead of their reads (deps_file_source.will_read). */
+#define CONTENT_AHEAD 16
+
 /* scan_content: every file of every installed package, and every lifecycle script text. */
 void deps_rule_content(struct deps_scan_ctx *ctx)
 {
@@ -1347,20 +1366,36 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
         return;
     ctx->r->content_analysed = true;
     memo_init(&memo, p->n_files);
+    size_t hinted = 0; /* files up to here were named to the source ahead (will_read) */
     for (size_t i = 0; i < p->n_files && ctx->rc == 0; i++) {
         const struct deps_file *f = &p->files[i];
-        const struct deps_manifest *m = deps_project_owner(p, f->path);
-        if (!m || !m->obj)
+        const struct deps_manifest *m;
+        const char *rel;
+        unsigned flags;
+        int what = content_target(p, f, &m, &rel, &flags);
+        if (what == 0)
             continue;
-        const char *rel = f->path + strlen(m->dir) + 1;
-        struct content_ud u = {ctx, m->name[0] ? m->name : m->dir_name, m->version, f->path, 0};
-        unsigned flags = install_target(m, rel) ? DEPS_CONTENT_INSTALL_TIME : 0;
-        const char *data = f->data;
-        size_t len = f->len;
-        if (!(flags & DEPS_CONTENT_INSTALL_TIME) && deps_content_unread(rel, strlen(rel))) {
+        if (what < 0) {
             ctx->r->files_not_read++; /* never run unless loaded by name: see content.h */
             continue;
         }
+        /* the source may read ahead: name the next files this loop will read */
+        for (size_t ahead = 0;
+             p->source && p->source->will_read && ahead < CONTENT_AHEAD && hinted < p->n_files;
+             hinted++) {
+            const struct deps_file *g = &p->files[hinted];
+            const struct deps_manifest *gm;
+            const char *grel;
+            unsigned gflags;
+            if (hinted <= i || g->data != NULL || g->len == 0 ||
+                content_target(p, g, &gm, &grel, &gflags) <= 0)
+                continue;
+            p->source->will_read(p->source->ctx, g);
+            ahead++;
+        }
+        struct content_ud u = {ctx, m->name[0] ? m->name : m->dir_name, m->version, f->path, 0};
+        const char *data = f->data;
+        size_t len = f->len;
         if (data == NULL && len > 0 &&
             (p->source == NULL || p->source->read(p->source->ctx, f, &data, &len) < 0)) {
             ctx->r->files_skipped++; /* unreadable now (gone, or no source): not analysed */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -267,6 +268,18 @@ static void test_content_analysers(void **state)
 
 /* ------------------------------------------------------------------ disk layer */
 
+/* Descriptors open in this process. */
+static size_t open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    size_t n = 0;
+    assert_non_null(d);
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n;
+}
+
 static const struct deps_file *file_of(const struct proxy_deps_fs *fs, const char *path)
 {
     for (size_t i = 0; i < fs->n; i++)
@@ -352,6 +365,32 @@ static void test_walk_and_reads(void **state)
         }
     proxy_deps_fs_free(&fs);
     proxy_deps_fs_free(NULL);
+
+    /* Read-ahead, as after a read found the tree not cached: hinted files come from the
+     * files opened ahead, in order, out of order, with hints whose reads never come, more
+     * hints than the ring holds, and hints still pending when the map is freed (no
+     * descriptor left open). */
+    size_t fds = open_fds();
+    size_t nf = sizeof(files) / sizeof(files[0]);
+    assert_int_equal(proxy_deps_fs_read(p("t1"), NULL, &fs, err, sizeof(err)), 0);
+    proxy_deps_fs_source(&fs, &src);
+    proxy_deps_fs_read_ahead(&fs);
+    for (size_t i = 0; i < nf; i++)
+        src.will_read(src.ctx, file_of(&fs, files[i]));
+    assert_int_equal(fs.n_ahead, nf);
+    expect_read(&src, &fs, files[0], files[0]);
+    expect_read(&src, &fs, files[3], files[3]); /* 1 and 2: their reads never came */
+    assert_int_equal(fs.n_ahead, nf - 4);
+    expect_read(&src, &fs, files[1], files[1]); /* not ahead any more: opened now */
+    for (int round = 0; round < 3; round++)     /* 3 x 11 hints: more than the ring holds */
+        for (size_t i = 0; i < nf; i++)
+            src.will_read(src.ctx, file_of(&fs, files[i]));
+    assert_int_equal(fs.n_ahead, PROXY_DEPS_FS_AHEAD);
+    for (size_t i = 0; i < nf; i++)
+        expect_read(&src, &fs, files[i], strstr(files[i], "empty") ? "" : files[i]);
+    assert_true(fs.n_ahead > 0);
+    proxy_deps_fs_free(&fs);
+    assert_int_equal(open_fds(), fds);
 }
 
 /* A file deeper than the folders the reader keeps open is still read, and so are the files
