@@ -345,22 +345,25 @@ out:
     return fd;
 }
 
-static void fs_source_will_read(void *ctx, const struct deps_file *f)
+static int fs_source_will_read(void *ctx, const struct deps_file *f)
 {
     struct proxy_deps_fs *fs = ctx;
     int fd;
 
     if (fs->cold <= 0)
-        return;
+        return 0;
+    if (f == NULL)
+        return 1;
     if (fs->n_ahead == PROXY_DEPS_FS_AHEAD)
         ahead_drop(fs, 1); /* the oldest hint's read never came */
     fd = open_below(fs, f->path);
     if (fd < 0)
-        return; /* the read will say why */
+        return 1; /* the read will say why */
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
     size_t slot = (fs->ahead_first + fs->n_ahead++) % PROXY_DEPS_FS_AHEAD;
     fs->ahead[slot].f = f;
     fs->ahead[slot].fd = fd;
+    return 1;
 }
 
 /* The file opened ahead for f, taken out of the ring, or -1. Hints come in the order of the
@@ -387,9 +390,9 @@ static ssize_t first_read(struct proxy_deps_fs *fs, int fd, char *buf, size_t wa
     if (fs->cold == 0 && want > 0) {
         struct iovec iov = {buf, want};
         ssize_t r = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
-        if (r >= 0 && (size_t)r == want)
+        if (r == 0 || (r > 0 && (size_t)r == want)) /* all of it, or a file emptied since */
             return r;
-        if (r >= 0 || errno == EAGAIN)
+        if (r > 0 || errno == EAGAIN)
             fs->cold = 1; /* all or part of it is not cached */
         else if (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)
             fs->cold = -1;

@@ -96,8 +96,10 @@ struct deps_file_source {
     int (*read)(void *ctx, const struct deps_file *f, const char **data, size_t *len);
     /* Optional (NULL: none). f will be read soon: the content rules name each file they will
      * read a few files ahead, in the order of the reads. A hint only, which the disk layer
-     * uses to have files that are not in the page cache read in the background. */
-    void (*will_read)(void *ctx, const struct deps_file *f);
+     * uses to have files that are not in the page cache read in the background. Returns 1
+     * when such hints are used now, 0 when they are not (f NULL: only asks), so that no work
+     * goes into them while the tree is cached. */
+    int (*will_read)(void *ctx, const struct deps_file *f);
 };
 
 /* A loaded project. Arrays are sorted by path; manifests: root first, then workspaces, then

@@ -1380,9 +1380,9 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
             continue;
         }
         /* the source may read ahead: name the next files this loop will read */
-        for (size_t ahead = 0;
-             p->source && p->source->will_read && ahead < CONTENT_AHEAD && hinted < p->n_files;
-             hinted++) {
+        bool hints =
+            p->source && p->source->will_read && p->source->will_read(p->source->ctx, NULL);
+        for (size_t ahead = 0; hints && ahead < CONTENT_AHEAD && hinted < p->n_files; hinted++) {
             const struct deps_file *g = &p->files[hinted];
             const struct deps_manifest *gm;
             const char *grel;

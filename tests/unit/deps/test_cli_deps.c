@@ -374,7 +374,11 @@ static void test_walk_and_reads(void **state)
     size_t nf = sizeof(files) / sizeof(files[0]);
     assert_int_equal(proxy_deps_fs_read(p("t1"), NULL, &fs, err, sizeof(err)), 0);
     proxy_deps_fs_source(&fs, &src);
+    assert_int_equal(src.will_read(src.ctx, NULL), 0); /* cached, as far as it knows */
+    assert_int_equal(src.will_read(src.ctx, file_of(&fs, files[0])), 0);
+    assert_int_equal(fs.n_ahead, 0);
     proxy_deps_fs_read_ahead(&fs);
+    assert_int_equal(src.will_read(src.ctx, NULL), 1);
     for (size_t i = 0; i < nf; i++)
         src.will_read(src.ctx, file_of(&fs, files[i]));
     assert_int_equal(fs.n_ahead, nf);
