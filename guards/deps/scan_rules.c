@@ -1366,7 +1366,9 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
         return;
     ctx->r->content_analysed = true;
     memo_init(&memo, p->n_files);
-    size_t hinted = 0; /* files up to here were named to the source ahead (will_read) */
+    /* files before `hinted` were named to the source ahead (will_read); `ahead` of them are
+     * still to be read */
+    size_t hinted = 0, ahead = 0;
     for (size_t i = 0; i < p->n_files && ctx->rc == 0; i++) {
         const struct deps_file *f = &p->files[i];
         const struct deps_manifest *m;
@@ -1379,10 +1381,13 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
             ctx->r->files_not_read++; /* never run unless loaded by name: see content.h */
             continue;
         }
-        /* the source may read ahead: name the next files this loop will read */
+        if (i < hinted && f->data == NULL && f->len > 0 && ahead > 0)
+            ahead--; /* named ahead: its read comes now */
+        /* the source may read ahead: keep the next CONTENT_AHEAD files this loop will read
+         * named to it */
         bool hints =
             p->source && p->source->will_read && p->source->will_read(p->source->ctx, NULL);
-        for (size_t ahead = 0; hints && ahead < CONTENT_AHEAD && hinted < p->n_files; hinted++) {
+        for (; hints && ahead < CONTENT_AHEAD && hinted < p->n_files; hinted++) {
             const struct deps_file *g = &p->files[hinted];
             const struct deps_manifest *gm;
             const char *grel;

@@ -841,6 +841,117 @@ static void test_content_copies(void **state)
 #undef MAN_A
 }
 
+/* A source that records the content rules' hints (will_read) and reads. */
+#define HINT_FILES 48
+struct hint_src {
+    const struct deps_file *files;
+    int hinted[HINT_FILES], read[HINT_FILES];
+    size_t outstanding, max_outstanding, reads;
+    int on;
+};
+
+static int hint_index(const struct hint_src *h, const struct deps_file *f)
+{
+    for (int k = 0; k < HINT_FILES; k++)
+        if (strcmp(h->files[k].path, f->path) == 0)
+            return k;
+    fail_msg("not a file of the project: %s", f->path);
+    return -1;
+}
+
+static int hint_will_read(void *ctx, const struct deps_file *f)
+{
+    struct hint_src *h = ctx;
+    if (f == NULL || !h->on)
+        return h->on;
+    int k = hint_index(h, f);
+    assert_int_equal(h->hinted[k], 0); /* once */
+    assert_int_equal(h->read[k], 0);   /* before its read */
+    h->hinted[k] = 1;
+    if (++h->outstanding > h->max_outstanding)
+        h->max_outstanding = h->outstanding;
+    return 1;
+}
+
+static int hint_read(void *ctx, const struct deps_file *f, const char **data, size_t *len)
+{
+    struct hint_src *h = ctx;
+    int k = hint_index(h, f);
+    h->read[k]++;
+    h->reads++;
+    if (h->hinted[k])
+        h->outstanding--;
+    *data = "module.exports = 1;\n";
+    *len = strlen(*data);
+    return 0;
+}
+
+/* Read-ahead hints (a source reading a tree not in the page cache): each file the content
+ * rules read is named once, before its read, and never more than a few ahead (a hint whose
+ * read is far off costs the disk layer a descriptor, and one it drops costs a second open);
+ * no hint for a file not read; none at all while the source says it does not use them. */
+static void test_read_ahead_hints(void **state)
+{
+    static const char iocs[] = "# version: 2026-03-01.1\ndomain\tcopayapi.host\ttest incident\n";
+    static char paths[HINT_FILES][64];
+    struct deps_file cf[] = {{"iocs.tsv", iocs, sizeof(iocs) - 1}};
+    struct deps_file f[HINT_FILES];
+    struct deps_corpus *c = NULL;
+    char err[256];
+    size_t n = 0;
+    (void)state;
+
+    assert_int_equal(deps_corpus_new(cf, 1, "", &c, err, sizeof(err)), 0);
+
+    f[n++] = (struct deps_file){"package.json", ROOT_PKG("\"a\":\"1.0.0\""), 0};
+    f[n++] = (struct deps_file){"node_modules/a/package.json",
+                                "{\"name\":\"a\",\"version\":\"1.0.0\",\"license\":\"MIT\"}", 0};
+    for (; n < HINT_FILES; n++) {
+        /* lazy files (no bytes yet), with files of an unread kind and an empty file among
+         * them */
+        if (n % 7 == 3)
+            snprintf(paths[n], sizeof(paths[n]), "node_modules/a/f%02zu.js.map", n);
+        else
+            snprintf(paths[n], sizeof(paths[n]), "node_modules/a/f%02zu.js", n);
+        f[n] = (struct deps_file){paths[n], NULL, n == 30 ? 0 : 100};
+    }
+    for (size_t i = 0; i < 2; i++)
+        f[i].len = strlen(f[i].data);
+    for (int on = 0; on < 2; on++) {
+        struct hint_src h = {.files = f, .on = on};
+        struct deps_file_source src = {&h, hint_read, hint_will_read};
+        struct deps_project *p = NULL;
+        struct deps_project_error e;
+        struct deps_report *r = NULL;
+        int rc = deps_project_load(f, n, NULL, &p, &e);
+        if (rc != 0)
+            fail_msg("load: %d %s", rc, e.message);
+        p->source = &src;
+        assert_int_equal(deps_scan(p, c, &r), 0);
+        size_t lazy_read = 0, hinted = 0;
+        for (size_t i = 0; i < n; i++) {
+            bool lazy = f[i].data == NULL && f[i].len > 0 && strstr(f[i].path, ".map") == NULL;
+            assert_int_equal(h.read[i], lazy ? 1 : 0);
+            assert_true(!h.hinted[i] || lazy);
+            lazy_read += lazy;
+            hinted += (size_t)h.hinted[i];
+        }
+        assert_true(lazy_read > 30);
+        /* all but the first read, which is not ahead of anything */
+        assert_int_equal(hinted, on ? lazy_read - 1 : 0);
+        assert_int_equal(h.reads, lazy_read);
+        assert_int_equal(h.outstanding, 0);
+        /* the file being read and CONTENT_AHEAD (scan_rules.c) after it */
+        if (h.max_outstanding > (on ? 1 + 16 : 0))
+            fail_msg("%zu hints waiting for their reads", h.max_outstanding);
+        if (on)
+            assert_true(h.max_outstanding >= 8);
+        deps_report_free(r);
+        deps_project_free(p);
+    }
+    deps_corpus_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -863,6 +974,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shipped_advisories),
         cmocka_unit_test(test_content_copies),
+        cmocka_unit_test(test_read_ahead_hints),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
