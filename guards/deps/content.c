@@ -9,6 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <hs/hs.h>
+#include <stdatomic.h>
+
 #include "guards/decode.h"
 #include "guards/deps/content.h"
 
@@ -181,11 +184,15 @@ struct deps_content_db {
     char version[64];
     uint8_t kw_bucket[256][KW_SLOTS]; /* JavaScript keywords of interest, see kw_lookup */
     uint32_t kw_lens[256];            /* by first byte: bit n set when a keyword has length n */
+    struct pre_state *pre;            /* the lexer's pre-filter, built when it pays */
 };
 
 static void db_fail(char *err, size_t errlen, uint32_t line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int kw_index(struct deps_content_db *db);
+struct pre_state;
+static struct pre_state *pre_new(void);
+static void pre_free(struct pre_state *ps);
 
 static void db_fail(char *err, size_t errlen, uint32_t line, const char *fmt, ...)
 {
@@ -443,9 +450,14 @@ int deps_content_db_new(const char *ioc_tsv, size_t len, struct deps_content_db 
             db_fail(err, errlen, 0, "duplicate sha256 %s", db->hashes[i].value);
             goto out;
         }
+    db->pre = pre_new();
+    if (db->pre == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
     *out = db;
-    db = NULL;
     rc = 0;
+    db = NULL;
 out:
     if (rc == -ENOMEM)
         db_fail(err, errlen, 0, "out of memory");
@@ -461,6 +473,7 @@ void deps_content_db_free(struct deps_content_db *db)
     free(db->domains);
     free(db->urls);
     free(db->hashes);
+    pre_free(db->pre);
     free(db);
 }
 
@@ -913,6 +926,7 @@ struct tok {
 struct str_cat {
     char s[24];
     uint8_t len, parts, ok;
+    uint8_t plus; /* a '+' since the last piece (two literals side by side do not join) */
 };
 
 struct frame {
@@ -1076,14 +1090,18 @@ static void cat_token(const struct an *a, struct str_cat *c, const struct tok *t
 
     if (!c->ok)
         return;
-    if (t->kind == T_PUNCT && t->ch == '+')
+    if (t->kind == T_PUNCT && t->ch == '+') {
+        c->plus = 1;
         return;
+    }
     /* a whole '...' or "..." literal without escapes */
     if (t->kind == T_STR && t->len >= 2 && (q[0] == '\'' || q[0] == '"') && q[t->len - 1] == q[0] &&
-        memchr(q, '\\', t->len) == NULL && c->len + t->len - 2 < sizeof(c->s)) {
+        memchr(q, '\\', t->len) == NULL && c->len + t->len - 2 < sizeof(c->s) &&
+        (c->parts == 0 || c->plus)) {
         memcpy(c->s + c->len, q + 1, t->len - 2);
         c->len = (uint8_t)(c->len + t->len - 2);
         c->parts++;
+        c->plus = 0;
         return;
     }
     c->ok = 0;
@@ -2329,6 +2347,293 @@ static void install_rules(const char *b, size_t n, unsigned flags, const struct 
     (void)flags;
 }
 
+/* ---- what a file needs for the lexer to find anything ------------------------------------
+ *
+ * Most package files hold none of what the lexer's rules look for, and the lexer costs about
+ * 2.5 ns a byte. A Hyperscan database of the text every lexer finding needs finds those files
+ * at several times that speed, and they are not lexed. It is exact: each pattern is implied by
+ * the rules it stands for (listed with it), so a file it passes over would give no lexer
+ * finding (deps_content_scan with DEPS_CONTENT_FULL lexes every file; the tests and the fuzz
+ * target compare both ways). Install-time files and script text are always lexed: their
+ * credential rules read the lexer's state. */
+
+enum pre_id {
+    /* decoders whose every use counts (base64, char codes) and obfuscator names: L2-OBFS-001
+     * to -004 on decoded text, String.fromCharCode arrays, _0x names */
+    PRE_DECODE,
+    PRE_BUFFER,   /* Buffer.from(x, 'base64' | 'hex') or Buffer(...): with PRE_ENCODING */
+    PRE_ENCODING, /* the encoding argument (a template's last piece starts at its '}') */
+    /* "ev" + "al" in require() or obj[...]: the closing quote of a piece of the names'
+     * letters, then the '+' or a comment; the rest is checked by cat_at */
+    PRE_CAT_PLUS,
+    PRE_CAT_COMMENT,
+    PRE_UNREAD,  /* a literal ending with a name deps_content_unread matches: see pre_cb */
+    PRE_ESCAPES, /* four escapes in a row: L2-OBFS-002 needs a run of four or more */
+    /* an encoded executable: the first characters of a literal's base64 or hex decode to
+     * the magic of ELF, PE (MZ) or Mach-O (L2-BUND-001) */
+    PRE_MAGIC_B64,
+    PRE_MAGIC_HEX,
+    /* eval(), Function(), vm: the sinks where URI-decoded text counts, and where a literal
+     * naming an unread file counts without a '/' */
+    PRE_EVAL,
+    PRE_URI,   /* unescape, decodeURI(Component): with PRE_EVAL or PRE_CP */
+    PRE_CP,    /* "child_process": a process run with decoded text (L2-OBFS-003) */
+    PRE_COUNT, /* (not a pattern) */
+};
+
+/* '\x00' is a blank to the lexer outside script text */
+#define PRE_BLANK "[\\x00\\t-\\r ]"
+#define PRE_PIECE "[A-Za-z_:]{0,18}" /* of the names cat_match looks for */
+#define PRE_UNREAD_END \
+    "(?:\\.(?:m?js|cjs|jsx|m?ts|cts|tsx|css)\\.map|\\.d\\.[mc]?ts|\\.md|\\.markdown)['\"`]"
+
+static const struct {
+    const char *re;
+    unsigned flags;
+} pre_pats[PRE_COUNT] = {
+    [PRE_DECODE] = {"atob|fromCharCode|_0x", HS_FLAG_SINGLEMATCH},
+    [PRE_BUFFER] = {"Buffer", HS_FLAG_SINGLEMATCH},
+    [PRE_ENCODING] = {"['\"`}](?:base64(?:url)?|hex)['\"`]", HS_FLAG_SINGLEMATCH},
+    [PRE_CAT_PLUS] = {"['\"]" PRE_BLANK "*\\+", 0},
+    [PRE_CAT_COMMENT] = {"['\"]" PRE_BLANK "*/[*/]", 0},
+    [PRE_UNREAD] = {PRE_UNREAD_END, HS_FLAG_CASELESS},
+    [PRE_ESCAPES] = {"(?:\\\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[0-3][0-7]{2})){4}",
+                     HS_FLAG_SINGLEMATCH},
+    [PRE_MAGIC_B64] = {"['\"`}](?:f0VMR|TV[o-r]|[/_]u36z|zvrt[/_]|z[/_]rt[/_]|yv66v)",
+                       HS_FLAG_SINGLEMATCH},
+    [PRE_MAGIC_HEX] = {"['\"`}](?:7f454c46|4d5a|feedfac[ef]|c[ef]faedfe|cafebabe)",
+                       HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS},
+    [PRE_EVAL] = {"\\b(?:eval|Function|Script|runInThisContext|runInNewContext|runInContext|"
+                  "compileFunction|_compile)" PRE_BLANK "*[(/]",
+                  HS_FLAG_SINGLEMATCH},
+    [PRE_URI] = {"unescape|decodeURI", HS_FLAG_SINGLEMATCH},
+    [PRE_CP] = {"child_process", HS_FLAG_SINGLEMATCH},
+};
+
+/* Built on demand: compiling the patterns takes 30-45 ms, what the pre-filter saves on about
+ * 30 MB of code. So it is built once the db's scans have lexed PRE_AFTER bytes without it
+ * (a small project never pays for it), or at once by deps_content_db_prefilter. */
+#define PRE_AFTER ((size_t)16 << 20)
+
+struct pre_state {
+    _Atomic(hs_database_t *) hs;
+    atomic_size_t lexed;  /* bytes lexed before it was built */
+    atomic_int failed;    /* the build failed (out of memory): every file is lexed */
+    atomic_size_t passed; /* files it found no need to lex */
+};
+
+static struct pre_state *pre_new(void)
+{
+    struct pre_state *ps = malloc(sizeof(*ps));
+    if (ps == NULL)
+        return NULL;
+    atomic_init(&ps->hs, NULL);
+    atomic_init(&ps->lexed, 0);
+    atomic_init(&ps->failed, 0);
+    atomic_init(&ps->passed, 0);
+    return ps;
+}
+
+static void pre_free(struct pre_state *ps)
+{
+    if (ps == NULL)
+        return;
+    hs_free_database(atomic_load(&ps->hs));
+    free(ps);
+}
+
+/* The pre-filter's database, compiling it when none is yet (threads racing to build it keep
+ * the first); NULL when it cannot be built. */
+static hs_database_t *pre_build(struct pre_state *ps)
+{
+    const char *re[PRE_COUNT];
+    unsigned flags[PRE_COUNT], ids[PRE_COUNT];
+    hs_compile_error_t *cerr = NULL;
+    hs_database_t *hs = atomic_load(&ps->hs), *none = NULL;
+
+    if (hs != NULL || atomic_load(&ps->failed))
+        return hs;
+    for (unsigned i = 0; i < PRE_COUNT; i++) {
+        re[i] = pre_pats[i].re;
+        flags[i] = pre_pats[i].flags;
+        ids[i] = i;
+    }
+    if (hs_compile_multi(re, flags, ids, PRE_COUNT, HS_MODE_BLOCK, NULL, &hs, &cerr) !=
+        HS_SUCCESS) {
+        hs_free_compile_error(cerr); /* the patterns are fixed: only memory can fail */
+        atomic_store(&ps->failed, 1);
+        return NULL;
+    }
+    if (!atomic_compare_exchange_strong(&ps->hs, &none, hs)) {
+        hs_free_database(hs);
+        hs = none;
+    }
+    return hs;
+}
+
+void deps_content_db_prefilter(struct deps_content_db *db)
+{
+    if (db != NULL)
+        (void)pre_build(db->pre);
+}
+
+size_t deps_content_db_unlexed(const struct deps_content_db *db)
+{
+    return db ? atomic_load_explicit(&db->pre->passed, memory_order_relaxed) : 0;
+}
+
+#define PRE_REACH 4096 /* bytes cat_at walks; further counts as found */
+
+static int pre_blank(unsigned char c)
+{
+    return c == '\0' || is_blank(c);
+}
+
+static int pre_piece_char(unsigned char c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z' ? 1 : c == '_' || c == ':';
+}
+
+/* PRE_CAT_*: the match ends at b[to] after "'" blanks and '+' or a comment's start. Whether a
+ * literal of up to 18 letters, '_' or ':' ends at that quote and, after blanks, comments and
+ * at least one '+', another starts: the only way cat_token joins two pieces. */
+static int cat_at(const unsigned char *b, size_t n, size_t to, int comment)
+{
+    size_t q = to - (comment ? 2 : 1), k;
+    unsigned char c;
+
+    while (q > 0 && pre_blank(b[q - 1]))
+        q--;
+    if (q == 0)
+        return 0;
+    q--; /* the quote */
+    c = b[q];
+    for (k = q; k > 0 && q - k <= 18 && pre_piece_char(b[k - 1]); k--)
+        ;
+    if (k == 0 || b[k - 1] != c || q - k > 18)
+        return 0;
+    size_t i = q + 1, end = n - i > PRE_REACH ? i + PRE_REACH : n;
+    int plus = 0;
+    while (i < end) {
+        if (pre_blank(b[i])) {
+            i++;
+        } else if (b[i] == '+') {
+            plus = 1;
+            i++;
+        } else if (b[i] == '/' && i + 1 < end && b[i + 1] == '*') {
+            const unsigned char *e = memmem(b + i + 2, end - i - 2, "*/", 2);
+            if (e == NULL)
+                return end < n; /* ends beyond the walk: taken as found */
+            i = (size_t)(e - b) + 2;
+        } else if (b[i] == '/' && i + 1 < end && b[i + 1] == '/') {
+            const unsigned char *e = memchr(b + i, '\n', end - i);
+            if (e == NULL)
+                return end < n;
+            i = (size_t)(e - b) + 1;
+        } else {
+            break;
+        }
+    }
+    if (i == end)
+        return end < n; /* walked too far: taken as found */
+    if (!plus || (b[i] != '\'' && b[i] != '"'))
+        return 0;
+    c = b[i];
+    for (k = i + 1; k < n && k - i <= 19 && pre_piece_char(b[k]); k++)
+        ;
+    return k < n && b[k] == c;
+}
+
+/* PRE_UNREAD: whether the literal whose closing quote is b[to - 1] holds a '/' (a path, which
+ * is what require() and child_process need; eval() needs none, see pre_cb). Looks back to the
+ * previous quote of its kind that no backslash precedes: the literal's start or, for the last
+ * piece of a template, before it. */
+static int unread_path_at(const unsigned char *b, size_t to)
+{
+    unsigned char q = b[to - 1];
+    size_t stop = to - 1 > PRE_REACH * 16 ? to - 1 - PRE_REACH * 16 : 0;
+
+    for (size_t k = to - 1; k > stop; k--) {
+        if (b[k - 1] == '/')
+            return 1;
+        if (b[k - 1] == q && !(k >= 2 && b[k - 2] == '\\'))
+            return 0;
+    }
+    return stop > 0;
+}
+
+struct pre_scan {
+    const unsigned char *b;
+    size_t n;
+    unsigned seen; /* bit per enum pre_id */
+    int need;
+};
+
+static int pre_cb(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                  void *ctx)
+{
+    struct pre_scan *ps = ctx;
+    (void)from;
+    (void)flags;
+
+    switch (id) {
+    case PRE_CAT_PLUS:
+    case PRE_CAT_COMMENT:
+        if (cat_at(ps->b, ps->n, (size_t)to, id == PRE_CAT_COMMENT))
+            ps->need = 1;
+        break;
+    case PRE_UNREAD:
+        if (unread_path_at(ps->b, (size_t)to))
+            ps->need = 1;
+        ps->seen |= 1u << id;
+        break;
+    case PRE_DECODE:
+    case PRE_ESCAPES:
+    case PRE_MAGIC_B64:
+    case PRE_MAGIC_HEX:
+        ps->need = 1;
+        break;
+    default:
+        ps->seen |= 1u << id;
+        break;
+    }
+#define PRE_BOTH(x, y) ((ps->seen & (1u << (x) | 1u << (y))) == (1u << (x) | 1u << (y)))
+    if (PRE_BOTH(PRE_BUFFER, PRE_ENCODING) || PRE_BOTH(PRE_URI, PRE_EVAL) ||
+        PRE_BOTH(PRE_URI, PRE_CP) || PRE_BOTH(PRE_UNREAD, PRE_EVAL))
+        ps->need = 1;
+#undef PRE_BOTH
+    return ps->need; /* non-zero stops the scan */
+}
+
+/* Whether lexing b could give a finding; 1 when the scan cannot tell, and while the
+ * pre-filter is not built. */
+static int lex_needed(const struct deps_content_db *db, const char *b, size_t n)
+{
+    /* one per thread, kept for its life; sized again (12 us) only for another database */
+    static _Thread_local hs_scratch_t *scratch;
+    static _Thread_local const hs_database_t *scratch_for;
+    struct pre_scan ps = {(const unsigned char *)b, n, 0, 0};
+    hs_database_t *hs = atomic_load_explicit(&db->pre->hs, memory_order_acquire);
+
+    if (n == 0)
+        return 0;
+    if (hs == NULL) {
+        if (atomic_fetch_add(&db->pre->lexed, n) + n < PRE_AFTER ||
+            (hs = pre_build(db->pre)) == NULL)
+            return 1;
+    }
+    if (scratch_for != hs) {
+        if (hs_alloc_scratch(hs, &scratch) != HS_SUCCESS)
+            return 1;
+        scratch_for = hs;
+    }
+    hs_error_t e = hs_scan(hs, b, (unsigned)n, 0, scratch, pre_cb, &ps);
+    if (e != HS_SUCCESS || ps.need)
+        return 1;
+    atomic_fetch_add_explicit(&db->pre->passed, 1, memory_order_relaxed);
+    return 0;
+}
+
 /* ---- entry ------------------------------------------------------------------------------ */
 
 static int path_is_js(const char *path, const char *b, size_t n)
@@ -2380,6 +2685,12 @@ int deps_content_scan(const struct deps_content_db *db, const char *path, const 
         js = (flags & DEPS_CONTENT_SCRIPT_TEXT) || path_is_js(path, buf, len);
         /* a NUL byte early on: some other binary, not code */
         if (js && memchr(buf, '\0', len < 4096 ? len : 4096) != NULL)
+            js = 0;
+        /* files of packages, not run at install time: lexed only when they could give a
+         * finding */
+        if (js &&
+            !(flags & (DEPS_CONTENT_INSTALL_TIME | DEPS_CONTENT_SCRIPT_TEXT | DEPS_CONTENT_FULL)) &&
+            !lex_needed(db, buf, len))
             js = 0;
         if (js) {
             /* script text: JavaScript given to `node -e` may sit in either kind of shell

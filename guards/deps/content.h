@@ -15,8 +15,9 @@
 #define DEPS_CONTENT_MAX_IOCS     100000             /* indicators in iocs.tsv */
 #define DEPS_CONTENT_MAX_HITS     32                 /* hits per file (at most 8 per rule) */
 
-/* The IoC corpus and the analysers' tables: immutable once built, shared by threads. The
- * analysers keep their state on the caller's stack, so no scratch is needed. */
+/* The IoC corpus and the analysers' tables: immutable once built (but for the lexer's
+ * pre-filter, built once when it pays), shared by threads. The analysers keep their state on
+ * the heap for the call, and a per-thread Hyperscan scratch. */
 struct deps_content_db;
 
 /* Build a db from the IoC corpus text (contents of rules/supply-chain/iocs.tsv, not kept).
@@ -28,6 +29,14 @@ int deps_content_db_new(const char *ioc_tsv, size_t len, struct deps_content_db 
 /* Free a db. NULL is fine. */
 void deps_content_db_free(struct deps_content_db *db);
 
+/* Build the lexer's pre-filter now rather than when the db's scans have lexed enough to pay
+ * for it (tests, and a server about to scan many trees). It changes no finding, only how many
+ * files are lexed. Safe while other threads scan with db. */
+void deps_content_db_prefilter(struct deps_content_db *db);
+
+/* Files the pre-filter found no need to lex, since db was built (tests). */
+size_t deps_content_db_unlexed(const struct deps_content_db *db);
+
 /* The corpus' "# version:" header value ("" when absent), owned by the db. */
 const char *deps_content_db_version(const struct deps_content_db *db);
 
@@ -38,6 +47,9 @@ size_t deps_content_db_size(const struct deps_content_db *db);
  * script). SCRIPT_TEXT: buf is a package.json script command line, not a file. */
 #define DEPS_CONTENT_INSTALL_TIME 0x1u
 #define DEPS_CONTENT_SCRIPT_TEXT  0x2u
+/* FULL: lex the file even where a first pass finds none of what the lexer's rules need. The
+ * findings are the same; tests use it to show that. */
+#define DEPS_CONTENT_FULL 0x4u
 
 /* Analyse one file of a package (path relative to the package root, used to decide what kind
  * of file it is; "" or NULL for script text). Calls cb per hit, in line order; the hit and its

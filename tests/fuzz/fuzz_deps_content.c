@@ -1,9 +1,11 @@
 /* libFuzzer target for the file-content analysers: package files and lifecycle script text
  * are untrusted, and so is an IoC corpus given on the command line. No crash, no unbounded
- * work, hits in line order with short printable messages. */
+ * work, hits in line order with short printable messages, and the same hits with and without
+ * the lexer's pre-filter. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +29,8 @@ static struct deps_content_db *db;
 struct state {
     uint32_t last_line, max_line;
     unsigned n;
+    char text[(DEPS_CONTENT_MAX_HITS + 4) * 300]; /* the hits, to compare two scans */
+    size_t len;
 };
 
 static void on_hit(void *ud, const struct deps_content_hit *hit)
@@ -43,6 +47,10 @@ static void on_hit(void *ud, const struct deps_content_hit *hit)
     for (size_t i = 0; i < k; i++)
         FUZZ_CHECK((unsigned char)hit->message[i] >= 0x20 && (unsigned char)hit->message[i] < 0x7f);
     st->n++;
+    int w = snprintf(st->text + st->len, sizeof(st->text) - st->len, "%u %s %d %s\n", hit->line,
+                     hit->rule_id, (int)hit->severity, hit->message);
+    FUZZ_CHECK(w > 0 && (size_t)w < sizeof(st->text) - st->len);
+    st->len += (size_t)w;
 }
 
 /* First byte: 0xff = the rest is an IoC corpus; otherwise bits 0-1 are scan flags and bits
@@ -50,11 +58,14 @@ static void on_hit(void *ud, const struct deps_content_hit *hit)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
-    struct state st = {0, 1, 0};
+    struct state st = {.max_line = 1};
     char *copy;
 
-    if (db == NULL && deps_content_db_new(iocs, sizeof(iocs) - 1, &db, err, sizeof(err)) != 0)
-        __builtin_trap();
+    if (db == NULL) {
+        if (deps_content_db_new(iocs, sizeof(iocs) - 1, &db, err, sizeof(err)) != 0)
+            __builtin_trap();
+        deps_content_db_prefilter(db); /* from the first input */
+    }
     if (size == 0)
         return 0;
     copy = malloc(size - 1 ? size - 1 : 1); /* exact size: ASan sees over-reads */
@@ -80,6 +91,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(deps_content_scan(db, paths[(data[0] >> 2) & 7], copy, size - 1, data[0] & 3, on_hit,
                                  &st) == 0);
     FUZZ_CHECK(st.n <= DEPS_CONTENT_MAX_HITS);
+    if ((data[0] & 3) == 0) {
+        /* the lexer's pre-filter changes nothing: the same hits when every file is lexed */
+        static struct state full;
+        full.last_line = 0;
+        full.max_line = st.max_line;
+        full.n = 0;
+        full.len = 0;
+        FUZZ_CHECK(deps_content_scan(db, paths[(data[0] >> 2) & 7], copy, size - 1,
+                                     DEPS_CONTENT_FULL, on_hit, &full) == 0);
+        FUZZ_CHECK(full.len == st.len && memcmp(full.text, st.text, st.len) == 0);
+    }
     if (size > 32) {
         st.last_line = 0;
         int rc = deps_content_scan_sha256(db, "a.js", data + 1, on_hit, &st);

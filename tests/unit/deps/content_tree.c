@@ -1,8 +1,10 @@
 /* Runs the file-content analysers over every file of directory trees (benign corpora such as
  * /usr/share/nodejs): counts hits per rule and severity, measures throughput, and fails when
  * HIGH or CRITICAL hits exceed a committed ceiling.
- *   content_tree [--max-high N] [--install-time] [--verbose] IOCS_TSV DIR...
- *   content_tree --script-text [--verbose] IOCS_TSV TEXT...  (package.json script lines) */
+ *   content_tree [--max-high N] [--install-time] [--full] [--compare] [--verbose] IOCS_TSV DIR...
+ *   content_tree --script-text [--verbose] IOCS_TSV TEXT...  (package.json script lines)
+ * --full lexes every file (DEPS_CONTENT_FULL); --compare analyses each file both ways too and
+ * fails on any difference in the hits (the lexer's pre-filter must change nothing). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -28,7 +30,13 @@ static unsigned long files, high;
 static unsigned long long bytes;
 static double seconds;
 static unsigned scan_flags;
-static int verbose, script_text;
+static int verbose, script_text, compare;
+static unsigned long differ;
+/* --compare: the hits of one analysis as text */
+struct hits_text {
+    char *s;
+    size_t len, cap;
+};
 static const char *cur_path;
 static size_t root_len;
 
@@ -45,6 +53,43 @@ static void on_hit(void *ud, const struct deps_content_hit *hit)
     if (verbose || hit->severity >= DEPS_SEV_HIGH)
         printf("%s:%u: %s %s %s\n", cur_path, hit->line, hit->rule_id, sevs[hit->severity],
                hit->message);
+}
+
+static void on_hit_text(void *ud, const struct deps_content_hit *hit)
+{
+    struct hits_text *t = ud;
+    char line[512];
+    int k = snprintf(line, sizeof(line), "%u %s %s %s\n", hit->line, hit->rule_id,
+                     sevs[hit->severity], hit->message);
+    size_t n = k < 0 ? 0 : (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = (t->len + n + 1) * 2;
+        char *g = realloc(t->s, cap);
+        if (g == NULL)
+            return;
+        t->s = g;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->len, line, n);
+    t->len += n;
+    t->s[t->len] = '\0';
+}
+
+/* The same file analysed with and without DEPS_CONTENT_FULL: the same hits, or a report. */
+static int compare_full(const char *rel, const char *buf, size_t len)
+{
+    struct hits_text a = {0}, b = {0};
+    int rc = deps_content_scan(db, rel, buf, len, scan_flags & ~DEPS_CONTENT_FULL, on_hit_text, &a);
+    if (rc == 0)
+        rc = deps_content_scan(db, rel, buf, len, scan_flags | DEPS_CONTENT_FULL, on_hit_text, &b);
+    if (rc == 0 && (a.len != b.len || (a.len && memcmp(a.s, b.s, a.len) != 0))) {
+        differ++;
+        printf("%s: the pre-filter changes the hits\n--- filtered\n%s--- full\n%s", cur_path,
+               a.s ? a.s : "", b.s ? b.s : "");
+    }
+    free(a.s);
+    free(b.s);
+    return rc;
 }
 
 static double now(void)
@@ -94,6 +139,11 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
         return 1;
     }
     seconds += now() - t0;
+    if (compare &&
+        compare_full(strlen(path) >= root_len ? path + root_len : path, file_buf, got) != 0) {
+        fprintf(stderr, "%s: out of memory\n", path);
+        return 1;
+    }
     files++;
     bytes += got;
     return 0;
@@ -112,6 +162,10 @@ int main(int argc, char **argv)
             max_high = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--install-time") == 0)
             scan_flags |= DEPS_CONTENT_INSTALL_TIME;
+        else if (strcmp(argv[i], "--full") == 0)
+            scan_flags |= DEPS_CONTENT_FULL;
+        else if (strcmp(argv[i], "--compare") == 0)
+            compare = 1;
         else if (strcmp(argv[i], "--script-text") == 0)
             script_text = 1;
         else if (strcmp(argv[i], "--verbose") == 0)
@@ -122,8 +176,8 @@ int main(int argc, char **argv)
         }
     }
     if (argc - i < 2) {
-        fprintf(stderr, "usage: content_tree [--max-high N] [--install-time] [--verbose] "
-                        "IOCS_TSV DIR...\n");
+        fprintf(stderr, "usage: content_tree [--max-high N] [--install-time] [--full] "
+                        "[--compare] [--verbose] IOCS_TSV DIR...\n");
         return 2;
     }
     tsv = test_slurp(argv[i], &len);
@@ -137,6 +191,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
+    if (compare)
+        deps_content_db_prefilter(db); /* from the first file */
     for (i++; script_text && i < argc; i++) {
         cur_path = "script";
         if (deps_content_scan(db, "", argv[i], strlen(argv[i]), DEPS_CONTENT_SCRIPT_TEXT, on_hit,
@@ -156,6 +212,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    size_t unlexed = deps_content_db_unlexed(db);
     deps_content_db_free(db);
     free(file_buf);
     printf("files %lu, %.1f MB in %.3f s of analysis CPU time: %.0f MB/s\n", files,
@@ -169,6 +226,11 @@ int main(int argc, char **argv)
                    counts[r][0], counts[r][1], counts[r][2], counts[r][3], counts[r][4]);
     }
     printf("HIGH or CRITICAL: %lu\n", high);
+    if (compare)
+        printf("files the pre-filter passed over: %zu; whose hits it changes: %lu\n", unlexed / 2,
+               differ); /* each file: the timed scan and compare_full's */
+    if (differ)
+        return 1;
     if (max_high >= 0 && high > (unsigned long)max_high) {
         fprintf(stderr, "%lu HIGH/CRITICAL hits on benign trees, ceiling %ld\n", high, max_high);
         return 1;

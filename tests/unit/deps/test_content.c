@@ -54,7 +54,31 @@ static int setup(void **state)
 {
     char err[128];
     (void)state;
-    return deps_content_db_new(iocs, strlen(iocs), &db, err, sizeof(err));
+    if (deps_content_db_new(iocs, strlen(iocs), &db, err, sizeof(err)) != 0)
+        return -1;
+    deps_content_db_prefilter(db); /* from the first scan */
+    return 0;
+}
+
+/* A file scanned as given and with DEPS_CONTENT_FULL (every file lexed): the lexer's
+ * pre-filter must not change a hit. */
+static void scan_both(const struct deps_content_db *d, const char *path, const char *text,
+                      size_t len, unsigned flags, struct got *g)
+{
+    struct got full;
+
+    memset(g, 0, sizeof(*g));
+    memset(&full, 0, sizeof(full));
+    assert_int_equal(deps_content_scan(d, path, text, len, flags, on_hit, g), 0);
+    assert_int_equal(
+        deps_content_scan(d, path, text, len, flags | DEPS_CONTENT_FULL, on_hit, &full), 0);
+    if (memcmp(g, &full, sizeof(full)) != 0) {
+        for (size_t i = 0; i < full.n && i < 16; i++)
+            print_message("  full: %s sev %d line %u: %s\n", full.rule[i], full.sev[i],
+                          full.line[i], full.msg[i]);
+        fail_msg("%s: the lexer's pre-filter changes the hits (%zu, full %zu): %.80s", path, g->n,
+                 full.n, text);
+    }
 }
 
 static int teardown(void **state)
@@ -69,8 +93,7 @@ static struct got scan(const char *path, const char *text, size_t len, unsigned 
     struct got g;
     uint32_t last = 0;
 
-    memset(&g, 0, sizeof(g));
-    assert_int_equal(deps_content_scan(db, path, text, len, flags, on_hit, &g), 0);
+    scan_both(db, path, text, len, flags, &g);
     for (size_t i = 0; i < g.n && i < 16; i++) {
         assert_true(g.line[i] >= last); /* line order */
         last = g.line[i];
@@ -208,6 +231,19 @@ static void test_obfs1(void **state)
     expect("a.js", "var cp = require('child_' + 'process');", 0, "L2-OBFS-001", DEPS_SEV_HIGH, 1);
     expect("a.js", "x = 1;\nglobal['ev' + \"al\"](code);", 0, "L2-OBFS-001", DEPS_SEV_HIGH, 2);
     CLEAN("a.js", "var m = require('./lib/' + 'index'); o['get' + 'Name'](); o['a' + b]();", 0);
+    /* comments and lines between the pieces; three pieces; an empty one */
+    expect("a.js", "var cp = require('child_' /* x */ + 'process');", 0, "L2-OBFS-001",
+           DEPS_SEV_HIGH, 1);
+    expect("a.js", "var cp = require('child_' + // split\n  'proc' +\n/**/'ess');", 0,
+           "L2-OBFS-001", DEPS_SEV_HIGH, 1);
+    expect("a.js", "x = 1;\nthis['' + 'e' + 'v' + 'a' + 'l'](code);", 0, "L2-OBFS-001",
+           DEPS_SEV_HIGH, 2);
+    /* literals side by side do not join (a syntax error, not concatenation) */
+    CLEAN("a.js", "var cp = require('child_' 'process');", 0);
+    /* the encoding as a template's last piece; URI-decoded text evaluated */
+    expect("a.js", "var s = Buffer.from(d, `${'he'}hex`).toString();\neval(s);\n", 0, "L2-OBFS-001",
+           DEPS_SEV_HIGH, 2);
+    expect("a.js", "eval (/* run */ unescape(payload));", 0, "L2-OBFS-001", DEPS_SEV_HIGH, 1);
     /* a key from a key code picks a handler: ordinary */
     CLEAN("keys.js", "function onKey(e){var k=String.fromCharCode(e.which);handlers[k](e);}", 0);
 }
@@ -775,8 +811,7 @@ static void run_case(const struct deps_content_db *d, const char *name, char *te
     else if (strcmp(flags_s, "script") == 0)
         flags = DEPS_CONTENT_SCRIPT_TEXT;
     text = nl + 1;
-    memset(&g, 0, sizeof(g));
-    assert_int_equal(deps_content_scan(d, path, text, strlen(text), flags, on_hit, &g), 0);
+    scan_both(d, path, text, strlen(text), flags, &g);
     for (char *e = exp; *e;) {
         char *comma = strchr(e, ','), *c1 = strchr(e, ':'), *c2;
         size_t i;
@@ -833,6 +868,7 @@ static void test_cases(void **state)
     len = fread(tsv, 1, 1 << 20, f);
     fclose(f);
     assert_int_equal(deps_content_db_new(tsv, len, &d, err, sizeof(err)), 0);
+    deps_content_db_prefilter(d);
     free(tsv);
     snprintf(dir, sizeof(dir), "%s/tests/unit/deps/content_cases", src);
     dh = opendir(dir);
