@@ -973,7 +973,7 @@ struct an {
     /* the assignment being read: `name = <expression>` */
     int as_on, as_short, as_decl;
     int32_t as_brace;
-    uint64_t as_h;
+    uint32_t as_off, as_len; /* its name (hashed only if it becomes a taint) */
     int32_t as_depth;
     uint32_t as_toks;
     enum dec as_dec;
@@ -999,6 +999,10 @@ struct an {
     uint32_t n_dyn_eval, dyn_eval_line;
     unsigned file_dec; /* bit per enum dec seen anywhere */
     size_t n_exec_hit, n_write_hit;
+
+    /* a 256-bit filter of the tainted names (length, first and last byte): most names
+     * are not, and need no hash */
+    uint64_t taint_bits[4];
 
     /* L2-OBFS-002 */
     uint32_t n_esc_str, esc_line, max_esc_run, esc_run_line;
@@ -1177,11 +1181,25 @@ static void frame_close(struct an *a, const struct frame *f)
     }
 }
 
+static unsigned taint_bit(const char *s, size_t n)
+{
+    return (unsigned)(n * 31 + (unsigned char)s[0] * 7 + (unsigned char)s[n - 1]) & 255;
+}
+
+/* 0 when the name of n bytes at s is no tainted name; 1 when it may be. */
+static int taint_maybe(const struct an *a, const char *s, size_t n)
+{
+    unsigned k = taint_bit(s, n);
+    return (int)(a->taint_bits[k >> 6] >> (k & 63) & 1);
+}
+
 static void as_close(struct an *a)
 {
     if (a->as_on && a->as_dec != DEC_NONE) {
         size_t slot = a->n_taint < TAINTS ? a->n_taint++ : (size_t)(a->n_tok % TAINTS);
-        a->taint[slot].h = a->as_h;
+        unsigned k = taint_bit(a->b + a->as_off, a->as_len);
+        a->taint_bits[k >> 6] |= (uint64_t)1 << (k & 63); /* left set when the slot is reused */
+        a->taint[slot].h = name_hash(a->b + a->as_off, a->as_len);
         a->taint[slot].off = tok_prev(a, 1)->off;
         a->taint[slot].dec = a->as_dec;
         /* a decoding function keeps its meaning in its whole scope, a short variable not */
@@ -1197,7 +1215,8 @@ static void as_open(struct an *a, const struct tok *name, int decl)
 {
     as_close(a);
     a->as_on = 1;
-    a->as_h = name_hash(a->b + name->off, name->len);
+    a->as_off = name->off;
+    a->as_len = name->len;
     a->as_short = name->len < 3;
     a->as_decl = decl;
     a->as_depth = a->depth;
@@ -1529,7 +1548,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
         }
         if (tok_prev(a, 1)->kw == KW_FUNC)
             as_open(a, t, 1); /* function NAME( */
-        if (a->n_taint && (a->n_fr || a->as_on || a->n_br)) {
+        if (a->n_taint && (a->n_fr || a->as_on || a->n_br) && taint_maybe(a, s, t->len)) {
             uint64_t h = name_hash(s, t->len);
             for (size_t i = 0; i < a->n_taint; i++) {
                 if (a->taint[i].h != h || t->off - a->taint[i].off > a->taint[i].span)
