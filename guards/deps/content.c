@@ -956,6 +956,7 @@ struct an {
     size_t n;
     unsigned flags;
     char shell; /* script text: this quote is shell quoting, not a JS string (0: none) */
+    bool ts;    /* a TypeScript source file (.ts, .tsx, .mts, .cts) */
     uint32_t line;
     int32_t depth, brace;
     size_t re_fail; /* a regular expression tried from before here ran to its line's end */
@@ -1285,6 +1286,18 @@ static int exec_is_process(const struct an *a)
     return 0;
 }
 
+/* Whether the n bytes at s name a TypeScript declaration file (.d.ts, .d.mts, .d.cts). */
+static int decl_name(const char *s, size_t n)
+{
+    static const char *const ends[] = {".d.ts", ".d.mts", ".d.cts"};
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+        size_t k = strlen(ends[i]);
+        if (n > k && strncasecmp(s + n - k, ends[i], k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* A string literal naming a kind of file the scanner does not read (deps_content_unread)
  * as a path inside the argument of require()/import(), or inside that of eval()
  * (`eval(fs.readFileSync('x.md'))`), or as the program a child_process call runs: code loaded or
@@ -1303,9 +1316,13 @@ static void unread_loaded(struct an *a, const struct tok *t)
         return;
     /* a module name without a '/' ("array.prototype.map") is a package, not a file */
     bool path = memchr(q, '/', n) != NULL;
+    /* TypeScript refuses to import a declaration file as a value (TS2846): in its sources
+     * import('x/index.d.ts') is a type (`import('undici-types/index.d.ts').RequestInit`) */
+    bool type_ref = a->ts && decl_name(q + 1, n - 2);
     for (size_t i = 0; i < a->n_fr && sink == NULL; i++) {
         const struct frame *f = &a->fr[i];
-        if ((f->sink == SINK_REQUIRE && path) || f->sink == SINK_EVAL ||
+        if ((f->sink == SINK_REQUIRE && path && !(type_ref && f->name[0] == 'i')) ||
+            f->sink == SINK_EVAL ||
             (f->sink == SINK_EXEC && path && f->toks == 1 && memchr(q, ' ', n) == NULL))
             sink = f->name;
     }
@@ -2716,6 +2733,9 @@ int deps_content_scan(const struct deps_content_db *db, const char *path, const 
              * quotes, so it is read once with each kind taken as shell quoting */
             const char quotes[2] = {'"', '\''};
             int passes = (flags & DEPS_CONTENT_SCRIPT_TEXT) ? 2 : 1;
+            const char *ext = path_ext(path);
+            bool ts = strcmp(ext, "ts") == 0 || strcmp(ext, "tsx") == 0 ||
+                      strcmp(ext, "mts") == 0 || strcmp(ext, "cts") == 0;
             a = malloc(sizeof(*a));
             if (a == NULL)
                 goto out;
@@ -2726,6 +2746,7 @@ int deps_content_scan(const struct deps_content_db *db, const char *path, const 
                 a->n = len;
                 a->flags = flags;
                 a->shell = (flags & DEPS_CONTENT_SCRIPT_TEXT) ? quotes[passes - 1 - pass] : 0;
+                a->ts = ts;
                 a->line = 1;
                 a->hits = h;
                 a->fcc_off = SIZE_MAX;

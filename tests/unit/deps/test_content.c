@@ -598,6 +598,19 @@ static void test_unread(void **state)
           0);
     CLEAN("gen.js", "fs.writeFileSync(path.join(out, 'README.md'), text);\n", 0);
     CLEAN("index.js", "const doc = 'see docs/usage.md';\nmodule.exports = doc;\n", 0);
+    /* TypeScript sources: import() of a declaration file is a type (TS2846 refuses it as a
+     * value), as the Anthropic SDK's src/internal/types.ts writes; not in JavaScript, and
+     * not require() nor other unread kinds */
+    CLEAN("src/internal/types.ts",
+          "type R = NotAny<import('../../../node_modules/undici-types/index.d.ts').RequestInit>;"
+          "\n",
+          0);
+    CLEAN("src/a.mts", "let x: typeof import('./lib/x.d.mts');\n", 0);
+    expect("src/a.js", "const t = import('../node_modules/undici-types/index.d.ts');\n", 0,
+           "L2-BUND-001", DEPS_SEV_HIGH, 1);
+    expect("src/a.ts", "const t = require('./types/run.d.ts');\n", 0, "L2-BUND-001", DEPS_SEV_HIGH,
+           1);
+    expect("src/a.ts", "await import('./docs/payload.md');\n", 0, "L2-BUND-001", DEPS_SEV_HIGH, 1);
 }
 
 static void test_ioc(void **state)
