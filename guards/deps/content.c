@@ -14,6 +14,7 @@
 
 #include "guards/decode.h"
 #include "guards/deps/content.h"
+#include "guards/deps/prefilter.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -2393,67 +2394,16 @@ static void install_rules(const char *b, size_t n, unsigned flags, const struct 
  * target compare both ways). Install-time files and script text are always lexed: their
  * credential rules read the lexer's state. */
 
-enum pre_id {
-    /* decoders whose every use counts (base64, char codes) and obfuscator names: L2-OBFS-001
-     * to -004 on decoded text, String.fromCharCode arrays, _0x names */
-    PRE_DECODE,
-    PRE_BUFFER,   /* Buffer.from(x, 'base64' | 'hex') or Buffer(...): with PRE_ENCODING */
-    PRE_ENCODING, /* the encoding argument (a template's last piece starts at its '}') */
-    /* "ev" + "al" in require() or obj[...]: the closing quote of a piece of the names'
-     * letters, then the '+' or a comment; the rest is checked by cat_at */
-    PRE_CAT_PLUS,
-    PRE_CAT_COMMENT,
-    PRE_UNREAD,  /* a literal ending with a name deps_content_unread matches: see pre_cb */
-    PRE_ESCAPES, /* four escapes in a row: L2-OBFS-002 needs a run of four or more */
-    /* an encoded executable: the first characters of a literal's base64 or hex decode to
-     * the magic of ELF, PE (MZ) or Mach-O (L2-BUND-001) */
-    PRE_MAGIC_B64,
-    PRE_MAGIC_HEX,
-    /* eval(), Function(), vm: the sinks where URI-decoded text counts, and where a literal
-     * naming an unread file counts without a '/' */
-    PRE_EVAL,
-    PRE_URI,   /* unescape, decodeURI(Component): with PRE_EVAL or PRE_CP */
-    PRE_CP,    /* "child_process": a process run with decoded text (L2-OBFS-003) */
-    PRE_COUNT, /* (not a pattern) */
-};
-
-/* '\x00' is a blank to the lexer outside script text */
-#define PRE_BLANK "[\\x00\\t-\\r ]"
-#define PRE_PIECE "[A-Za-z_:]{0,18}" /* of the names cat_match looks for */
-#define PRE_UNREAD_END \
-    "(?:\\.(?:m?js|cjs|jsx|m?ts|cts|tsx|css)\\.map|\\.d\\.[mc]?ts|\\.md|\\.markdown)['\"`]"
-
-static const struct {
-    const char *re;
-    unsigned flags;
-} pre_pats[PRE_COUNT] = {
-    [PRE_DECODE] = {"atob|fromCharCode|_0x", HS_FLAG_SINGLEMATCH},
-    [PRE_BUFFER] = {"Buffer", HS_FLAG_SINGLEMATCH},
-    [PRE_ENCODING] = {"['\"`}](?:base64(?:url)?|hex)['\"`]", HS_FLAG_SINGLEMATCH},
-    [PRE_CAT_PLUS] = {"['\"]" PRE_BLANK "*\\+", 0},
-    [PRE_CAT_COMMENT] = {"['\"]" PRE_BLANK "*/[*/]", 0},
-    [PRE_UNREAD] = {PRE_UNREAD_END, HS_FLAG_CASELESS},
-    [PRE_ESCAPES] = {"(?:\\\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[0-3][0-7]{2})){4}",
-                     HS_FLAG_SINGLEMATCH},
-    [PRE_MAGIC_B64] = {"['\"`}](?:f0VMR|TV[o-r]|[/_]u36z|zvrt[/_]|z[/_]rt[/_]|yv66v)",
-                       HS_FLAG_SINGLEMATCH},
-    [PRE_MAGIC_HEX] = {"['\"`}](?:7f454c46|4d5a|feedfac[ef]|c[ef]faedfe|cafebabe)",
-                       HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS},
-    [PRE_EVAL] = {"\\b(?:eval|Function|Script|runInThisContext|runInNewContext|runInContext|"
-                  "compileFunction|_compile)" PRE_BLANK "*[(/]",
-                  HS_FLAG_SINGLEMATCH},
-    [PRE_URI] = {"unescape|decodeURI", HS_FLAG_SINGLEMATCH},
-    [PRE_CP] = {"child_process", HS_FLAG_SINGLEMATCH},
-};
-
-/* Built on demand: compiling the patterns takes 30-45 ms, what the pre-filter saves on about
- * 30 MB of code. So it is built once the db's scans have lexed PRE_AFTER bytes without it
- * (a small project never pays for it), or at once by deps_content_db_prefilter. */
+/* The database is the one serialized at build time (deps_prefilter_gen), loaded at the first
+ * file that needs it. On a machine it was not built for it is refused, and compiling it takes
+ * 30-45 ms, what the pre-filter saves on about 30 MB of code: it is compiled then only once
+ * the db's scans have lexed PRE_AFTER bytes without it (or at deps_content_db_prefilter). */
 #define PRE_AFTER ((size_t)16 << 20)
 
 struct pre_state {
     _Atomic(hs_database_t *) hs;
-    atomic_size_t lexed;  /* bytes lexed before it was built */
+    atomic_size_t lexed;  /* bytes lexed without it */
+    atomic_int refused;   /* the embedded database does not run here */
     atomic_int failed;    /* the build failed (out of memory): every file is lexed */
     atomic_size_t passed; /* files it found no need to lex */
 };
@@ -2465,6 +2415,7 @@ static struct pre_state *pre_new(void)
         return NULL;
     atomic_init(&ps->hs, NULL);
     atomic_init(&ps->lexed, 0);
+    atomic_init(&ps->refused, 0);
     atomic_init(&ps->failed, 0);
     atomic_init(&ps->passed, 0);
     return ps;
@@ -2478,27 +2429,27 @@ static void pre_free(struct pre_state *ps)
     free(ps);
 }
 
-/* The pre-filter's database, compiling it when none is yet (threads racing to build it keep
- * the first); NULL when it cannot be built. */
-static hs_database_t *pre_build(struct pre_state *ps)
+/* The pre-filter's database: the embedded one, or (compile set) one compiled here; threads
+ * racing to make it keep the first. NULL when there is none. */
+static hs_database_t *pre_build(struct pre_state *ps, int compile)
 {
-    const char *re[PRE_COUNT];
-    unsigned flags[PRE_COUNT], ids[PRE_COUNT];
     hs_compile_error_t *cerr = NULL;
     hs_database_t *hs = atomic_load(&ps->hs), *none = NULL;
 
     if (hs != NULL || atomic_load(&ps->failed))
         return hs;
-    for (unsigned i = 0; i < PRE_COUNT; i++) {
-        re[i] = pre_pats[i].re;
-        flags[i] = pre_pats[i].flags;
-        ids[i] = i;
-    }
-    if (hs_compile_multi(re, flags, ids, PRE_COUNT, HS_MODE_BLOCK, NULL, &hs, &cerr) !=
-        HS_SUCCESS) {
-        hs_free_compile_error(cerr); /* the patterns are fixed: only memory can fail */
-        atomic_store(&ps->failed, 1);
-        return NULL;
+    if (atomic_load(&ps->refused) ||
+        hs_deserialize_database((const char *)deps_prefilter_hsdb, deps_prefilter_hsdb_len, &hs) !=
+            HS_SUCCESS) {
+        atomic_store(&ps->refused, 1);
+        hs = NULL;
+        if (!compile)
+            return NULL;
+        if (deps_prefilter_compile(&hs, &cerr) != HS_SUCCESS) {
+            hs_free_compile_error(cerr); /* the patterns are fixed: only memory can fail */
+            atomic_store(&ps->failed, 1);
+            return NULL;
+        }
     }
     if (!atomic_compare_exchange_strong(&ps->hs, &none, hs)) {
         hs_free_database(hs);
@@ -2510,7 +2461,7 @@ static hs_database_t *pre_build(struct pre_state *ps)
 void deps_content_db_prefilter(struct deps_content_db *db)
 {
     if (db != NULL)
-        (void)pre_build(db->pre);
+        (void)pre_build(db->pre, 1);
 }
 
 size_t deps_content_db_unlexed(const struct deps_content_db *db)
@@ -2641,8 +2592,8 @@ static int pre_cb(unsigned id, unsigned long long from, unsigned long long to, u
     return ps->need; /* non-zero stops the scan */
 }
 
-/* Whether lexing b could give a finding; 1 when the scan cannot tell, and while the
- * pre-filter is not built. */
+/* Whether lexing b could give a finding; 1 when the scan cannot tell, and while there is no
+ * pre-filter database. */
 static int lex_needed(const struct deps_content_db *db, const char *b, size_t n)
 {
     /* one per thread, kept for its life; sized again (12 us) only for another database */
@@ -2653,9 +2604,9 @@ static int lex_needed(const struct deps_content_db *db, const char *b, size_t n)
 
     if (n == 0)
         return 0;
-    if (hs == NULL) {
+    if (hs == NULL && (hs = pre_build(db->pre, 0)) == NULL) {
         if (atomic_fetch_add(&db->pre->lexed, n) + n < PRE_AFTER ||
-            (hs = pre_build(db->pre)) == NULL)
+            (hs = pre_build(db->pre, 1)) == NULL)
             return 1;
     }
     if (scratch_for != hs) {

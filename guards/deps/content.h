@@ -16,7 +16,7 @@
 #define DEPS_CONTENT_MAX_HITS     32                 /* hits per file (at most 8 per rule) */
 
 /* The IoC corpus and the analysers' tables: immutable once built (but for the lexer's
- * pre-filter, built once when it pays), shared by threads. The analysers keep their state on
+ * pre-filter, loaded at first use), shared by threads. The analysers keep their state on
  * the heap for the call, and a per-thread Hyperscan scratch. */
 struct deps_content_db;
 
@@ -29,9 +29,10 @@ int deps_content_db_new(const char *ioc_tsv, size_t len, struct deps_content_db 
 /* Free a db. NULL is fine. */
 void deps_content_db_free(struct deps_content_db *db);
 
-/* Build the lexer's pre-filter now rather than when the db's scans have lexed enough to pay
- * for it (tests, and a server about to scan many trees). It changes no finding, only how many
- * files are lexed. Safe while other threads scan with db. */
+/* Make the lexer's pre-filter ready now: the database embedded at build time, or, on a
+ * machine it does not run on, one compiled here (30-45 ms) rather than once the db's scans
+ * have lexed enough to pay for it (tests). It changes no finding, only how many files are
+ * lexed. Safe while other threads scan with db. */
 void deps_content_db_prefilter(struct deps_content_db *db);
 
 /* Files the pre-filter found no need to lex, since db was built (tests). */

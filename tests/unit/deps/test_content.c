@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "guards/deps/content.h"
+#include "guards/deps/prefilter.h"
 
 static const char iocs[] = "# version: 2026-01-01.1\n"
                            "# test corpus\n"
@@ -907,16 +908,40 @@ static void test_cases(void **state)
     assert_true(n_cases >= 20);
 }
 
+/* The pre-filter database embedded at build time is what its patterns compile to on this
+ * machine (the build made it here), and a database compiled at run time (what a scan does
+ * where the embedded one is refused) gives the same bytes. */
+static void test_prefilter_db(void **state)
+{
+    hs_database_t *hs = NULL, *loaded = NULL;
+    hs_compile_error_t *err = NULL;
+    char *bytes = NULL;
+    size_t len = 0;
+    (void)state;
+
+    assert_int_equal(deps_prefilter_compile(&hs, &err), HS_SUCCESS);
+    assert_int_equal(hs_serialize_database(hs, &bytes, &len), HS_SUCCESS);
+    assert_int_equal(len, deps_prefilter_hsdb_len);
+    assert_memory_equal(bytes, deps_prefilter_hsdb, len);
+    assert_int_equal(hs_deserialize_database((const char *)deps_prefilter_hsdb,
+                                             deps_prefilter_hsdb_len, &loaded),
+                     HS_SUCCESS);
+    free(bytes);
+    hs_free_database(hs);
+    hs_free_database(loaded);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_db),          cmocka_unit_test(test_obfs1),
-        cmocka_unit_test(test_obfs2),       cmocka_unit_test(test_obfs3),
-        cmocka_unit_test(test_obfs4),       cmocka_unit_test(test_cred),
-        cmocka_unit_test(test_bund),        cmocka_unit_test(test_ioc),
-        cmocka_unit_test(test_benign),      cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_cases),       cmocka_unit_test(test_lexer_edges),
-        cmocka_unit_test(test_block_edges), cmocka_unit_test(test_unread),
+        cmocka_unit_test(test_db),           cmocka_unit_test(test_obfs1),
+        cmocka_unit_test(test_obfs2),        cmocka_unit_test(test_obfs3),
+        cmocka_unit_test(test_obfs4),        cmocka_unit_test(test_cred),
+        cmocka_unit_test(test_bund),         cmocka_unit_test(test_ioc),
+        cmocka_unit_test(test_benign),       cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_cases),        cmocka_unit_test(test_lexer_edges),
+        cmocka_unit_test(test_block_edges),  cmocka_unit_test(test_unread),
+        cmocka_unit_test(test_prefilter_db),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
