@@ -707,11 +707,17 @@ struct typo_cand {
     enum deps_typo_technique tech;
 };
 
+/* Deletion keys probed at once: each probe is two loads from an index of megabytes, so
+ * they are fetched together rather than one after the other (a name of 12 letters has 79). */
+#define TYPO_BATCH 256
+
 struct typo_query {
     const struct deps_typo_corpus *c;
     uint32_t self; /* the query's own corpus index + 1, or 0 */
     struct typo_cand cand[TYPO_MAX_CAND];
     size_t n_cand;
+    uint64_t batch[TYPO_BATCH]; /* deletion keys waiting for typo_probe_batch */
+    size_t n_batch;
 };
 
 static void typo_add(struct typo_query *q, uint32_t idx, enum deps_typo_technique tech)
@@ -745,20 +751,41 @@ static void typo_probe(struct typo_query *q, int tag, const char *s, size_t n,
         typo_add(q, q->c->keys[i].idx, tech);
 }
 
-/* A deletion-neighbourhood key of the query: its targets become candidates, verified
- * later. A key shared by many targets (short names) says nothing and is skipped. */
+/* The deletion keys of the batch, in the order they were made: their targets become
+ * candidates, verified later. A key shared by many targets (short names) says nothing and is
+ * skipped. The directory buckets, then the first keys of each, are asked for before any is
+ * read. */
+static void typo_probe_batch(struct typo_query *q)
+{
+    const struct deps_typo_corpus *c = q->c;
+
+    if (c->dir_bits != 0) {
+        for (size_t k = 0; k < q->n_batch; k++)
+            __builtin_prefetch(&c->dir[q->batch[k] >> (64 - c->dir_bits)]);
+        for (size_t k = 0; k < q->n_batch; k++)
+            __builtin_prefetch(&c->keys[c->dir[q->batch[k] >> (64 - c->dir_bits)]]);
+    }
+    for (size_t k = 0; k < q->n_batch; k++) {
+        uint64_t h = q->batch[k];
+        size_t i = typo_key_find(c, h), e = i;
+        while (e < c->n_keys && c->keys[e].key == h)
+            e++;
+        if (e - i > TYPO_MAX_BUCKET)
+            continue;
+        for (; i < e; i++)
+            typo_add(q, c->keys[i].idx, DEPS_TYPO_EDIT2);
+    }
+    q->n_batch = 0;
+}
+
+/* A deletion-neighbourhood key of the query, kept for typo_probe_batch. */
 static int typo_probe_del(void *ctx, const char *s, size_t n)
 {
     struct typo_query *q = ctx;
-    uint64_t h = typo_hash(TAG_DEL, s, n);
-    size_t i = typo_key_find(q->c, h), e = i;
 
-    while (e < q->c->n_keys && q->c->keys[e].key == h)
-        e++;
-    if (e - i > TYPO_MAX_BUCKET)
-        return 0;
-    for (; i < e; i++)
-        typo_add(q, q->c->keys[i].idx, DEPS_TYPO_EDIT2);
+    q->batch[q->n_batch++] = typo_hash(TAG_DEL, s, n);
+    if (q->n_batch == TYPO_BATCH)
+        typo_probe_batch(q);
     return 0;
 }
 
@@ -826,6 +853,7 @@ int deps_typo_check(const struct deps_typo_corpus *c, const char *name, struct d
         goto out;
     q.c = c;
     q.n_cand = 0;
+    q.n_batch = 0;
     q.self = folded ? 0 : typo_lookup_name(c, low, n);
     if (folded) {
         uint32_t r = typo_lookup_name(c, low, n);
@@ -859,6 +887,7 @@ int deps_typo_check(const struct deps_typo_corpus *c, const char *name, struct d
             typo_add(&q, r - 1, DEPS_TYPO_SCOPE);
     }
     typo_dels_name(low, n, typo_probe_del, &q);
+    typo_probe_batch(&q);
 pick:
     for (i = 0; i < q.n_cand; i++) {
         const struct typo_ent *t = &c->ents[q.cand[i].idx];
