@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "guards/deps/content.h"
+#include "guards/deps/scan.h"
 #include "tests/unit/test_files.h"
 
 #define RULES 8
@@ -31,12 +32,8 @@ static unsigned long long bytes;
 static double seconds;
 static unsigned scan_flags;
 static int verbose, script_text, compare;
-static unsigned long differ;
-/* --compare: the hits of one analysis as text */
-struct hits_text {
-    char *s;
-    size_t len, cap;
-};
+static unsigned long differ; /* --compare: files whose hits differ */
+
 static const char *cur_path;
 static size_t root_len;
 
@@ -55,40 +52,29 @@ static void on_hit(void *ud, const struct deps_content_hit *hit)
                hit->message);
 }
 
+/* --compare: the hits of one analysis as text */
 static void on_hit_text(void *ud, const struct deps_content_hit *hit)
 {
-    struct hits_text *t = ud;
-    char line[512];
-    int k = snprintf(line, sizeof(line), "%u %s %s %s\n", hit->line, hit->rule_id,
-                     sevs[hit->severity], hit->message);
-    size_t n = k < 0 ? 0 : (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = (t->len + n + 1) * 2;
-        char *g = realloc(t->s, cap);
-        if (g == NULL)
-            return;
-        t->s = g;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->len, line, n);
-    t->len += n;
-    t->s[t->len] = '\0';
+    deps_buf_printf(ud, "%u %s %s %s\n", hit->line, hit->rule_id, sevs[hit->severity],
+                    hit->message);
 }
 
 /* The same file analysed with and without DEPS_CONTENT_FULL: the same hits, or a report. */
 static int compare_full(const char *rel, const char *buf, size_t len)
 {
-    struct hits_text a = {0}, b = {0};
+    struct deps_buf a = {0}, b = {0};
     int rc = deps_content_scan(db, rel, buf, len, scan_flags & ~DEPS_CONTENT_FULL, on_hit_text, &a);
     if (rc == 0)
         rc = deps_content_scan(db, rel, buf, len, scan_flags | DEPS_CONTENT_FULL, on_hit_text, &b);
+    if (rc == 0 && (a.oom || b.oom))
+        rc = -ENOMEM;
     if (rc == 0 && (a.len != b.len || (a.len && memcmp(a.s, b.s, a.len) != 0))) {
         differ++;
         printf("%s: the pre-filter changes the hits\n--- filtered\n%s--- full\n%s", cur_path,
                a.s ? a.s : "", b.s ? b.s : "");
     }
-    free(a.s);
-    free(b.s);
+    deps_buf_free(&a);
+    deps_buf_free(&b);
     return rc;
 }
 
