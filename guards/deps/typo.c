@@ -759,7 +759,7 @@ static void typo_probe_batch(struct typo_query *q)
 {
     const struct deps_typo_corpus *c = q->c;
 
-    if (c->dir_bits != 0) {
+    if (c->dir_bits != 0 && c->n_keys > 0) {
         for (size_t k = 0; k < q->n_batch; k++)
             __builtin_prefetch(&c->dir[q->batch[k] >> (64 - c->dir_bits)]);
         for (size_t k = 0; k < q->n_batch; k++)
