@@ -2470,6 +2470,7 @@ size_t deps_content_db_unlexed(const struct deps_content_db *db)
 }
 
 #define PRE_REACH 4096 /* bytes cat_at walks; further counts as found */
+#define PRE_PIECE 18   /* the longest name cat_match looks for: "node:child_process" */
 
 static int pre_blank(unsigned char c)
 {
@@ -2495,9 +2496,9 @@ static int cat_at(const unsigned char *b, size_t n, size_t to, int comment)
         return 0;
     q--; /* the quote */
     c = b[q];
-    for (k = q; k > 0 && q - k <= 18 && pre_piece_char(b[k - 1]); k--)
+    for (k = q; k > 0 && q - k < PRE_PIECE && pre_piece_char(b[k - 1]); k--)
         ;
-    if (k == 0 || b[k - 1] != c || q - k > 18)
+    if (k == 0 || b[k - 1] != c)
         return 0;
     size_t i = q + 1, end = n - i > PRE_REACH ? i + PRE_REACH : n;
     int plus = 0;
@@ -2526,7 +2527,7 @@ static int cat_at(const unsigned char *b, size_t n, size_t to, int comment)
     if (!plus || (b[i] != '\'' && b[i] != '"'))
         return 0;
     c = b[i];
-    for (k = i + 1; k < n && k - i <= 19 && pre_piece_char(b[k]); k++)
+    for (k = i + 1; k < n && k - i - 1 < PRE_PIECE && pre_piece_char(b[k]); k++)
         ;
     return k < n && b[k] == c;
 }

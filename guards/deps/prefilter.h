@@ -34,7 +34,6 @@ enum pre_id {
 
 /* '\x00' is a blank to the lexer outside script text */
 #define PRE_BLANK "[\\x00\\t-\\r ]"
-#define PRE_PIECE "[A-Za-z_:]{0,18}" /* of the names cat_match looks for */
 #define PRE_UNREAD_END \
     "(?:\\.(?:m?js|cjs|jsx|m?ts|cts|tsx|css)\\.map|\\.d\\.[mc]?ts|\\.md|\\.markdown)['\"`]"
 
