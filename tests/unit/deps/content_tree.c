@@ -1,10 +1,12 @@
 /* Runs the file-content analysers over every file of directory trees (benign corpora such as
  * /usr/share/nodejs): counts hits per rule and severity, measures throughput, and fails when
  * HIGH or CRITICAL hits exceed a committed ceiling.
- *   content_tree [--max-high N] [--install-time] [--full] [--compare] [--verbose] IOCS_TSV DIR...
+ *   content_tree [--max-high N] [--install-time] [--full] [--compare] [--slowest N] [--verbose]
+ *                IOCS_TSV DIR...
  *   content_tree --script-text [--verbose] IOCS_TSV TEXT...  (package.json script lines)
  * --full lexes every file (DEPS_CONTENT_FULL); --compare analyses each file both ways too and
- * fails on any difference in the hits (the lexer's pre-filter must change nothing). */
+ * fails on any difference in the hits (the lexer's pre-filter must change nothing); --slowest
+ * lists the N files that took the most analysis time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -33,6 +35,27 @@ static double seconds;
 static unsigned scan_flags;
 static int verbose, script_text, compare;
 static unsigned long differ; /* --compare: files whose hits differ */
+
+#define SLOWEST_MAX 64
+static struct slow {
+    double s;
+    size_t len;
+    int lexed;
+    char *path;
+} slowest[SLOWEST_MAX];
+static int nslowest;
+
+/* --slowest: keep the nslowest files of most analysis time, slowest first */
+static void note_time(const char *path, size_t len, int lexed, double s)
+{
+    int i = nslowest - 1;
+    if (nslowest == 0 || s <= slowest[i].s)
+        return;
+    free(slowest[i].path);
+    for (; i > 0 && slowest[i - 1].s < s; i--)
+        slowest[i] = slowest[i - 1];
+    slowest[i] = (struct slow){s, len, lexed, strdup(path)};
+}
 
 static const char *cur_path;
 static size_t root_len;
@@ -118,6 +141,7 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
     close(fd);
     cur_path = path;
     t0 = now();
+    size_t unlexed = deps_content_db_unlexed(db);
     /* the path relative to its tree, as the scanner passes it relative to a package */
     if (deps_content_scan(db, strlen(path) >= root_len ? path + root_len : path, file_buf, got,
                           scan_flags, on_hit, NULL) != 0) {
@@ -125,6 +149,7 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
         return 1;
     }
     seconds += now() - t0;
+    note_time(path, got, deps_content_db_unlexed(db) == unlexed, now() - t0);
     if (compare &&
         compare_full(strlen(path) >= root_len ? path + root_len : path, file_buf, got) != 0) {
         fprintf(stderr, "%s: out of memory\n", path);
@@ -154,7 +179,10 @@ int main(int argc, char **argv)
             compare = 1;
         else if (strcmp(argv[i], "--script-text") == 0)
             script_text = 1;
-        else if (strcmp(argv[i], "--verbose") == 0)
+        else if (strcmp(argv[i], "--slowest") == 0 && i + 1 < argc) {
+            nslowest = atoi(argv[++i]);
+            nslowest = nslowest < 0 ? 0 : nslowest > SLOWEST_MAX ? SLOWEST_MAX : nslowest;
+        } else if (strcmp(argv[i], "--verbose") == 0)
             verbose = 1;
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
@@ -163,7 +191,7 @@ int main(int argc, char **argv)
     }
     if (argc - i < 2) {
         fprintf(stderr, "usage: content_tree [--max-high N] [--install-time] [--full] "
-                        "[--compare] [--verbose] IOCS_TSV DIR...\n");
+                        "[--compare] [--slowest N] [--verbose] IOCS_TSV DIR...\n");
         return 2;
     }
     tsv = test_slurp(argv[i], &len);
@@ -212,6 +240,11 @@ int main(int argc, char **argv)
                    counts[r][0], counts[r][1], counts[r][2], counts[r][3], counts[r][4]);
     }
     printf("HIGH or CRITICAL: %lu\n", high);
+    for (int k = 0; k < nslowest && slowest[k].path; k++) {
+        printf("%8.2f ms %9zu B %s %s\n", slowest[k].s * 1e3, slowest[k].len,
+               slowest[k].lexed ? "lexed" : "not lexed", slowest[k].path);
+        free(slowest[k].path);
+    }
     if (compare)
         /* each file was scanned filtered once by compare_full, and once more by visit
          * unless --full */
