@@ -1336,9 +1336,11 @@ static void unread_loaded(struct an *a, const struct tok *t)
                 snip(p, q + 1, n - 2));
 }
 
-/* Inlined at each place a token is made, where its kind is known: the tests on the kind fold
- * away and each copy's branches see one kind of token. */
-static inline __attribute__((always_inline)) void on_token(struct an *a, struct tok *t)
+/* Inlined at each place a token is made, with its kind as a constant: the tests on the kind fold
+ * away and each copy's branches see one kind of token (t->kind would be read back from memory
+ * after each call the trackers make, and tested on every token). */
+static inline __attribute__((always_inline)) void on_token(struct an *a, struct tok *t,
+                                                           const enum tok_kind kind)
 {
     const char *s = a->b + t->off;
 
@@ -1346,7 +1348,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
     /* The usual token, a name that is no keyword while no tracker is open: nothing below
      * would change (the trackers count tokens only while open; '_' may start an obfuscator's
      * _0x name; after `function` the name is an assignment's) */
-    if (t->kind == T_IDENT && t->kw == KW_NONE &&
+    if (kind == T_IDENT && t->kw == KW_NONE &&
         !(a->n_fr | (size_t)a->as_on | (size_t)a->bf_on | (size_t)a->num_run | a->n_br) &&
         s[0] != '_' && tok_prev(a, 1)->kw != KW_FUNC) {
         a->ri++;
@@ -1355,41 +1357,42 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
     /* sink frames: argument evidence */
     for (size_t i = 0; i < a->n_fr; i++) {
         struct frame *f = &a->fr[i];
-        if (++f->toks == 1 && !(t->kind == T_STR || (t->kind == T_PUNCT && t->ch == ')')))
+        if (++f->toks == 1 && !(kind == T_STR || (kind == T_PUNCT && t->ch == ')')))
             f->dynamic = 1;
-        if ((t->kind == T_PUNCT && (t->ch == '{' || t->ch == 'A')) || t->kw == KW_FUNC)
+        if ((kind == T_PUNCT && (t->ch == '{' || t->ch == 'A')) ||
+            (kind == T_IDENT && t->kw == KW_FUNC))
             f->fn = 1;
     }
     while (a->n_fr && a->fr[a->n_fr - 1].toks > FRAME_TOKS)
         a->n_fr--;
-    if (a->n_fr && t->kind == T_STR)
+    if (a->n_fr && kind == T_STR)
         unread_loaded(a, t);
     if (a->as_on) {
         /* the expression (a function's body included) ends at ';' or ',' at its own level, or
          * where its level closes */
         if (++a->as_toks > 256 || a->depth < a->as_depth || a->brace < a->as_brace ||
-            (t->kind == T_PUNCT && t->ch == '}' && a->brace == a->as_brace) ||
-            (t->kind == T_PUNCT && (t->ch == ';' || t->ch == ',') && a->depth == a->as_depth &&
+            (kind == T_PUNCT && t->ch == '}' && a->brace == a->as_brace) ||
+            (kind == T_PUNCT && (t->ch == ';' || t->ch == ',') && a->depth == a->as_depth &&
              a->brace == a->as_brace))
             as_close(a);
     }
     if (a->bf_on && ++a->bf_toks > 64)
         a->bf_on = 0;
-    if (a->num_run && t->kind != T_NUM && !(t->kind == T_PUNCT && t->ch == ','))
+    if (a->num_run && kind != T_NUM && !(kind == T_PUNCT && t->ch == ','))
         num_run_end(a);
 
     /* string pieces of the innermost require() argument and subscript */
     if (a->n_fr && a->fr[a->n_fr - 1].sink == SINK_REQUIRE &&
-        a->depth == a->fr[a->n_fr - 1].depth + 1 && !(t->kind == T_PUNCT && t->ch == ')'))
+        a->depth == a->fr[a->n_fr - 1].depth + 1 && !(kind == T_PUNCT && t->ch == ')'))
         cat_token(a, &a->fr[a->n_fr - 1].cat, t);
     if (a->n_br && a->br[a->n_br - 1].member && a->bdepth == a->br[a->n_br - 1].depth + 1 &&
-        !(t->kind == T_PUNCT && t->ch == ']'))
+        !(kind == T_PUNCT && t->ch == ']'))
         cat_token(a, &a->br[a->n_br - 1].cat, t);
     /* `NAME = require` followed by the end of the expression: an alias of require */
-    if (a->alias_tok && a->alias_tok + 1 == a->n_tok && a->n_alias < FRAMES && t->kind == T_PUNCT &&
+    if (a->alias_tok && a->alias_tok + 1 == a->n_tok && a->n_alias < FRAMES && kind == T_PUNCT &&
         (t->ch == ',' || t->ch == ';' || t->ch == '}' || t->ch == ')'))
         a->alias[a->n_alias++] = a->alias_h;
-    switch (t->kind) {
+    switch (kind) {
     case T_PUNCT:
         if (t->ch == '(' && tok_prev(a, 1)->kind == T_PUNCT && tok_prev(a, 1)->ch == ']' &&
             a->br_tok && a->br_tok + 1 == a->n_tok)
@@ -1876,7 +1879,7 @@ static size_t lex_string(struct an *a, size_t i, unsigned char q, int *tpl_expr)
     }
     if (j - i - 1 >= 1024 && esc_print == 0)
         payload_check(a, a->b + i + 1, j - i - 1, line);
-    on_token(a, t);
+    on_token(a, t, T_STR);
     if (*tpl_expr)
         return j + 2;
     return j < n && b[j] == q ? j + 1 : j;
@@ -1962,7 +1965,7 @@ static void lex(struct an *a)
             t->kind = T_IDENT;
             t->len = (uint32_t)(next - i);
             t->kw = kw_lookup(a->db, a->b + i, next - i);
-            on_token(a, t);
+            on_token(a, t, T_IDENT);
             i = next;
             i += i < n && b[i] == ' '; /* one space, the usual case, without a branch */
             continue;
@@ -2013,7 +2016,7 @@ static void lex(struct an *a)
                     j++;
                 t->kind = T_RE;
                 t->len = (uint32_t)(j - i);
-                on_token(a, t);
+                on_token(a, t, T_RE);
                 i = j;
                 continue;
             }
@@ -2047,7 +2050,7 @@ static void lex(struct an *a)
                 j++;
             t->kind = T_NUM;
             t->len = (uint32_t)(j - i);
-            on_token(a, t);
+            on_token(a, t, T_NUM);
             i = j;
             continue;
         }
@@ -2065,7 +2068,7 @@ static void lex(struct an *a)
         } else if (c == '}' && a->brace > 0) {
             a->brace--;
         }
-        on_token(a, t);
+        on_token(a, t, T_PUNCT);
         i += t->len;
         i += i < n && b[i] == ' ';
     }
