@@ -1394,8 +1394,9 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
         a->alias[a->n_alias++] = a->alias_h;
     switch (kind) {
     case T_PUNCT:
-        if (t->ch == '(' && tok_prev(a, 1)->kind == T_PUNCT && tok_prev(a, 1)->ch == ']' &&
-            a->br_tok && a->br_tok + 1 == a->n_tok)
+        /* br_tok first: almost never set, where the character is anyone's guess */
+        if (a->br_tok && a->br_tok + 1 == a->n_tok && t->ch == '(' &&
+            tok_prev(a, 1)->kind == T_PUNCT && tok_prev(a, 1)->ch == ']')
             hit_add(a->hits, R_OBFS1,
                     (a->flags & (DEPS_CONTENT_INSTALL_TIME | DEPS_CONTENT_SCRIPT_TEXT))
                         ? DEPS_SEV_CRITICAL
