@@ -6,7 +6,7 @@
  *   content_tree --script-text [--verbose] IOCS_TSV TEXT...  (package.json script lines)
  * --full lexes every file (DEPS_CONTENT_FULL); --compare analyses each file both ways too and
  * fails on any difference in the hits (the lexer's pre-filter must change nothing); --slowest
- * lists the N files that took the most analysis time. */
+ * lists the N files that took the most analysis time, and those the pre-filter passed over. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -40,13 +40,13 @@ static unsigned long differ; /* --compare: files whose hits differ */
 static struct slow {
     double s;
     size_t len;
-    int lexed;
+    int passed; /* the pre-filter passed over it: not lexed */
     char *path;
 } slowest[SLOWEST_MAX];
 static int nslowest;
 
 /* --slowest: keep the nslowest files of most analysis time, slowest first */
-static void note_time(const char *path, size_t len, int lexed, double s)
+static void note_time(const char *path, size_t len, int passed, double s)
 {
     int i = nslowest - 1;
     if (nslowest == 0 || s <= slowest[i].s)
@@ -54,7 +54,7 @@ static void note_time(const char *path, size_t len, int lexed, double s)
     free(slowest[i].path);
     for (; i > 0 && slowest[i - 1].s < s; i--)
         slowest[i] = slowest[i - 1];
-    slowest[i] = (struct slow){s, len, lexed, strdup(path)};
+    slowest[i] = (struct slow){s, len, passed, strdup(path)};
 }
 
 static const char *cur_path;
@@ -148,8 +148,9 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
         fprintf(stderr, "%s: out of memory\n", path);
         return 1;
     }
-    seconds += now() - t0;
-    note_time(path, got, deps_content_db_unlexed(db) == unlexed, now() - t0);
+    double dt = now() - t0;
+    seconds += dt;
+    note_time(path, got, deps_content_db_unlexed(db) != unlexed, dt);
     if (compare &&
         compare_full(strlen(path) >= root_len ? path + root_len : path, file_buf, got) != 0) {
         fprintf(stderr, "%s: out of memory\n", path);
@@ -242,7 +243,8 @@ int main(int argc, char **argv)
     printf("HIGH or CRITICAL: %lu\n", high);
     for (int k = 0; k < nslowest && slowest[k].path; k++) {
         printf("%8.2f ms %9zu B %s %s\n", slowest[k].s * 1e3, slowest[k].len,
-               slowest[k].lexed ? "lexed" : "not lexed", slowest[k].path);
+               slowest[k].passed ? "not lexed (pre-filter)" : "lexed or not JavaScript",
+               slowest[k].path);
         free(slowest[k].path);
     }
     if (compare)
