@@ -703,7 +703,45 @@ int deps_content_unread(const char *name, size_t n)
     return 0;
 }
 
-/* Where packages ship prebuilt binaries on purpose. */
+/* A folder named for an operating system or a CPU ("linux/x64/", "win32-ia32/",
+ * "osx-bin/", "linux64-bin/"): one of its words, split at '-', '_' and '.', names one. */
+static int dir_is_platform(const char *d, size_t n)
+{
+    static const char *const words[] = {
+        "linux", "linux32", "linux64", "darwin",  "mac",     "macos",  "osx",     "win",
+        "win32", "win64",   "windows", "freebsd", "openbsd", "sunos",  "android", "x64",
+        "x86",   "ia32",    "arm",     "arm64",   "armv7",   "armv7l", "aarch64", "amd64"};
+    for (size_t i = 0; i < n;) {
+        size_t k = i;
+        while (k < n && d[k] != '-' && d[k] != '_' && d[k] != '.')
+            k++;
+        for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++)
+            if (strlen(words[w]) == k - i && strncasecmp(d + i, words[w], k - i) == 0)
+                return 1;
+        i = k + 1;
+    }
+    return 0;
+}
+
+/* A shared library by its name: "x.so", "x.so.42", "x.dylib", "x.dll". */
+static int name_is_library(const char *path)
+{
+    const char *base = strrchr(path, '/'), *so;
+    base = base ? base + 1 : path;
+    const char *ext = path_ext(base);
+    if (strcasecmp(ext, "so") == 0 || strcasecmp(ext, "dylib") == 0 || strcasecmp(ext, "dll") == 0)
+        return 1;
+    if ((so = strstr(base, ".so.")) == NULL || so == base)
+        return 0;
+    for (so += 4; *so; so++) /* a version: digits and dots */
+        if (!((*so >= '0' && *so <= '9') || *so == '.'))
+            return 0;
+    return 1;
+}
+
+/* Where packages ship prebuilt binaries on purpose: the usual folders, a folder named for a
+ * platform (prebuilt tools for each: "7zip-bin/linux/x64/7za", "hermesc/win64-bin/"), and
+ * shared libraries under lib/. */
 static int path_expected_binary(const char *path)
 {
     static const char *const dirs[] = {"build/Release/", "build/Debug/", "build/default/",
@@ -713,6 +751,11 @@ static int path_expected_binary(const char *path)
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
         if (path_has(path, dirs[i]))
             return 1;
+    for (const char *d = path, *slash; (slash = strchr(d, '/')) != NULL; d = slash + 1)
+        if (dir_is_platform(d, (size_t)(slash - d)))
+            return 1;
+    if (name_is_library(path) && path_has(path, "lib/"))
+        return 1;
     return strncmp(path_ext(path), "node", 5) == 0 && strchr(path, '/') == NULL;
 }
 
@@ -927,7 +970,8 @@ struct tok {
 struct str_cat {
     char s[24];
     uint8_t len, parts, ok;
-    uint8_t plus; /* a '+' since the last piece (two literals side by side do not join) */
+    uint8_t filled; /* the pieces that are not "" ("" + "name" only makes a string of it) */
+    uint8_t plus;   /* a '+' since the last piece (two literals side by side do not join) */
 };
 
 struct frame {
@@ -1107,16 +1151,18 @@ static void cat_token(const struct an *a, struct str_cat *c, const struct tok *t
         memcpy(c->s + c->len, q + 1, t->len - 2);
         c->len = (uint8_t)(c->len + t->len - 2);
         c->parts++;
+        c->filled += t->len > 2;
         c->plus = 0;
         return;
     }
     c->ok = 0;
 }
 
-/* The joined text when it was built from 2+ pieces and is one of `names`, else NULL. */
+/* The joined text when it was built from 2+ non-empty pieces and is one of `names`, else
+ * NULL. */
 static const char *cat_match(const struct str_cat *c, const char *const *names, size_t n)
 {
-    if (!c->ok || c->parts < 2)
+    if (!c->ok || c->filled < 2)
         return NULL;
     for (size_t i = 0; i < n; i++)
         if (strlen(names[i]) == c->len && memcmp(names[i], c->s, c->len) == 0)
@@ -1437,7 +1483,9 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
             }
         }
         if (t->ch == '(') {
-            if (tok_prev(a, 1)->kind == T_IDENT && tok_prev(a, 1)->kw == KW_NONE && a->n_alias) {
+            /* an alias is a variable: `obj.load(` is another function than `load = require` */
+            if (tok_prev(a, 1)->kind == T_IDENT && tok_prev(a, 1)->kw == KW_NONE && a->n_alias &&
+                !(tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 2)->ch == '.')) {
                 uint64_t h = name_hash(a->b + tok_prev(a, 1)->off, tok_prev(a, 1)->len);
                 for (size_t i = 0; i < a->n_alias; i++)
                     if (a->alias[i] == h) {

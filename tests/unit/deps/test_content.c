@@ -241,6 +241,17 @@ static void test_obfs1(void **state)
            DEPS_SEV_HIGH, 2);
     /* literals side by side do not join (a syntax error, not concatenation) */
     CLEAN("a.js", "var cp = require('child_' 'process');", 0);
+    /* "" + "name" makes a string of a whole name (TypeScript 4.9's keyword table): not pieces */
+    CLEAN("tsc.js", "var _a;\n_a = {}, _a[\"\" + \"constructor\"] = 135, o['' + 'eval'](x);", 0);
+    /* a name given to require is called through it; a method of that name is another function
+     * (@vue/compiler-sfc: `load = require` as a default parameter, `this.core.load(...)`) */
+    expect("a.js", "var load = require;\nvar m = load(atob('Y2hpbGRfcHJvY2Vzcw=='));", 0,
+           "L2-OBFS-001", DEPS_SEV_HIGH, 2);
+    CLEAN("a.js",
+          "const scss = (src, load = require) => load('sass');\n"
+          "const trace = t || String.fromCharCode(this.importNr++);\n"
+          "const r = await this.core.load(source, trace);\n",
+          0);
     /* the encoding as a template's last piece; URI-decoded text evaluated */
     expect("a.js", "var s = Buffer.from(d, `${'he'}hex`).toString();\neval(s);\n", 0, "L2-OBFS-001",
            DEPS_SEV_HIGH, 2);
@@ -536,6 +547,28 @@ static void test_bund(void **state)
     assert_int_equal(g.sev[0], DEPS_SEV_INFO);
     g = scan("bin/esbuild", (const char *)elf, sizeof(elf), 0);
     assert_int_equal(g.sev[0], DEPS_SEV_LOW);
+    /* prebuilt tools in folders named for a platform, shared libraries under lib/ */
+    static const char *const low[] = {"linux/x64/7za",
+                                      "mac/app-builder_arm64",
+                                      "sdks/hermesc/win64-bin/icuuc64.dll",
+                                      "fallbacks/windows/clipboard_x86_64.exe",
+                                      "lib/libvips-cpp.so.42",
+                                      "lib/libfoo.dylib"};
+    for (size_t i = 0; i < sizeof(low) / sizeof(low[0]); i++) {
+        g = scan(low[i], (const char *)elf, sizeof(elf), 0);
+        assert_int_equal(g.n, 1);
+        if (g.sev[0] != DEPS_SEV_LOW)
+            fail_msg("%s: severity %d, expected LOW", low[i], g.sev[0]);
+    }
+    /* a word that only starts like a platform; a library outside lib/; an .exe in src/ */
+    static const char *const medium[] = {"winston/helper", "src/fastlist.exe", "libfoo.so.1",
+                                         "lib/tool.so.x"};
+    for (size_t i = 0; i < sizeof(medium) / sizeof(medium[0]); i++) {
+        g = scan(medium[i], (const char *)elf, sizeof(elf), 0);
+        assert_int_equal(g.n, 1);
+        if (g.sev[0] != DEPS_SEV_MEDIUM)
+            fail_msg("%s: severity %d, expected MEDIUM", medium[i], g.sev[0]);
+    }
     /* not executables: a Java class, "MZ" text, a PNG */
     clean("A.class", (const char *)java, sizeof(java), 0, NULL, DEPS_SEV_INFO);
     clean("notes.txt", "MZ is a file format\n", 20, 0, NULL, DEPS_SEV_INFO);
