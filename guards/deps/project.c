@@ -59,20 +59,76 @@ static size_t after_last_nm(const char *path, unsigned *depth)
     return off;
 }
 
-/* Length of the package folder name at path+off ("x" or "@s/x"), or 0. */
-static size_t pkg_name_len(const char *path, size_t off)
+/* Length of the component at s (up to '/' or the end). */
+static size_t comp_len(const char *s)
 {
-    const char *s = path + off, *slash = strchr(s, '/');
+    const char *slash = strchr(s, '/');
+    return slash ? (size_t)(slash - s) : strlen(s);
+}
 
-    if (!slash || slash == s || s[0] == '.')
-        return 0;
-    if (s[0] == '@') {
-        const char *second = strchr(slash + 1, '/');
-        if (!second || second == slash + 1)
+static bool comp_is(const char *s, size_t n, const char *name)
+{
+    return n == strlen(name) && memcmp(s, name, n) == 0;
+}
+
+/* The folder of the installed package that path lies in, as the package managers lay them out
+ * from the first node_modules folder on: "node_modules/" then a package ("x" or "@s/x"), then
+ * optionally "node_modules/" and another package, and so on. A virtual store (pnpm's
+ * "node_modules/.pnpm/<id>/node_modules/" and ".pnpm/node_modules/", yarn's pnpm linker's
+ * ".store", deno's ".deno") counts as one node_modules folder. A node_modules folder anywhere else
+ * inside a package (its test fixtures: "x/test/fixture/node_modules/y") holds files of that
+ * package, not installed packages. Returns the folder's length (0: path is in no installed package)
+ * and sets *depth to the node_modules folders up to it. */
+static size_t install_dir(const char *path, unsigned *depth)
+{
+    const char *s = path;
+    size_t best = 0;
+    unsigned d = 0;
+
+    *depth = 0;
+    /* the first node_modules folder: the project's or a workspace's */
+    for (;;) {
+        size_t n = comp_len(s);
+        if (s[n] == '\0')
             return 0;
-        return (size_t)(second - s);
+        if (comp_is(s, n, "node_modules"))
+            break;
+        s += n + 1;
     }
-    return (size_t)(slash - s);
+    for (;;) {
+        /* s: just past a "node_modules/" component */
+        s += strlen("node_modules/");
+        size_t n = comp_len(s);
+        if (s[0] == '.' && n > 1 && s[n] == '/') {
+            const char *id = s + n + 1;
+            size_t k = comp_len(id);
+            if (comp_is(id, k, "node_modules") && id[k] == '/') {
+                s = id;
+                continue;
+            }
+            if (k == 0 || id[k] != '/' ||
+                !comp_is(id + k + 1, comp_len(id + k + 1), "node_modules") ||
+                id[k + 1 + strlen("node_modules")] != '/')
+                break;
+            s = id + k + 1;
+            continue;
+        }
+        if (n == 0 || s[0] == '.' || s[n] != '/')
+            break; /* .bin, .cache, a file: no package */
+        if (s[0] == '@') {
+            size_t k = comp_len(s + n + 1);
+            if (k == 0 || s[n + 1 + k] != '/')
+                break;
+            n += 1 + k;
+        }
+        best = (size_t)(s - path) + n;
+        *depth = ++d;
+        s += n + 1;
+        size_t k = comp_len(s);
+        if (!comp_is(s, k, "node_modules") || s[k] != '/')
+            break;
+    }
+    return best;
 }
 
 bool deps_project_wants(const char *path)
@@ -531,8 +587,9 @@ int deps_project_load(const struct deps_file *files, size_t n, const struct deps
         if (strcmp(b, "package.json") != 0 || b == f->path)
             continue;
         size_t dl = (size_t)(b - f->path) - 1;
-        unsigned depth;
-        size_t off = after_last_nm(f->path, &depth);
+        unsigned depth, nm;
+        size_t inst = install_dir(f->path, &depth);
+        after_last_nm(f->path, &nm);
         struct deps_manifest m = {0};
         m.file = f;
         m.dir = deps_arena_strndup(&p->arena, f->path, dl);
@@ -540,13 +597,13 @@ int deps_project_load(const struct deps_file *files, size_t n, const struct deps
             rc = -ENOMEM;
             goto out;
         }
-        if (off > 0) {
-            size_t nl = pkg_name_len(f->path, off);
-            if (nl == 0 || off + nl != dl)
+        if (nm > 0) {
+            if (inst != dl)
                 continue; /* a package.json deeper in a package (tests, fixtures) */
+            size_t off = after_last_nm(m.dir, NULL);
             m.kind = DEPS_MAN_INSTALLED;
             m.depth = depth;
-            m.dir_name = deps_arena_strndup(&p->arena, f->path + off, nl);
+            m.dir_name = deps_arena_strndup(&p->arena, f->path + off, dl - off);
             if (!m.dir_name) {
                 rc = -ENOMEM;
                 goto out;
@@ -606,13 +663,14 @@ const struct deps_manifest *deps_project_manifest(const struct deps_project *p, 
 
 const struct deps_manifest *deps_project_owner(const struct deps_project *p, const char *path)
 {
-    size_t off = after_last_nm(path, NULL), nl;
+    unsigned depth;
+    size_t n = install_dir(path, &depth);
     char dir[4096];
 
-    if (off == 0 || (nl = pkg_name_len(path, off)) == 0 || off + nl >= sizeof(dir))
+    if (n == 0 || n >= sizeof(dir))
         return NULL;
-    memcpy(dir, path, off + nl);
-    dir[off + nl] = '\0';
+    memcpy(dir, path, n);
+    dir[n] = '\0';
     const struct deps_manifest *inst = p->mans + 1 + p->n_workspaces;
     return bsearch(dir, inst, p->n_installed, sizeof(*inst), cmp_man_dir);
 }

