@@ -932,7 +932,12 @@ pick:
         m->distance = best_dist;
         m->technique = tech;
         m->severity = DEPS_TYPO_SEV_MEDIUM;
-        if ((rank <= 1000 && tech <= DEPS_TYPO_TRANSPOSE) || (rank <= 100 && folded))
+        /* A popular name under another scope ("@nodable/entities") is how forks are
+         * published as much as how squats are: medium. Dropping or joining a scope
+         * ("babel-core") imitates the scoped package. */
+        int scoped_copy = tech == DEPS_TYPO_SCOPE && low[0] == '@' && t->lower[0] != '@';
+        if (((rank <= 1000 && tech <= DEPS_TYPO_TRANSPOSE) || (rank <= 100 && folded)) &&
+            !scoped_copy)
             m->severity = DEPS_TYPO_SEV_HIGH;
     }
 out:

@@ -117,6 +117,12 @@ static void test_techniques(void **state)
     assert_string_equal(deps_typo_technique_name(m.technique), "separator");
     assert_int_equal(m.severity, DEPS_TYPO_SEV_HIGH);
     assert_int_equal(m.target_downloads, 500000000);
+    /* a popular name under another scope is also how forks are published: medium; a scope
+     * dropped imitates the scoped package: high */
+    assert_int_equal(deps_typo_check(c, "@evil/lodash", &m), 1);
+    assert_int_equal(m.severity, DEPS_TYPO_SEV_MEDIUM);
+    assert_int_equal(deps_typo_check(c, "babel-core", &m), 1);
+    assert_int_equal(m.severity, DEPS_TYPO_SEV_HIGH);
     deps_typo_corpus_free(c);
 }
 
