@@ -2535,7 +2535,7 @@ static int pre_piece_char(unsigned char c)
 }
 
 /* PRE_CAT_*: the match ends at b[to] after "'" blanks and '+' or a comment's start. Whether a
- * literal of up to 18 letters, '_' or ':' ends at that quote and, after blanks, comments and
+ * literal of 1 to 18 letters, '_' or ':' ends at that quote and, after blanks, comments and
  * at least one '+', another starts: the only way cat_token joins two pieces. */
 static int cat_at(const unsigned char *b, size_t n, size_t to, int comment)
 {
@@ -2550,7 +2550,9 @@ static int cat_at(const unsigned char *b, size_t n, size_t to, int comment)
     c = b[q];
     for (k = q; k > 0 && q - k < PRE_PIECE && pre_piece_char(b[k - 1]); k--)
         ;
-    if (k == 0 || b[k - 1] != c)
+    /* the first piece is not "": cat_match counts only pieces with text, and the first of
+     * those is followed by a '+' and another literal ("" or not) */
+    if (k == 0 || k == q || b[k - 1] != c)
         return 0;
     size_t i = q + 1, end = n - i > PRE_REACH ? i + PRE_REACH : n;
     int plus = 0;
