@@ -547,27 +547,26 @@ static void test_bund(void **state)
     assert_int_equal(g.sev[0], DEPS_SEV_INFO);
     g = scan("bin/esbuild", (const char *)elf, sizeof(elf), 0);
     assert_int_equal(g.sev[0], DEPS_SEV_LOW);
-    /* prebuilt tools in folders named for a platform, shared libraries under lib/ */
-    static const char *const low[] = {"linux/x64/7za",
-                                      "mac/app-builder_arm64",
-                                      "sdks/hermesc/win64-bin/icuuc64.dll",
-                                      "fallbacks/windows/clipboard_x86_64.exe",
-                                      "lib/libvips-cpp.so.42",
-                                      "lib/libfoo.dylib"};
-    for (size_t i = 0; i < sizeof(low) / sizeof(low[0]); i++) {
-        g = scan(low[i], (const char *)elf, sizeof(elf), 0);
+    /* LOW: prebuilt tools in folders named for a platform, shared libraries under lib/;
+     * MEDIUM: a word that only starts like a platform, a library outside lib/, an .exe in src/ */
+    static const struct {
+        const char *path;
+        enum deps_severity sev;
+    } where[] = {{"linux/x64/7za", DEPS_SEV_LOW},
+                 {"mac/app-builder_arm64", DEPS_SEV_LOW},
+                 {"sdks/hermesc/win64-bin/icuuc64.dll", DEPS_SEV_LOW},
+                 {"fallbacks/windows/clipboard_x86_64.exe", DEPS_SEV_LOW},
+                 {"lib/libvips-cpp.so.42", DEPS_SEV_LOW},
+                 {"lib/libfoo.dylib", DEPS_SEV_LOW},
+                 {"winston/helper", DEPS_SEV_MEDIUM},
+                 {"src/fastlist.exe", DEPS_SEV_MEDIUM},
+                 {"libfoo.so.1", DEPS_SEV_MEDIUM},
+                 {"lib/tool.so.x", DEPS_SEV_MEDIUM}};
+    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+        g = scan(where[i].path, (const char *)elf, sizeof(elf), 0);
         assert_int_equal(g.n, 1);
-        if (g.sev[0] != DEPS_SEV_LOW)
-            fail_msg("%s: severity %d, expected LOW", low[i], g.sev[0]);
-    }
-    /* a word that only starts like a platform; a library outside lib/; an .exe in src/ */
-    static const char *const medium[] = {"winston/helper", "src/fastlist.exe", "libfoo.so.1",
-                                         "lib/tool.so.x"};
-    for (size_t i = 0; i < sizeof(medium) / sizeof(medium[0]); i++) {
-        g = scan(medium[i], (const char *)elf, sizeof(elf), 0);
-        assert_int_equal(g.n, 1);
-        if (g.sev[0] != DEPS_SEV_MEDIUM)
-            fail_msg("%s: severity %d, expected MEDIUM", medium[i], g.sev[0]);
+        if (g.sev[0] != where[i].sev)
+            fail_msg("%s: severity %d, expected %d", where[i].path, g.sev[0], where[i].sev);
     }
     /* not executables: a Java class, "MZ" text, a PNG */
     clean("A.class", (const char *)java, sizeof(java), 0, NULL, DEPS_SEV_INFO);
