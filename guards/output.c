@@ -11,6 +11,7 @@
  * group; the highest priority (then the longest) names the finding. */
 #include "guards/output.h"
 
+#include "guards/hs_scan.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -1642,8 +1643,7 @@ int guard_output_stream_feed(struct guard_output_stream *s, const char *text, si
         if (k > 0)
             s->run_start = off + k;
         s->fresh = false;
-        if (hs_scan_stream(s->hs, text, (unsigned)n, 0, s->scratch->hs, on_match, s) !=
-                HS_SUCCESS &&
+        if (guard_hs_scan_stream(s->hs, text, n, s->scratch->hs, on_match, s) != HS_SUCCESS &&
             s->status == 0)
             return s->status = -EIO;
         if (s->status != 0)

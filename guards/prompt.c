@@ -5,6 +5,7 @@
 #include "guards/prompt.h"
 
 #include "guards/decode.h"
+#include "guards/hs_scan.h"
 #include "guards/normalize.h"
 
 #include <errno.h>
@@ -397,7 +398,7 @@ static void on_payload(void *ud, enum guard_enc enc, unsigned layers, const char
     size_t n = guard_norm_block(buf, len, s->payload, s->payload_cap);
     s->bytes += n;
     s->view = GUARD_PROMPT_VIEW_DECODED;
-    if (hs_scan_stream(s->decoded, s->payload, (unsigned)n, 0, s->scratch->hs, on_match, s) !=
+    if (guard_hs_scan_stream(s->decoded, s->payload, n, s->scratch->hs, on_match, s) !=
             HS_SUCCESS ||
         hs_reset_stream(s->decoded, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
@@ -487,7 +488,7 @@ static void rot13_feed(struct guard_prompt_scan *s, const char *b, size_t n)
     s->bytes += n;
     s->view = GUARD_PROMPT_VIEW_DECODED;
     s->rot_fed = true;
-    if (hs_scan_stream(s->rot13, out, (unsigned)n, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
+    if (guard_hs_scan_stream(s->rot13, out, n, s->scratch->hs, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
 }
 
@@ -609,7 +610,7 @@ static void scan_normalised(struct guard_prompt_scan *s, size_t n)
         return;
     s->bytes += n;
     s->view = 1u << s->src;
-    if (hs_scan_stream(s->plain, s->out, (unsigned)n, 0, s->scratch->hs, on_match, s) != HS_SUCCESS)
+    if (guard_hs_scan_stream(s->plain, s->out, n, s->scratch->hs, on_match, s) != HS_SUCCESS)
         s->hs_failed = true;
     rot13_add(s, s->out, n);
 }

@@ -4,6 +4,7 @@
  * at the schema's JSON again. */
 #include "guards/schema.h"
 
+#include "guards/hs_scan.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdalign.h>
@@ -2699,7 +2700,7 @@ static int val_match(struct val *c, const struct sch_regex *re, const char *s, s
         val_stop(c, "%s", "string too long for the regex engine");
         return -E2BIG;
     }
-    err = hs_scan(re->db, s, (unsigned)n, 0, c->hs, val_regex_cb, &matched);
+    err = guard_hs_scan(re->db, s, n, c->hs, val_regex_cb, &matched);
     if (err != HS_SUCCESS && err != HS_SCAN_TERMINATED) {
         c->err = -EIO;
         return -EIO;

@@ -15,6 +15,7 @@
 #include "guards/decode.h"
 #include "guards/deps/content.h"
 #include "guards/deps/prefilter.h"
+#include "guards/hs_scan.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -2669,7 +2670,7 @@ static int lex_needed(const struct deps_content_db *db, const char *b, size_t n)
             return 1;
         scratch_for = hs;
     }
-    hs_error_t e = hs_scan(hs, b, (unsigned)n, 0, scratch, pre_cb, &ps);
+    hs_error_t e = guard_hs_scan(hs, b, n, scratch, pre_cb, &ps);
     if (e != HS_SUCCESS || ps.need)
         return 1;
     atomic_fetch_add_explicit(&db->pre->passed, 1, memory_order_relaxed);
