@@ -1289,10 +1289,25 @@ static void open_frame(struct an *a, enum sink s, const char *name)
 }
 
 /* Bytes of a string token's content (without the quotes) equal `s`. */
+/* Whether string token t ends with its closing quote, not cut short by a line end or the end
+ * of the file: the quote that opened it ('`' for a template resumed at its '}'), not escaped.
+ * Only then is its last byte not text (the pre-filter's patterns end at such a quote). */
+static int str_closed(const struct an *a, const struct tok *t)
+{
+    const char *q = a->b + t->off;
+    size_t n = t->len, k;
+
+    if (n < 2 || q[n - 1] != (q[0] == '}' ? '`' : q[0]))
+        return 0;
+    for (k = n - 1; k > 1 && q[k - 1] == '\\'; k--)
+        ;
+    return (n - 1 - k) % 2 == 0;
+}
+
 static int str_is(const struct an *a, const struct tok *t, const char *s)
 {
     size_t k = strlen(s);
-    return t->len == k + 2 && memcmp(a->b + t->off + 1, s, k) == 0;
+    return t->len == k + 2 && memcmp(a->b + t->off + 1, s, k) == 0 && str_closed(a, t);
 }
 
 static void num_run_end(struct an *a)
@@ -1359,8 +1374,7 @@ static void unread_loaded(struct an *a, const struct tok *t)
     size_t n = t->len;
 
     /* a whole literal, or the last piece of a template (from its '}') */
-    if (n < 4 || !(q[n - 1] == '\'' || q[n - 1] == '"' || q[n - 1] == '`') ||
-        !deps_content_unread(q + 1, n - 2))
+    if (n < 4 || !str_closed(a, t) || !deps_content_unread(q + 1, n - 2))
         return;
     /* a module name without a '/' ("array.prototype.map") is a package, not a file */
     bool path = memchr(q, '/', n) != NULL;

@@ -291,6 +291,13 @@ static void test_lexer_edges(void **state)
            0, "L2-OBFS-002", DEPS_SEV_HIGH, 3);
     /* an unterminated block comment hides the rest */
     CLEAN("a.js", "var a = 1; /* eval(atob(x))\n", 0);
+    /* a string cut short by its line's end has no closing quote: its last byte is text
+     * ("base64;" is no encoding name, "x.md`" no file name) */
+    CLEAN("a.js", "var s = Buffer.from(d, \"base64;\n\").toString();\neval(s);\n", 0);
+    CLEAN("a.js", "require('./lib/`README.md`\n);\n", 0);
+    CLEAN("a.js", "var s = Buffer.from(d, 'base64\\'\n);\neval(s);\n", 0);
+    expect("a.js", "var s = Buffer.from(d, 'base64');\neval(s);\n", 0, "L2-OBFS-001", DEPS_SEV_HIGH,
+           2);
     /* a NUL byte past the first 4 KiB (before it, the file is taken as binary) is a blank */
     static char buf[4200];
     memset(buf, ' ', sizeof(buf));
