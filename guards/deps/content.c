@@ -1288,7 +1288,6 @@ static void open_frame(struct an *a, enum sink s, const char *name)
     a->n_fr++;
 }
 
-/* Bytes of a string token's content (without the quotes) equal `s`. */
 /* Whether string token t ends with its closing quote, not cut short by a line end or the end
  * of the file: the quote that opened it ('`' for a template resumed at its '}'), not escaped.
  * Only then is its last byte not text (the pre-filter's patterns end at such a quote). */
@@ -1304,6 +1303,7 @@ static int str_closed(const struct an *a, const struct tok *t)
     return (n - 1 - k) % 2 == 0;
 }
 
+/* Bytes of a closed string token's content (without the quotes) equal `s`. */
 static int str_is(const struct an *a, const struct tok *t, const char *s)
 {
     size_t k = strlen(s);

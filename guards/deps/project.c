@@ -78,14 +78,15 @@ static bool comp_is(const char *s, size_t n, const char *name)
  * ".store", deno's ".deno") counts as one node_modules folder. A node_modules folder anywhere else
  * inside a package (its test fixtures: "x/test/fixture/node_modules/y") holds files of that
  * package, not installed packages. Returns the folder's length (0: path is in no installed package)
- * and sets *depth to the node_modules folders up to it. */
+ * and sets *depth (when not NULL) to the node_modules folders up to it. */
 static size_t install_dir(const char *path, unsigned *depth)
 {
     const char *s = path;
     size_t best = 0;
     unsigned d = 0;
 
-    *depth = 0;
+    if (depth)
+        *depth = 0;
     /* the first node_modules folder: the project's or a workspace's */
     for (;;) {
         size_t n = comp_len(s);
@@ -122,7 +123,8 @@ static size_t install_dir(const char *path, unsigned *depth)
             n += 1 + k;
         }
         best = (size_t)(s - path) + n;
-        *depth = ++d;
+        if (depth)
+            *depth = ++d;
         s += n + 1;
         size_t k = comp_len(s);
         if (!comp_is(s, k, "node_modules") || s[k] != '/')
@@ -587,9 +589,7 @@ int deps_project_load(const struct deps_file *files, size_t n, const struct deps
         if (strcmp(b, "package.json") != 0 || b == f->path)
             continue;
         size_t dl = (size_t)(b - f->path) - 1;
-        unsigned depth, nm;
-        size_t inst = install_dir(f->path, &depth);
-        after_last_nm(f->path, &nm);
+        size_t off = after_last_nm(f->path, NULL);
         struct deps_manifest m = {0};
         m.file = f;
         m.dir = deps_arena_strndup(&p->arena, f->path, dl);
@@ -597,12 +597,11 @@ int deps_project_load(const struct deps_file *files, size_t n, const struct deps
             rc = -ENOMEM;
             goto out;
         }
-        if (nm > 0) {
-            if (inst != dl)
+        if (off > 0) {
+            /* the folder name starts after the last node_modules/ ("x", "@s/x") */
+            if (install_dir(f->path, &m.depth) != dl)
                 continue; /* a package.json deeper in a package (tests, fixtures) */
-            size_t off = after_last_nm(m.dir, NULL);
             m.kind = DEPS_MAN_INSTALLED;
-            m.depth = depth;
             m.dir_name = deps_arena_strndup(&p->arena, f->path + off, dl - off);
             if (!m.dir_name) {
                 rc = -ENOMEM;
@@ -663,8 +662,7 @@ const struct deps_manifest *deps_project_manifest(const struct deps_project *p, 
 
 const struct deps_manifest *deps_project_owner(const struct deps_project *p, const char *path)
 {
-    unsigned depth;
-    size_t n = install_dir(path, &depth);
+    size_t n = install_dir(path, NULL);
     char dir[4096];
 
     if (n == 0 || n >= sizeof(dir))

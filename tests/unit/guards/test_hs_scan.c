@@ -69,10 +69,13 @@ static void test_block_at_page_end(void **state)
     char *p = at_page_end(text, n, &map, &map_len);
     assert_int_equal(guard_hs_scan(db, p, n, scratch, count_cb, &got), HS_SUCCESS);
     assert_int_equal(got, want);
-    /* every length up to the end of the page, and the empty scan */
+    /* every suffix, ending at the page's end, matches as the same bytes inside a buffer */
     for (size_t k = 0; k <= n; k++) {
-        got = 0;
+        got = want = 0;
         assert_int_equal(guard_hs_scan(db, p + n - k, k, scratch, count_cb, &got), HS_SUCCESS);
+        assert_int_equal(hs_scan(db, text + n - k, (unsigned)k, 0, scratch, count_cb, &want),
+                         HS_SUCCESS);
+        assert_int_equal(got, want);
     }
     /* a large buffer is scanned in place: far from the end of its page, or copied */
     static char big[20000];
