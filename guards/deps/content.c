@@ -134,7 +134,8 @@ static const char *find(const char *h, size_t hn, const char *needle)
 
 /* Character classes, computed at compile time: word (A-Za-z0-9_), JavaScript identifier
  * (word, '$', any byte >= 0x80), host name (word, '-', '.'), the bytes that end a run of
- * plain characters in a quoted string (8) and in a template literal (16), blanks (32). */
+ * plain characters in a quoted string (8) and in a template literal (16), blanks (32), base64
+ * text (64) and hex digits (128). */
 #define CC_WORD(c)                                                                             \
     (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') || \
      (c) == '_')
@@ -142,10 +143,15 @@ static const char *find(const char *h, size_t hn, const char *needle)
 #define CC_TPL(c) ((c) == '`' || (c) == '\n' || (c) == '\\' || (c) == '$')
 #define CC_BLANK(c) \
     ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\v' || (c) == '\f' || (c) == '\r')
+/* base64 (guard_decode_b64_value's alphabet, both variants) or its '=' padding */
+#define CC_B64(c) (CC_WORD(c) || (c) == '+' || (c) == '-' || (c) == '/' || (c) == '=')
+#define CC_HEX(c) \
+    (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))
 #define CC_ROW(c)                                                                              \
     (unsigned char)((CC_WORD(c) ? 1 : 0) | (CC_WORD(c) || (c) == '$' || (c) >= 0x80 ? 2 : 0) | \
                     (CC_WORD(c) || (c) == '-' || (c) == '.' ? 4 : 0) | (CC_STR(c) ? 8 : 0) |   \
-                    (CC_TPL(c) ? 16 : 0) | (CC_BLANK(c) ? 32 : 0))
+                    (CC_TPL(c) ? 16 : 0) | (CC_BLANK(c) ? 32 : 0) | (CC_B64(c) ? 64 : 0) |     \
+                    (CC_HEX(c) ? 128 : 0))
 #define CC_R4(c)  CC_ROW(c), CC_ROW((c) + 1), CC_ROW((c) + 2), CC_ROW((c) + 3)
 #define CC_R16(c) CC_R4(c), CC_R4((c) + 4), CC_R4((c) + 8), CC_R4((c) + 12)
 #define CC_R64(c) CC_R16(c), CC_R16((c) + 16), CC_R16((c) + 32), CC_R16((c) + 48)
@@ -167,22 +173,21 @@ enum ioc_kind {
 struct ioc {
     const char *value; /* domain (lowercase) or URL; NUL-terminated in db->strings */
     size_t len;
+    size_t last_dot; /* a domain's: offset of the '.' before its last label */
     const char *incident;
     uint8_t digest[32];
 };
 
-#define KW_SLOTS    4
-#define IOC_TLDS    64
-#define IOC_TLD_MAX 24
+#define KW_SLOTS 4
 
 struct deps_content_db {
     char *strings;
     struct ioc *domains, *urls, *hashes;
     size_t n_domains, n_urls, n_hashes;
-    char tlds[IOC_TLDS][IOC_TLD_MAX]; /* last labels of the domains: a cheap pre-filter */
-    size_t tld_len[IOC_TLDS];
-    size_t n_tlds;
-    uint8_t tld_first[256]; /* 1 for the first byte of a last label, either case */
+    /* the domains (ids 0..n_domains-1, either case) and URLs (n_domains + index) as Hyperscan
+     * literals: one pass over a file finds them (NULL when the corpus has neither) */
+    hs_database_t *ioc_hs;
+    uint64_t serial; /* tells the databases of per-thread scratch apart (ioc_scratch) */
     char version[64];
     uint8_t kw_bucket[256][KW_SLOTS]; /* JavaScript keywords of interest, see kw_lookup */
     uint32_t kw_lens[256];            /* by first byte: bit n set when a keyword has length n */
@@ -192,6 +197,7 @@ struct deps_content_db {
 static void db_fail(char *err, size_t errlen, uint32_t line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int kw_index(struct deps_content_db *db);
+static int ioc_compile(struct deps_content_db *db);
 struct pre_state;
 static struct pre_state *pre_new(void);
 static void pre_free(struct pre_state *ps);
@@ -258,29 +264,6 @@ static const char *domain_bad(const char *d, size_t n)
             return "domain label longer than 63";
     }
     return NULL;
-}
-
-static int db_add_tld(struct deps_content_db *db, const char *d, size_t n)
-{
-    const char *dot = d + n;
-    size_t k;
-
-    while (dot > d && dot[-1] != '.')
-        dot--;
-    k = (size_t)(d + n - dot);
-    if (k >= IOC_TLD_MAX)
-        return -1;
-    for (size_t i = 0; i < db->n_tlds; i++)
-        if (strcmp(db->tlds[i], dot) == 0)
-            return 0;
-    if (db->n_tlds >= IOC_TLDS)
-        return -1;
-    memcpy(db->tlds[db->n_tlds], dot, k + 1);
-    db->tld_len[db->n_tlds++] = k;
-    unsigned char f = (unsigned char)dot[0];
-    db->tld_first[f] = 1;
-    db->tld_first[f >= 'a' && f <= 'z' ? f - 'a' + 'A' : f] = 1;
-    return 0;
 }
 
 int deps_content_db_new(const char *ioc_tsv, size_t len, struct deps_content_db **out, char *err,
@@ -387,14 +370,8 @@ int deps_content_db_new(const char *ioc_tsv, size_t len, struct deps_content_db 
                 db_fail(err, errlen, line, "%s", why);
                 goto out;
             }
-            if (db_add_tld(db, f[1], strlen(f[1])) != 0) {
-                db_fail(err, errlen, line,
-                        "too many distinct top-level labels (max %d) or "
-                        "one too long",
-                        IOC_TLDS);
-                goto out;
-            }
             x = &db->domains[db->n_domains++];
+            x->last_dot = (size_t)(strrchr(f[1], '.') - f[1]);
         } else if (strcmp(f[0], "url") == 0) {
             size_t k = strlen(f[1]);
             if ((strncmp(f[1], "http://", 7) != 0 && strncmp(f[1], "https://", 8) != 0) || k < 12 ||
@@ -453,7 +430,7 @@ int deps_content_db_new(const char *ioc_tsv, size_t len, struct deps_content_db 
             goto out;
         }
     db->pre = pre_new();
-    if (db->pre == NULL) {
+    if (db->pre == NULL || ioc_compile(db) != 0) {
         rc = -ENOMEM;
         goto out;
     }
@@ -475,6 +452,7 @@ void deps_content_db_free(struct deps_content_db *db)
     free(db->domains);
     free(db->urls);
     free(db->hashes);
+    hs_free_database(db->ioc_hs);
     pre_free(db->pre);
     free(db);
 }
@@ -559,81 +537,135 @@ static void ioc_host_check(const struct deps_content_db *db, const char *b, cons
     }
 }
 
-/* The first '.' in [p, end) that is the last byte or is followed by a byte of tld_first, or
- * NULL: the dots ioc_hosts looks at. The dots of sixteen bytes are found at once (code and
- * source maps hold one every few bytes: a memchr call for each costs more than the search). */
-static const char *ioc_next_dot(const struct deps_content_db *db, const char *p, const char *end)
+/* Compile db->ioc_hs from the corpus's domains and URLs. 0, or -1 when out of memory (the
+ * literals were checked when read: nothing else can fail). */
+static int ioc_compile(struct deps_content_db *db)
 {
-#if defined(__SSE2__)
-    const __m128i dot = _mm_set1_epi8('.');
+    static atomic_uint_fast64_t serials;
+    size_t n = db->n_domains + db->n_urls;
+    const char **lit = calloc(n ? n : 1, sizeof(*lit));
+    size_t *len = calloc(n ? n : 1, sizeof(*len));
+    unsigned *flags = calloc(n ? n : 1, sizeof(*flags)), *ids = calloc(n ? n : 1, sizeof(*ids));
+    hs_compile_error_t *cerr = NULL;
+    int rc = -1;
 
-    for (; end - p >= 16; p += 16) {
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), dot));
-        for (; m != 0; m &= m - 1) {
-            const char *d = p + __builtin_ctz(m);
-            if (d + 1 == end || db->tld_first[(unsigned char)d[1]])
-                return d;
-        }
+    db->serial = atomic_fetch_add(&serials, 1) + 1;
+    if (lit == NULL || len == NULL || flags == NULL || ids == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const struct ioc *x = i < db->n_domains ? &db->domains[i] : &db->urls[i - db->n_domains];
+        lit[i] = x->value;
+        len[i] = x->len;
+        /* a host name in either case, each place it ends (ioc_host_at looks at each); a URL
+         * as written, its first place only */
+        flags[i] = i < db->n_domains ? HS_FLAG_CASELESS : HS_FLAG_SINGLEMATCH;
+        ids[i] = (unsigned)i;
     }
-#endif
-    for (const char *d; p < end && (d = memchr(p, '.', (size_t)(end - p))) != NULL; p = d + 1)
-        if (d + 1 == end || db->tld_first[(unsigned char)d[1]])
-            return d;
-    return NULL;
+    rc = 0;
+    if (n && hs_compile_lit_multi(lit, flags, ids, len, (unsigned)n, HS_MODE_BLOCK, NULL,
+                                  &db->ioc_hs, &cerr) != HS_SUCCESS) {
+        hs_free_compile_error(cerr);
+        rc = -1;
+    }
+out:
+    free(lit);
+    free(len);
+    free(flags);
+    free(ids);
+    return rc;
 }
 
-/* Known domains appearing as whole host names. Walks the dots (ioc_next_dot), looks at the
- * label after each: only a last label that is a top-level label of the corpus leads to a lookup of
- * the whole run of host characters and each of its label suffixes. */
-static void ioc_hosts(const struct deps_content_db *db, const char *b, size_t n,
-                      struct content_hits *h)
+/* One file's pass over the IoC literals: the host names found (in the order of their ends, as
+ * they are reported) and the first URLs of the corpus found, by their index. */
+struct ioc_pass {
+    const struct deps_content_db *db;
+    const char *b;
+    size_t n;
+    struct content_hits *h;
+    const char *seen[PER_RULE_HITS]; /* domains reported */
+    size_t n_seen;
+    size_t last_end; /* the end of the last host name looked at, + 1 (0: none) */
+    /* the URLs of lowest index found and where each is first (at most PER_RULE_HITS of them
+     * can be reported), by index */
+    size_t n_url;
+    struct {
+        size_t idx, at;
+    } url[PER_RULE_HITS];
+};
+
+/* Domain x of the corpus ends at b[e]: a finding when it is a whole host name's end (not
+ * followed by more of the name) and ioc_host_check finds a domain of the corpus that is the
+ * host name or one of its label suffixes. Each end is looked at once. */
+static void ioc_host_at(struct ioc_pass *ps, const struct ioc *x, size_t e)
 {
-    const char *seen[PER_RULE_HITS], *end = b + n, *p = b, *d;
-    size_t n_seen = 0;
+    const char *b = ps->b;
 
-    if (db->n_domains == 0)
-        return;
-    /* dots followed by a byte that starts no last label of the corpus (most member names in
-     * code) are passed over */
-    while (p < end && (d = ioc_next_dot(db, p, end)) != NULL) {
-        const char *e = d + 1, *s;
-        size_t tl;
-        int tld_ok = 0;
-
-        while (e < end && host_char((unsigned char)*e) && *e != '.')
-            e++;
-        p = e;
-        /* not the last label, unless only a trailing dot follows */
-        if (e < end && *e == '.' && e + 1 < end && host_char((unsigned char)e[1]))
-            continue;
-        tl = (size_t)(e - d - 1);
-        if (tl == 0 || tl >= IOC_TLD_MAX || d == b || !host_char((unsigned char)d[-1]) ||
-            d[-1] == '.')
-            continue;
-        for (size_t t = 0; t < db->n_tlds && !tld_ok; t++)
-            tld_ok = db->tld_len[t] == tl && strncasecmp(db->tlds[t], d + 1, tl) == 0;
-        if (!tld_ok)
-            continue;
-        s = d;
-        while (s > b && host_char((unsigned char)s[-1]) && e - s < 4096)
-            s--;
-        ioc_host_check(db, b, s, e, seen, &n_seen, h);
-    }
+    if (ps->last_end == e + 1)
+        return; /* another domain of the corpus ends here too: looked at already */
+    if (e < ps->n && host_char((unsigned char)b[e]) &&
+        !(b[e] == '.' && !(e + 1 < ps->n && host_char((unsigned char)b[e + 1]))))
+        return; /* the name goes on: a longer label, or another label after a dot */
+    ps->last_end = e + 1;
+    /* the host name: the run of host characters before its last label's dot, up to 4 KiB */
+    const char *s = b + e - x->len + x->last_dot;
+    while (s > b && host_char((unsigned char)s[-1]) && b + e - s < 4096)
+        s--;
+    ioc_host_check(ps->db, b, s, b + e, ps->seen, &ps->n_seen, ps->h);
 }
 
-static void ioc_urls(const struct deps_content_db *db, const char *b, size_t n,
-                     struct content_hits *h)
+static int ioc_cb(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                  void *ctx)
 {
-    for (size_t u = 0; u < db->n_urls; u++) {
-        const char *p = memmem(b, n, db->urls[u].value, db->urls[u].len);
-        if (p != NULL) {
-            char s[SNIP_MAX + 4];
-            hit_add(h, R_IOC, DEPS_SEV_CRITICAL, line_at(b, (size_t)(p - b)),
-                    "known exfiltration URL %s (%s)", snip(s, db->urls[u].value, db->urls[u].len),
-                    db->urls[u].incident);
-        }
+    struct ioc_pass *ps = ctx;
+    (void)from;
+    (void)flags;
+
+    if (id < ps->db->n_domains) {
+        ioc_host_at(ps, &ps->db->domains[id], (size_t)to);
+        return 0;
     }
+    /* keep the PER_RULE_HITS URLs of lowest index (those hit_add could take, in corpus
+     * order) */
+    size_t u = id - ps->db->n_domains, k = ps->n_url;
+    if (k == PER_RULE_HITS && ps->url[k - 1].idx < u)
+        return 0;
+    if (k == PER_RULE_HITS)
+        k--;
+    else
+        ps->n_url++;
+    for (; k > 0 && ps->url[k - 1].idx > u; k--)
+        ps->url[k] = ps->url[k - 1];
+    ps->url[k].idx = u;
+    ps->url[k].at = (size_t)to - ps->db->urls[u].len;
+    return 0;
+}
+
+/* Known domains appearing as whole host names, then known URL prefixes (their first place),
+ * in one Hyperscan pass of the corpus's literals. -ENOMEM when the scan could not run. */
+static int ioc_scan(const struct deps_content_db *db, const char *b, size_t n,
+                    struct content_hits *h)
+{
+    /* one per thread, kept for its life; sized again only for another database */
+    static _Thread_local hs_scratch_t *scratch;
+    static _Thread_local uint64_t scratch_for;
+    struct ioc_pass ps = {.db = db, .b = b, .n = n, .h = h};
+
+    if (db->ioc_hs == NULL || n == 0)
+        return 0;
+    if (scratch_for != db->serial) {
+        if (hs_alloc_scratch(db->ioc_hs, &scratch) != HS_SUCCESS)
+            return -ENOMEM;
+        scratch_for = db->serial;
+    }
+    if (guard_hs_scan(db->ioc_hs, b, n, scratch, ioc_cb, &ps) != HS_SUCCESS)
+        return -ENOMEM;
+    for (size_t k = 0; k < ps.n_url; k++) {
+        const struct ioc *x = &db->urls[ps.url[k].idx];
+        char sn[SNIP_MAX + 4];
+        hit_add(h, R_IOC, DEPS_SEV_CRITICAL, line_at(b, ps.url[k].at),
+                "known exfiltration URL %s (%s)", snip(sn, x->value, x->len), x->incident);
+    }
+    return 0;
 }
 
 /* ---- native binaries (L2-BUND-001) -------------------------------------------------- */
@@ -1787,14 +1819,23 @@ static void payload_check(struct an *a, const char *p, size_t n, uint32_t line)
     size_t nh = 0;
     const char *magic;
 
-    if (n >= 5 && memcmp(p, "data:", 5) == 0)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        cnt[c]++;
-        b64 += guard_decode_b64_value(c) >= 0 || c == '=';
-        hex += hexval(c) >= 0;
+    if ((n >= 5 && memcmp(p, "data:", 5) == 0) || (a->pay_exec_line_set && a->pay_line))
+        return; /* a data: URL, or the first of both kinds recorded already */
+    /* Base64 needs 99 % of the bytes in its alphabet, hex all of them (a subset): more than 1 %
+     * outside it ends the look, after 256 bytes for text or code */
+    size_t odd = 0;
+    for (size_t i = 0; i < n;) {
+        for (size_t stop = n - i > 256 ? i + 256 : n; i < stop; i++) {
+            unsigned char c = (unsigned char)p[i];
+            cnt[c]++;
+            odd += !(cc[c] & 64);
+        }
+        if (odd * 100 > n)
+            return;
     }
+    b64 = n - odd;
+    for (unsigned c = 0; c < 256; c++)
+        hex += (cc[c] & 128) ? cnt[c] : 0;
     if (hex == n && n >= 2048) {
         for (size_t i = 0; i + 1 < n && nh < sizeof(head); i += 2)
             head[nh++] =
@@ -2778,8 +2819,8 @@ int deps_content_scan(const struct deps_content_db *db, const char *path, const 
         if (flags & (DEPS_CONTENT_INSTALL_TIME | DEPS_CONTENT_SCRIPT_TEXT))
             install_rules(buf, len, flags, a, h);
     }
-    ioc_hosts(db, buf, len, h);
-    ioc_urls(db, buf, len, h);
+    if (ioc_scan(db, buf, len, h) != 0)
+        goto out;
     qsort(h->v, h->n, sizeof(h->v[0]), hit_cmp);
     for (size_t i = 0; i < h->n; i++) {
         struct deps_content_hit hit = {.rule_id = rule_ids[h->v[i].rule],

@@ -684,9 +684,55 @@ static void test_ioc(void **state)
     assert_int_equal(deps_content_scan_sha256(NULL, "x", digest, on_hit, &g), -EINVAL);
 }
 
-/* The block-wise searches (dots of host names, identifier ends, plain runs of string
- * bodies, sixteen bytes at a time) at every offset: each must stop where the byte loop does,
- * including at the end of the buffer. */
+/* Many indicators in one file: a host name is reported once, as the longest domain of the
+ * corpus it ends with, each domain once; of the URLs, the first eight of the corpus found
+ * (the cap per rule), each at its first place. */
+static void test_ioc_many(void **state)
+{
+    static const char many[] = "domain\texample.com\tI1\n"
+                               "domain\tapi.example.com\tI2\n"
+                               "url\thttps://u.example/0\tU0\n"
+                               "url\thttps://u.example/1\tU1\n"
+                               "url\thttps://u.example/2\tU2\n"
+                               "url\thttps://u.example/3\tU3\n"
+                               "url\thttps://u.example/4\tU4\n"
+                               "url\thttps://u.example/5\tU5\n"
+                               "url\thttps://u.example/6\tU6\n"
+                               "url\thttps://u.example/7\tU7\n"
+                               "url\thttps://u.example/8\tU8\n"
+                               "url\thttps://u.example/9\tU9\n";
+    struct deps_content_db *d = NULL;
+    struct got g;
+    char text[512];
+    size_t k = 0;
+
+    (void)state;
+    assert_int_equal(deps_content_db_new(many, strlen(many), &d, NULL, 0), 0);
+    scan_both(d, "a.md", "x.API.Example.COM y.api.example.com\nexample.com\n",
+              strlen("x.API.Example.COM y.api.example.com\nexample.com\n"), 0, &g);
+    assert_int_equal(g.n, 2);
+    assert_non_null(strstr(g.msg[0], "api.example.com (I2)"));
+    assert_int_equal(g.line[0], 1);
+    assert_non_null(strstr(g.msg[1], "example.com (I1)"));
+    assert_int_equal(g.line[1], 2);
+    /* the URLs in reverse order, each twice: lines 1-10, then 11-20 */
+    for (int r = 0; r < 2; r++)
+        for (int u = 9; u >= 0; u--)
+            k += (size_t)snprintf(text + k, sizeof(text) - k, "https://u.example/%d\n", u);
+    scan_both(d, "a.md", text, k, 0, &g);
+    assert_int_equal(g.n, 8);
+    for (size_t i = 0; i < 8; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "(U%zu)", 7 - i); /* U7 is on line 3, ..., U0 on 10 */
+        assert_non_null(strstr(g.msg[i], want));
+        assert_int_equal(g.line[i], 3 + i);
+    }
+    deps_content_db_free(d);
+}
+
+/* The block-wise searches (identifier ends, plain runs of string bodies, sixteen bytes at a
+ * time; the Hyperscan pass of host names) at every offset: each must stop where the byte loop
+ * does, including at the end of the buffer. */
 static void test_block_edges(void **state)
 {
     /* identifier bytes of every kind, '$' and UTF-8 included */
@@ -973,14 +1019,14 @@ static void test_prefilter_db(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_db),           cmocka_unit_test(test_obfs1),
-        cmocka_unit_test(test_obfs2),        cmocka_unit_test(test_obfs3),
-        cmocka_unit_test(test_obfs4),        cmocka_unit_test(test_cred),
-        cmocka_unit_test(test_bund),         cmocka_unit_test(test_ioc),
-        cmocka_unit_test(test_benign),       cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_cases),        cmocka_unit_test(test_lexer_edges),
-        cmocka_unit_test(test_block_edges),  cmocka_unit_test(test_unread),
-        cmocka_unit_test(test_prefilter_db),
+        cmocka_unit_test(test_db),          cmocka_unit_test(test_obfs1),
+        cmocka_unit_test(test_obfs2),       cmocka_unit_test(test_obfs3),
+        cmocka_unit_test(test_obfs4),       cmocka_unit_test(test_cred),
+        cmocka_unit_test(test_bund),        cmocka_unit_test(test_ioc),
+        cmocka_unit_test(test_ioc_many),    cmocka_unit_test(test_benign),
+        cmocka_unit_test(test_caps),        cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_lexer_edges), cmocka_unit_test(test_block_edges),
+        cmocka_unit_test(test_unread),      cmocka_unit_test(test_prefilter_db),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
