@@ -364,6 +364,13 @@ int deps_content_db_new(const char *ioc_tsv, size_t len, struct deps_content_db 
             db_fail(err, errlen, line, "more than %d indicators", DEPS_CONTENT_MAX_IOCS);
             goto out;
         }
+        if ((strcmp(f[0], "domain") == 0 || strcmp(f[0], "url") == 0) &&
+            db->n_domains + db->n_urls >= DEPS_CONTENT_MAX_TEXT_IOCS) {
+            db_fail(err, errlen, line,
+                    "more than %d domain and url indicators together (sha256 ones may be more)",
+                    DEPS_CONTENT_MAX_TEXT_IOCS);
+            goto out;
+        }
         if (strcmp(f[0], "domain") == 0) {
             const char *why = domain_bad(f[1], strlen(f[1]));
             if (why != NULL) {

@@ -13,7 +13,10 @@
 #define DEPS_CONTENT_MAX_SCAN     ((size_t)8 << 20)  /* bytes of one file analysed */
 #define DEPS_CONTENT_MAX_IOC_TEXT ((size_t)16 << 20) /* iocs.tsv */
 #define DEPS_CONTENT_MAX_IOCS     100000             /* indicators in iocs.tsv */
-#define DEPS_CONTENT_MAX_HITS     32                 /* hits per file (at most 8 per rule) */
+/* domains and URLs together: one Hyperscan literal database (20,000 compile in about 0.35 s and
+ * 45 MB; 100,000 would take 3 s and 200 MB) */
+#define DEPS_CONTENT_MAX_TEXT_IOCS 20000
+#define DEPS_CONTENT_MAX_HITS      32 /* hits per file (at most 8 per rule) */
 
 /* The IoC corpus and the analysers' tables: immutable once built (but for the lexer's
  * pre-filter, loaded at first use), shared by threads. The analysers keep their state on

@@ -164,6 +164,22 @@ static void test_db(void **state)
         if (strstr(err, bad[i].why) == NULL)
             fail_msg("%s: error \"%s\", expected \"%s\"", bad[i].tsv, err, bad[i].why);
     }
+    /* domains and URLs together are capped (one Hyperscan database); hashes are not */
+    size_t cap = 40 * (DEPS_CONTENT_MAX_TEXT_IOCS + 2), k = 0;
+    char *many = malloc(cap);
+    assert_non_null(many);
+    for (int i = 0; i < DEPS_CONTENT_MAX_TEXT_IOCS; i++)
+        k += (size_t)snprintf(
+            many + k, cap - k,
+            i % 2 ? "domain\th%d.example.com\tx\n" : "url\thttps://u.example/%d\tx\n", i);
+    k += (size_t)snprintf(many + k, cap - k, "sha256\t%064d\tx\n", 7);
+    assert_int_equal(deps_content_db_new(many, k, &d, err, sizeof(err)), 0);
+    assert_int_equal(deps_content_db_size(d), DEPS_CONTENT_MAX_TEXT_IOCS + 1);
+    deps_content_db_free(d);
+    k += (size_t)snprintf(many + k, cap - k, "domain\tone-more.example.com\tx\n");
+    assert_int_equal(deps_content_db_new(many, k, &d, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "iocs.tsv:20002: more than 20000 domain and url"));
+    free(many);
     /* the shipped corpus parses */
     const char *src = getenv("WARDEN_SOURCE_DIR");
     if (src != NULL) {
