@@ -187,7 +187,7 @@ struct deps_content_db {
     /* the domains (ids 0..n_domains-1, either case) and URLs (n_domains + index) as Hyperscan
      * literals: one pass over a file finds them (NULL when the corpus has neither) */
     hs_database_t *ioc_hs;
-    uint64_t serial; /* tells the databases of per-thread scratch apart (ioc_scratch) */
+    uint64_t serial; /* tells databases apart for the per-thread scratch (ioc_scan) */
     char version[64];
     uint8_t kw_bucket[256][KW_SLOTS]; /* JavaScript keywords of interest, see kw_lookup */
     uint32_t kw_lens[256];            /* by first byte: bit n set when a keyword has length n */
@@ -550,13 +550,15 @@ static int ioc_compile(struct deps_content_db *db)
 {
     static atomic_uint_fast64_t serials;
     size_t n = db->n_domains + db->n_urls;
-    const char **lit = calloc(n ? n : 1, sizeof(*lit));
-    size_t *len = calloc(n ? n : 1, sizeof(*len));
-    unsigned *flags = calloc(n ? n : 1, sizeof(*flags)), *ids = calloc(n ? n : 1, sizeof(*ids));
     hs_compile_error_t *cerr = NULL;
     int rc = -1;
 
     db->serial = atomic_fetch_add(&serials, 1) + 1;
+    if (n == 0)
+        return 0;
+    const char **lit = calloc(n, sizeof(*lit));
+    size_t *len = calloc(n, sizeof(*len));
+    unsigned *flags = calloc(n, sizeof(*flags)), *ids = calloc(n, sizeof(*ids));
     if (lit == NULL || len == NULL || flags == NULL || ids == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
@@ -568,12 +570,11 @@ static int ioc_compile(struct deps_content_db *db)
         flags[i] = i < db->n_domains ? HS_FLAG_CASELESS : HS_FLAG_SINGLEMATCH;
         ids[i] = (unsigned)i;
     }
-    rc = 0;
-    if (n && hs_compile_lit_multi(lit, flags, ids, len, (unsigned)n, HS_MODE_BLOCK, NULL,
-                                  &db->ioc_hs, &cerr) != HS_SUCCESS) {
+    if (hs_compile_lit_multi(lit, flags, ids, len, (unsigned)n, HS_MODE_BLOCK, NULL, &db->ioc_hs,
+                             &cerr) == HS_SUCCESS)
+        rc = 0;
+    else
         hs_free_compile_error(cerr);
-        rc = -1;
-    }
 out:
     free(lit);
     free(len);
@@ -1820,7 +1821,7 @@ static int payload_is_media(const char *p)
 static void payload_check(struct an *a, const char *p, size_t n, uint32_t line)
 {
     unsigned cnt[256] = {0};
-    size_t b64 = 0, hex = 0;
+    size_t hex = 0, odd = 0;
     double ent = 0;
     unsigned char head[512];
     size_t nh = 0;
@@ -1829,8 +1830,8 @@ static void payload_check(struct an *a, const char *p, size_t n, uint32_t line)
     if ((n >= 5 && memcmp(p, "data:", 5) == 0) || (a->pay_exec_line_set && a->pay_line))
         return; /* a data: URL, or the first of both kinds recorded already */
     /* Base64 needs 99 % of the bytes in its alphabet, hex all of them (a subset): more than 1 %
-     * outside it ends the look, after 256 bytes for text or code */
-    size_t odd = 0;
+     * outside it ends the look, after 256 bytes for text or code. Past the loop, the string is
+     * base64 text unless it is all hex. */
     for (size_t i = 0; i < n;) {
         for (size_t stop = n - i > 256 ? i + 256 : n; i < stop; i++) {
             unsigned char c = (unsigned char)p[i];
@@ -1840,14 +1841,13 @@ static void payload_check(struct an *a, const char *p, size_t n, uint32_t line)
         if (odd * 100 > n)
             return;
     }
-    b64 = n - odd;
     for (unsigned c = 0; c < 256; c++)
         hex += (cc[c] & 128) ? cnt[c] : 0;
     if (hex == n && n >= 2048) {
         for (size_t i = 0; i + 1 < n && nh < sizeof(head); i += 2)
             head[nh++] =
                 (unsigned char)(hexval((unsigned char)p[i]) << 4 | hexval((unsigned char)p[i + 1]));
-    } else if (b64 * 100 >= n * 99) {
+    } else {
         for (size_t i = 0; i < n; i++)
             if (cnt[(unsigned char)p[i]] && cnt[(unsigned char)p[i]] != UINT32_MAX) {
                 double q = (double)cnt[(unsigned char)p[i]] / (double)n;
@@ -1869,8 +1869,6 @@ static void payload_check(struct an *a, const char *p, size_t n, uint32_t line)
                 head[nh++] = (unsigned char)(acc >> bits);
             }
         }
-    } else {
-        return;
     }
     magic = binary_kind(head, nh);
     if (magic != NULL) {

@@ -30,8 +30,6 @@ static const char *const sevs[] = {"INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"};
 static struct deps_content_db *db;
 static unsigned long counts[RULES][5];
 static unsigned long files, high;
-static unsigned long long bytes;
-static double seconds;
 static unsigned scan_flags;
 static int verbose, script_text, compare;
 static unsigned long differ; /* --compare: files whose hits differ */
@@ -152,7 +150,6 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
         return 1;
     }
     double dt = now() - t0;
-    seconds += dt;
     int passed = deps_content_db_unlexed(db) != unlexed;
     note_time(path, got, passed, dt);
     split_s[passed] += dt;
@@ -163,7 +160,6 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
         return 1;
     }
     files++;
-    bytes += got;
     return 0;
 }
 
@@ -236,8 +232,9 @@ int main(int argc, char **argv)
     size_t unlexed = deps_content_db_unlexed(db);
     deps_content_db_free(db);
     free(file_buf);
-    printf("files %lu, %.1f MB in %.3f s of analysis CPU time: %.0f MB/s\n", files,
-           (double)bytes / 1e6, seconds, seconds > 0 ? (double)bytes / 1e6 / seconds : 0.0);
+    double mb = (double)(split_bytes[0] + split_bytes[1]) / 1e6, seconds = split_s[0] + split_s[1];
+    printf("files %lu, %.1f MB in %.3f s of analysis CPU time: %.0f MB/s\n", files, mb, seconds,
+           seconds > 0 ? mb / seconds : 0.0);
     printf("passed over by the pre-filter: %.1f MB in %.3f s; lexed or not JavaScript: %.1f MB "
            "in %.3f s\n",
            (double)split_bytes[1] / 1e6, split_s[1], (double)split_bytes[0] / 1e6, split_s[0]);
