@@ -1007,6 +1007,11 @@ struct tok {
 #define TPL_DEPTH        16
 #define COMMENTS         256 /* comment ranges remembered per file */
 
+/* L2-OBFS-004 in a file over PAY_WHOLE bytes (a bundle): the encoded string and the code
+ * generator must be within PAY_SPAN bytes of each other to be taken as one piece of code */
+#define PAY_WHOLE ((size_t)256 << 10)
+#define PAY_SPAN  ((size_t)64 << 10)
+
 /* String literals joined with '+' ("ev" + "al"): the text, while nothing else was seen. */
 struct str_cat {
     char s[24];
@@ -1106,6 +1111,12 @@ struct an {
     uint64_t push_tok;
     int rotation;
     uint32_t pay_line, pay_len;
+    /* the latest encoded string and code generator (0: dynamic evaluation, 1: a process
+     * call), offset + 1 (0: none yet), and the first string found within PAY_SPAN of each
+     * kind of generator */
+    size_t pay_last, gen_last[2];
+    uint32_t pay_last_line, pay_last_len;
+    uint32_t near_line[2], near_len[2];
     const char *pay_magic; /* executable magic of an embedded payload, or NULL */
     int pay_exec_line_set;
     uint32_t pay_exec_line, pay_exec_len;
@@ -1312,6 +1323,24 @@ static void as_open(struct an *a, const struct tok *name, int decl)
     a->as_brace = a->brace;
     a->as_toks = 0;
     a->as_dec = DEC_NONE;
+}
+
+static size_t gap(size_t x, size_t y)
+{
+    return x > y ? x - y : y - x;
+}
+
+/* A code generator (kind 0: dynamic evaluation, 1: a process call) at off: paired with the
+ * latest encoded string when they are near (L2-OBFS-004 in a bundle). Of the strings and
+ * generators in text order, the nearest pair of the two is always next to each other, so
+ * the latest of the other kind is the only one to compare with. */
+static void pay_gen(struct an *a, int kind, size_t off)
+{
+    a->gen_last[kind] = off + 1;
+    if (a->pay_last && a->near_line[kind] == 0 && gap(off, a->pay_last - 1) <= PAY_SPAN) {
+        a->near_line[kind] = a->pay_last_line;
+        a->near_len[kind] = a->pay_last_len;
+    }
 }
 
 static void open_frame(struct an *a, enum sink s, const char *name)
@@ -1573,6 +1602,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                     if (!exec_is_process(a))
                         break;
                     open_frame(a, SINK_EXEC, "child_process");
+                    pay_gen(a, 1, tok_prev(a, 1)->off);
                     if (a->n_exec < EXEC_CALLS) {
                         a->exec_off[a->n_exec] = tok_prev(a, 1)->off;
                         a->exec_off_line[a->n_exec] = tok_prev(a, 1)->line;
@@ -1619,9 +1649,11 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                 a->depth--;
             while (a->n_fr && a->fr[a->n_fr - 1].depth >= a->depth) {
                 a->n_fr--;
-                if (a->fr[a->n_fr].sink == SINK_EVAL && a->fr[a->n_fr].dynamic &&
-                    a->n_dyn_eval++ == 0)
-                    a->dyn_eval_line = a->fr[a->n_fr].line;
+                if (a->fr[a->n_fr].sink == SINK_EVAL && a->fr[a->n_fr].dynamic) {
+                    if (a->n_dyn_eval++ == 0)
+                        a->dyn_eval_line = a->fr[a->n_fr].line;
+                    pay_gen(a, 0, a->fr[a->n_fr].off);
+                }
                 frame_close(a, &a->fr[a->n_fr]);
             }
             if (a->bf_on && a->bf_depth >= a->depth)
@@ -1827,8 +1859,11 @@ static void payload_check(struct an *a, const char *p, size_t n, uint32_t line)
     size_t nh = 0;
     const char *magic;
 
-    if ((n >= 5 && memcmp(p, "data:", 5) == 0) || (a->pay_exec_line_set && a->pay_line))
-        return; /* a data: URL, or the first of both kinds recorded already */
+    if (n >= 5 && memcmp(p, "data:", 5) == 0)
+        return; /* a data: URL */
+    /* the first of both kinds recorded already, and in a bundle one near a generator */
+    if (a->pay_exec_line_set && a->pay_line && (a->n <= PAY_WHOLE || a->near_line[0]))
+        return;
     /* Base64 needs 99 % of the bytes in its alphabet, hex all of them (a subset): more than 1 %
      * outside it ends the look, after 256 bytes for text or code. Past the loop, the string is
      * base64 text unless it is all hex. */
@@ -1878,9 +1913,21 @@ static void payload_check(struct an *a, const char *p, size_t n, uint32_t line)
             a->pay_exec_len = (uint32_t)n;
             a->pay_magic = magic;
         }
-    } else if (a->pay_line == 0) {
-        a->pay_line = line;
-        a->pay_len = (uint32_t)n;
+    } else {
+        size_t off = (size_t)(p - a->b);
+        if (a->pay_line == 0) {
+            a->pay_line = line;
+            a->pay_len = (uint32_t)n;
+        }
+        a->pay_last = off + 1;
+        a->pay_last_line = line;
+        a->pay_last_len = (uint32_t)n;
+        for (int k = 0; k < 2; k++)
+            if (a->gen_last[k] && a->near_line[k] == 0 &&
+                gap(off, a->gen_last[k] - 1) <= PAY_SPAN) {
+                a->near_line[k] = line;
+                a->near_len[k] = (uint32_t)n;
+            }
     }
 }
 
@@ -2228,11 +2275,25 @@ static void js_finish(struct an *a)
                 a->pay_exec_line, "%s executable embedded as a %u-character encoded string",
                 a->pay_magic, a->pay_exec_len);
     if (a->pay_line && (a->file_dec & (1u << DEC_B64 | 1u << DEC_HEX)) &&
-        (a->n_dyn_eval || (a->has_cp && a->n_exec)))
-        /* in a large bundle the blob and the code generator are likely strangers */
-        hit_add(h, R_OBFS4, a->n <= ((size_t)256 << 10) ? crit : DEPS_SEV_MEDIUM, a->pay_line,
-                "%u-character high-entropy encoded string decoded at run time next to %s",
-                a->pay_len, a->n_dyn_eval ? "dynamic code evaluation" : "child_process");
+        (a->n_dyn_eval || (a->has_cp && a->n_exec))) {
+        static const char *const gen[2] = {"dynamic code evaluation", "child_process"};
+        int k = a->n_dyn_eval ? 0 : 1;
+        if (a->n <= PAY_WHOLE)
+            hit_add(h, R_OBFS4, crit, a->pay_line,
+                    "%u-character high-entropy encoded string decoded at run time next to %s",
+                    a->pay_len, gen[k]);
+        else if (a->near_line[0] || (a->has_cp && a->near_line[1])) {
+            k = a->near_line[0] ? 0 : 1;
+            hit_add(h, R_OBFS4, crit, a->near_line[k],
+                    "%u-character high-entropy encoded string decoded at run time within %zu KiB "
+                    "of %s",
+                    a->near_len[k], PAY_SPAN >> 10, gen[k]);
+        } else /* in a bundle, a blob and a code generator far apart are likely strangers */
+            hit_add(h, R_OBFS4, DEPS_SEV_LOW, a->pay_line,
+                    "%u-character high-entropy encoded string decoded at run time; the "
+                    "nearest %s is more than %zu KiB away (a %zu KiB bundle)",
+                    a->pay_len, gen[k], PAY_SPAN >> 10, a->n >> 10);
+    }
 }
 
 /* ---- install-time indicators (L2-CRED-001, downloads) ----------------------------------- */

@@ -426,6 +426,51 @@ static char *b64_blob(size_t n, const char *prefix)
     return s;
 }
 
+/* Ordinary bundle code up to `to` bytes of out. */
+static size_t bundle_filler(char *out, size_t m, size_t to)
+{
+    while (m < to)
+        m += (size_t)snprintf(out + m, 128, "exports.f%zu = function (a) { return a + %zu; };\n", m,
+                              m);
+    return m;
+}
+
+/* L2-OBFS-004 in a file over 256 KiB: the string and the code generator are paired only
+ * within 64 KiB of each other. */
+static void test_obfs4_bundle(void)
+{
+    static const char pay[] =
+        "const p = '%s';\nconst code = Buffer.from(p, 'base64').toString();\n";
+    size_t cap = 512 * 1024, m = 0;
+    char *big = malloc(cap), *blob = b64_blob(4096, "");
+    uint32_t line = 1;
+
+    assert_non_null(big);
+    /* far apart: LOW */
+    m += (size_t)snprintf(big + m, cap - m, pay, blob);
+    m = bundle_filler(big, m, 300 * 1024);
+    m += (size_t)snprintf(big + m, cap - m, "new Function(code)();\n");
+    expect("dist/bundle.js", big, 0, "L2-OBFS-004", DEPS_SEV_LOW, 1);
+    clean("dist/bundle.js", big, m, 0, "L2-OBFS-004", DEPS_SEV_MEDIUM);
+    /* the generator a few lines after the string, deep in the bundle: HIGH at the string */
+    m = bundle_filler(big, 0, 200 * 1024);
+    for (size_t i = 0; i < m; i++)
+        line += big[i] == '\n';
+    m += (size_t)snprintf(big + m, cap - m, pay, blob);
+    m = bundle_filler(big, m, m + 8 * 1024);
+    m += (size_t)snprintf(big + m, cap - m, "new Function(code)();\n");
+    m = bundle_filler(big, m, 400 * 1024);
+    expect("dist/bundle.js", big, 0, "L2-OBFS-004", DEPS_SEV_HIGH, line);
+    /* a generator before the string counts as well */
+    m = bundle_filler(big, 0, 200 * 1024);
+    m += (size_t)snprintf(big + m, cap - m, "module.exports = (s) => new Function(s);\n");
+    m += (size_t)snprintf(big + m, cap - m, pay, blob);
+    m = bundle_filler(big, m, 400 * 1024);
+    expect("dist/bundle.js", big, 0, "L2-OBFS-004", DEPS_SEV_HIGH, line + 1);
+    free(blob);
+    free(big);
+}
+
 static void test_obfs4(void **state)
 {
     char *text = malloc(64 * 1024), *blob;
@@ -480,6 +525,7 @@ static void test_obfs4(void **state)
     CLEAN("table.js", text, 0);
     free(blob);
     free(text);
+    test_obfs4_bundle();
 }
 
 static void test_cred(void **state)
