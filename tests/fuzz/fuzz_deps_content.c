@@ -53,13 +53,19 @@ static void on_hit(void *ud, const struct deps_content_hit *hit)
     st->len += (size_t)w;
 }
 
-/* First byte: 0xff = the rest is an IoC corpus; otherwise bits 0-1 are scan flags and bits
- * 2-4 pick the file's path. */
+/* Spaces put in the middle of the text when bits 2-7 of the first byte are 0x30 (one input in
+ * 64, as each costs ten of the others): the file is then over the size at which some rules
+ * weigh a file as a bundle (L2-OBFS-004: 256 KiB). */
+#define PAD ((size_t)300 << 10)
+
+/* First byte: 0xff = the rest is an IoC corpus; otherwise bits 0-1 are scan flags and bits 2-4
+ * pick the file's path (index.js, as a bundle with PAD, when bits 2-7 are 0x30). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
     struct state st = {.max_line = 1};
     char *copy;
+    size_t len;
 
     if (db == NULL) {
         if (deps_content_db_new(iocs, sizeof(iocs) - 1, &db, err, sizeof(err)) != 0)
@@ -68,10 +74,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size == 0)
         return 0;
-    copy = malloc(size - 1 ? size - 1 : 1); /* exact size: ASan sees over-reads */
+    len = size - 1 + (data[0] >> 2 == 0x30 ? PAD : 0);
+    copy = malloc(len ? len : 1); /* exact size: ASan sees over-reads */
     if (copy == NULL)
         return 0;
-    memcpy(copy, data + 1, size - 1);
+    if (len > size - 1) {
+        size_t half = (size - 1) / 2;
+        memcpy(copy, data + 1, half);
+        memset(copy + half, ' ', PAD);
+        memcpy(copy + half + PAD, data + 1 + half, size - 1 - half);
+    } else {
+        memcpy(copy, data + 1, size - 1);
+    }
     if (data[0] == 0xff) {
         struct deps_content_db *d = NULL;
         int rc = deps_content_db_new(copy, size - 1, &d, err, sizeof(err));
@@ -86,10 +100,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(copy);
         return 0;
     }
-    for (size_t i = 0; i + 1 < size; i++)
+    for (size_t i = 0; i < len; i++)
         st.max_line += copy[i] == '\n';
-    FUZZ_CHECK(deps_content_scan(db, paths[(data[0] >> 2) & 7], copy, size - 1, data[0] & 3, on_hit,
-                                 &st) == 0);
+    FUZZ_CHECK(
+        deps_content_scan(db, paths[(data[0] >> 2) & 7], copy, len, data[0] & 3, on_hit, &st) == 0);
     FUZZ_CHECK(st.n <= DEPS_CONTENT_MAX_HITS);
     if ((data[0] & 3) == 0) {
         /* the lexer's pre-filter changes nothing: the same hits when every file is lexed */
@@ -98,8 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         full.max_line = st.max_line;
         full.n = 0;
         full.len = 0;
-        FUZZ_CHECK(deps_content_scan(db, paths[(data[0] >> 2) & 7], copy, size - 1,
-                                     DEPS_CONTENT_FULL, on_hit, &full) == 0);
+        FUZZ_CHECK(deps_content_scan(db, paths[(data[0] >> 2) & 7], copy, len, DEPS_CONTENT_FULL,
+                                     on_hit, &full) == 0);
         FUZZ_CHECK(full.len == st.len && memcmp(full.text, st.text, st.len) == 0);
     }
     if (size > 32) {
