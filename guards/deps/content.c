@@ -1111,9 +1111,9 @@ struct an {
     uint64_t push_tok;
     int rotation;
     uint32_t pay_line, pay_len;
-    /* the latest encoded string and code generator (0: dynamic evaluation, 1: a process
-     * call), offset + 1 (0: none yet), and the first string found within PAY_SPAN of each
-     * kind of generator */
+    /* the latest encoded string (its offset + 1) and the end of the latest code generator
+     * (0: dynamic evaluation, 1: a process call; + 1), 0 for none yet; and the first string
+     * found within PAY_SPAN of each kind of generator */
     size_t pay_last, gen_last[2];
     uint32_t pay_last_line, pay_last_len;
     uint32_t near_line[2], near_len[2];
@@ -1325,19 +1325,16 @@ static void as_open(struct an *a, const struct tok *name, int decl)
     a->as_dec = DEC_NONE;
 }
 
-static size_t gap(size_t x, size_t y)
+/* A code generator (kind 0: dynamic evaluation, 1: a process call) from b[from] to b[to] (an
+ * evaluation from its name to its ')', seen there): paired with the latest encoded string
+ * when it is inside or near (L2-OBFS-004 in a bundle). Strings and generators are seen in the
+ * text order of their ends, and of those the nearest pair of the two kinds is always next to
+ * each other, so the latest of the other kind is the only one to compare with. */
+static void pay_gen(struct an *a, int kind, size_t from, size_t to)
 {
-    return x > y ? x - y : y - x;
-}
-
-/* A code generator (kind 0: dynamic evaluation, 1: a process call) at off: paired with the
- * latest encoded string when they are near (L2-OBFS-004 in a bundle). Of the strings and
- * generators in text order, the nearest pair of the two is always next to each other, so
- * the latest of the other kind is the only one to compare with. */
-static void pay_gen(struct an *a, int kind, size_t off)
-{
-    a->gen_last[kind] = off + 1;
-    if (a->pay_last && a->near_line[kind] == 0 && gap(off, a->pay_last - 1) <= PAY_SPAN) {
+    a->gen_last[kind] = to + 1;
+    if (a->pay_last && a->near_line[kind] == 0 &&
+        (a->pay_last - 1 >= from || from - (a->pay_last - 1) <= PAY_SPAN)) {
         a->near_line[kind] = a->pay_last_line;
         a->near_len[kind] = a->pay_last_len;
     }
@@ -1602,7 +1599,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                     if (!exec_is_process(a))
                         break;
                     open_frame(a, SINK_EXEC, "child_process");
-                    pay_gen(a, 1, tok_prev(a, 1)->off);
+                    pay_gen(a, 1, tok_prev(a, 1)->off, tok_prev(a, 1)->off);
                     if (a->n_exec < EXEC_CALLS) {
                         a->exec_off[a->n_exec] = tok_prev(a, 1)->off;
                         a->exec_off_line[a->n_exec] = tok_prev(a, 1)->line;
@@ -1652,7 +1649,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                 if (a->fr[a->n_fr].sink == SINK_EVAL && a->fr[a->n_fr].dynamic) {
                     if (a->n_dyn_eval++ == 0)
                         a->dyn_eval_line = a->fr[a->n_fr].line;
-                    pay_gen(a, 0, a->fr[a->n_fr].off);
+                    pay_gen(a, 0, a->fr[a->n_fr].off, t->off);
                 }
                 frame_close(a, &a->fr[a->n_fr]);
             }
@@ -1922,9 +1919,9 @@ static void payload_check(struct an *a, const char *p, size_t n, uint32_t line)
         a->pay_last = off + 1;
         a->pay_last_line = line;
         a->pay_last_len = (uint32_t)n;
+        /* after the generators seen so far (they end before this string starts) */
         for (int k = 0; k < 2; k++)
-            if (a->gen_last[k] && a->near_line[k] == 0 &&
-                gap(off, a->gen_last[k] - 1) <= PAY_SPAN) {
+            if (a->gen_last[k] && a->near_line[k] == 0 && off - (a->gen_last[k] - 1) <= PAY_SPAN) {
                 a->near_line[k] = line;
                 a->near_len[k] = (uint32_t)n;
             }

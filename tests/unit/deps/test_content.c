@@ -467,6 +467,16 @@ static void test_obfs4_bundle(void)
     m += (size_t)snprintf(big + m, cap - m, pay, blob);
     m = bundle_filler(big, m, 400 * 1024);
     expect("dist/bundle.js", big, 0, "L2-OBFS-004", DEPS_SEV_HIGH, line + 1);
+    /* strings inside the evaluation's argument, the last one far from its name */
+    m = bundle_filler(big, 0, 200 * 1024);
+    m += (size_t)snprintf(big + m, cap - m,
+                          "new Function(Buffer.from('%s', 'base64').toString() + /*", blob);
+    memset(big + m, ' ', 80 * 1024);
+    m += 80 * 1024;
+    m +=
+        (size_t)snprintf(big + m, cap - m, "*/ Buffer.from('%s', 'base64').toString())();\n", blob);
+    big[m] = '\0';
+    expect("dist/bundle.js", big, 0, "L2-OBFS-004", DEPS_SEV_HIGH, line);
     free(blob);
     free(big);
 }
