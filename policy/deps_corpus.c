@@ -45,8 +45,10 @@ int policy_deps_corpus_from(const struct deps_file *files, size_t n, struct deps
     tel_sha256_hex(d, hex);
     snprintf(hash, sizeof(hash), "sha256:%s", hex);
     rc = deps_corpus_new(v, n, hash, out, err, errlen);
-    if (rc == 0)
+    if (rc == 0) {
         (*out)->sha256 = tel_sha256;
+        (*out)->sha256_many = tel_sha256_many;
+    }
     free(v);
     return rc;
 }

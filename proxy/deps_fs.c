@@ -238,6 +238,7 @@ int proxy_deps_fs_read(const char *dir, const struct deps_limits *lim, struct pr
 
     memset(out, 0, sizeof(*out));
     out->root_fd = -1;
+    out->held_fd = -1;
     if (lim)
         w.lim = *lim;
     deps_limits_fill(&w.lim);
@@ -273,12 +274,15 @@ void proxy_deps_fs_free(struct proxy_deps_fs *fs)
     }
     free(fs->files);
     free(fs->buf);
+    if (fs->held_fd >= 0)
+        close(fs->held_fd);
     ahead_drop(fs, fs->n_ahead);
     dirs_drop(fs, 0);
     if (fs->root_fd >= 0)
         close(fs->root_fd);
     memset(fs, 0, sizeof(*fs));
     fs->root_fd = -1;
+    fs->held_fd = -1;
 }
 
 /* Open the file at rel one folder at a time, never through a link (the tree may have changed
@@ -407,7 +411,16 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
     struct proxy_deps_fs *fs = ctx;
     struct stat st;
     size_t want = f->len, got = 0;
-    int fd = fs->n_ahead ? ahead_take(fs, f) : -1;
+    int fd = -1;
+
+    if (fs->held_f == f) { /* opened by the read that found no room for it */
+        fd = fs->held_fd;
+        want = fs->held_len;
+        fs->held_f = NULL;
+        fs->held_fd = -1;
+    } else if (fs->n_ahead) {
+        fd = ahead_take(fs, f);
+    }
     if (fd < 0)
         fd = open_below(fs, f->path);
     if (fd < 0)
@@ -423,7 +436,16 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
             return -EFBIG;
         }
     }
-    if (want > fs->buf_cap) {
+    if (fs->buf_used > 0 && (want > fs->batch_cap || fs->buf_used > fs->batch_cap - want)) {
+        /* the batch is full: this file is read first in the next one */
+        if (fs->held_fd >= 0)
+            close(fs->held_fd);
+        fs->held_f = f;
+        fs->held_fd = fd;
+        fs->held_len = want;
+        return -ENOBUFS;
+    }
+    if (want > fs->buf_cap) { /* the batch's first file, or no batch */
         char *b = realloc(fs->buf, want);
         if (!b) {
             close(fd);
@@ -432,9 +454,9 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
         fs->buf = b;
         fs->buf_cap = want;
     }
+    char *dst = fs->buf + fs->buf_used;
     while (got < want) {
-        ssize_t r =
-            got == 0 ? first_read(fs, fd, fs->buf, want) : read(fd, fs->buf + got, want - got);
+        ssize_t r = got == 0 ? first_read(fs, fd, dst, want) : read(fd, dst + got, want - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -449,8 +471,34 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
         return -EINVAL;
     }
     close(fd);
-    *data = fs->buf;
+    if (fs->batch_cap)
+        fs->buf_used += got;
+    *data = dst;
     *len = got;
+    return 0;
+}
+
+static int fs_source_batch(void *ctx, size_t bytes)
+{
+    struct proxy_deps_fs *fs = ctx;
+
+    fs->buf_used = 0;
+    fs->batch_cap = 0;
+    if (bytes == 0) {
+        if (fs->held_fd >= 0)
+            close(fs->held_fd);
+        fs->held_f = NULL;
+        fs->held_fd = -1;
+        return 0;
+    }
+    if (bytes > fs->buf_cap) {
+        char *b = realloc(fs->buf, bytes);
+        if (!b)
+            return -ENOMEM;
+        fs->buf = b;
+        fs->buf_cap = bytes;
+    }
+    fs->batch_cap = bytes;
     return 0;
 }
 
@@ -459,6 +507,7 @@ void proxy_deps_fs_source(struct proxy_deps_fs *fs, struct deps_file_source *src
     src->ctx = fs;
     src->read = fs_source_read;
     src->will_read = fs_source_will_read;
+    src->batch = fs_source_batch;
 }
 
 void proxy_deps_fs_read_ahead(struct proxy_deps_fs *fs)

@@ -23,8 +23,15 @@ struct proxy_deps_fs {
     size_t links;          /* symbolic links not followed */
     int root_fd;           /* the project folder, for the reads that come later */
     size_t max_file_bytes; /* package files larger than this are not read (files_skipped) */
-    char *buf;             /* the one package file being read */
-    size_t buf_cap;
+    /* the package file being read; in a batch (proxy_deps_fs_source's `batch`), the files
+     * read since it began, one after the other */
+    char *buf;
+    size_t buf_cap, buf_used;
+    size_t batch_cap; /* the batch's bytes, 0 when there is none */
+    /* the file a read found no room for in the batch, kept open for the read that follows */
+    const struct deps_file *held_f;
+    int held_fd;
+    size_t held_len;
     /* the folders of the last package file read, kept open for the next one */
     int dir_fd[PROXY_DEPS_FS_DIRS];
     size_t dir_end[PROXY_DEPS_FS_DIRS]; /* where each level's name ends in dir_path */

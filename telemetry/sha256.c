@@ -2,6 +2,7 @@
 #include "telemetry/sha256.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -21,6 +22,9 @@ static const uint32_t k[64] = {
     0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 
 static uint32_t ror(uint32_t x, unsigned n)
 {
@@ -64,6 +68,13 @@ static void compress(struct tel_sha256 *s, const uint8_t *p)
     s->h[5] += vf;
     s->h[6] += vg;
     s->h[7] += vh;
+}
+
+static bool force_portable;
+
+void tel_sha256_force_portable(bool on)
+{
+    force_portable = on;
 }
 
 #ifdef SHA_NI_BUILT
@@ -116,13 +127,6 @@ static bool sha_ni(void)
 }
 #endif
 
-static bool force_portable;
-
-void tel_sha256_force_portable(bool on)
-{
-    force_portable = on;
-}
-
 /* `blocks` whole 64-byte blocks. */
 static void compress_blocks(struct tel_sha256 *s, const uint8_t *p, size_t blocks)
 {
@@ -138,8 +142,6 @@ static void compress_blocks(struct tel_sha256 *s, const uint8_t *p, size_t block
 
 void tel_sha256_init(struct tel_sha256 *s)
 {
-    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     memcpy(s->h, iv, sizeof(iv));
     s->bytes = 0;
     s->used = 0;
@@ -190,6 +192,236 @@ void tel_sha256(const void *data, size_t len, uint8_t out[TEL_SHA256_LEN])
     tel_sha256_init(&s);
     tel_sha256_update(&s, data, len);
     tel_sha256_final(&s, out);
+}
+
+#ifdef SHA_NI_BUILT
+/* ---- many messages at once: sixteen lanes of AVX-512 -------------------------------------
+ *
+ * One stream of the SHA instructions is bound by their latency; the sixteen 32-bit lanes of
+ * AVX-512 hash sixteen messages side by side: 1.7 times one stream on long messages here
+ * (3.0 against 1.8 GB/s), 1.3 to 1.4 times on the files of a package tree, whose many short
+ * files each end with a block or two of one stream. Lane l's state word j is st[j][l]; a
+ * lane without a message reads a zero block and its state is never used. */
+#define MB_LANES 16
+/* Fewer lanes busy than this with no message left to start: one stream finishes them (of 3
+ * to 12, 6 did best on a package tree's files). */
+#define MB_MIN 6
+
+struct mb {
+    uint32_t st[8][MB_LANES];
+    const uint8_t *p[MB_LANES];
+    size_t step[MB_LANES]; /* 64, or 0 for a lane without a message */
+};
+
+static bool mb_ok(void)
+{
+    static int have = -1; /* benign race, as in sha_ni */
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    }
+    return have > 0;
+}
+
+/* `blocks` 64-byte blocks of every lane. */
+__attribute__((target("avx512f,avx512bw"))) static void mb_compress(struct mb *m, size_t blocks)
+{
+    const __m512i bswap = _mm512_set4_epi32(0x0c0d0e0f, 0x08090a0b, 0x04050607, 0x00010203);
+    __m512i st[8], w[16], r[16], t[16];
+    const uint8_t *p[MB_LANES];
+
+    for (int j = 0; j < 8; j++)
+        st[j] = _mm512_loadu_si512(m->st[j]);
+    memcpy(p, m->p, sizeof(p));
+    for (; blocks > 0; blocks--) {
+        /* the sixteen blocks as rows, transposed so that w[j] holds word j of each lane */
+        for (int l = 0; l < MB_LANES; l++) {
+            r[l] = _mm512_loadu_si512(p[l]);
+            p[l] += m->step[l];
+        }
+        for (int i = 0; i < 16; i += 2) {
+            t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 16; i += 4) { /* r[i + c]: column c (mod 4) of rows i..i+3 */
+            r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+            r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+            r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+            r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+        }
+        for (int c = 0; c < 4; c++) {
+            __m512i e0 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x44);
+            __m512i e1 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xEE);
+            __m512i e2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x44);
+            __m512i e3 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xEE);
+            w[c] = _mm512_shuffle_epi8(_mm512_shuffle_i32x4(e0, e2, 0x88), bswap);
+            w[4 + c] = _mm512_shuffle_epi8(_mm512_shuffle_i32x4(e0, e2, 0xDD), bswap);
+            w[8 + c] = _mm512_shuffle_epi8(_mm512_shuffle_i32x4(e1, e3, 0x88), bswap);
+            w[12 + c] = _mm512_shuffle_epi8(_mm512_shuffle_i32x4(e1, e3, 0xDD), bswap);
+        }
+        __m512i a = st[0], b = st[1], c = st[2], d = st[3];
+        __m512i e = st[4], f = st[5], g = st[6], h = st[7];
+        for (int i = 0; i < 64; i++) {
+            __m512i wi = w[i & 15];
+            if (i >= 16) {
+                __m512i w15 = w[(i - 15) & 15], w2 = w[(i - 2) & 15];
+                __m512i s0 =
+                    _mm512_ternarylogic_epi32(_mm512_ror_epi32(w15, 7), _mm512_ror_epi32(w15, 18),
+                                              _mm512_srli_epi32(w15, 3), 0x96);
+                __m512i s1 =
+                    _mm512_ternarylogic_epi32(_mm512_ror_epi32(w2, 17), _mm512_ror_epi32(w2, 19),
+                                              _mm512_srli_epi32(w2, 10), 0x96);
+                wi = _mm512_add_epi32(_mm512_add_epi32(wi, s0),
+                                      _mm512_add_epi32(w[(i - 7) & 15], s1));
+                w[i & 15] = wi;
+            }
+            __m512i s1 = _mm512_ternarylogic_epi32(_mm512_ror_epi32(e, 6), _mm512_ror_epi32(e, 11),
+                                                   _mm512_ror_epi32(e, 25), 0x96);
+            __m512i ch = _mm512_ternarylogic_epi32(e, f, g, 0xCA);
+            __m512i t1 = _mm512_add_epi32(
+                _mm512_add_epi32(h, s1),
+                _mm512_add_epi32(ch, _mm512_add_epi32(wi, _mm512_set1_epi32((int)k[i]))));
+            __m512i s0 = _mm512_ternarylogic_epi32(_mm512_ror_epi32(a, 2), _mm512_ror_epi32(a, 13),
+                                                   _mm512_ror_epi32(a, 22), 0x96);
+            __m512i maj = _mm512_ternarylogic_epi32(a, b, c, 0xE8);
+            h = g;
+            g = f;
+            f = e;
+            e = _mm512_add_epi32(d, t1);
+            d = c;
+            c = b;
+            b = a;
+            a = _mm512_add_epi32(t1, _mm512_add_epi32(s0, maj));
+        }
+        st[0] = _mm512_add_epi32(st[0], a);
+        st[1] = _mm512_add_epi32(st[1], b);
+        st[2] = _mm512_add_epi32(st[2], c);
+        st[3] = _mm512_add_epi32(st[3], d);
+        st[4] = _mm512_add_epi32(st[4], e);
+        st[5] = _mm512_add_epi32(st[5], f);
+        st[6] = _mm512_add_epi32(st[6], g);
+        st[7] = _mm512_add_epi32(st[7], h);
+    }
+    for (int j = 0; j < 8; j++)
+        _mm512_storeu_si512(m->st[j], st[j]);
+    memcpy(m->p, p, sizeof(p));
+}
+
+/* Lane l's message: its state after `done` bytes of whole blocks, finished (the blocks left,
+ * then the tail and the padding) by the one-stream code. */
+static void mb_finish(const struct mb *m, int l, const uint8_t *data, size_t len, size_t done,
+                      uint8_t out[TEL_SHA256_LEN])
+{
+    struct tel_sha256 s;
+    for (int j = 0; j < 8; j++)
+        s.h[j] = m->st[j][l];
+    s.bytes = done;
+    s.used = 0;
+    tel_sha256_update(&s, data + done, len - done);
+    tel_sha256_final(&s, out);
+}
+
+/* The messages ord[*next], ord[*next + 1], ..., sixteen at a time while enough of them are
+ * left to fill the lanes; *next is left at the first one not started. */
+static void mb_many(size_t n, const void *const data[], const size_t len[],
+                    uint8_t (*out)[TEL_SHA256_LEN], const size_t *ord, size_t *next)
+{
+    static const uint8_t zero[64];
+    struct mb m;
+    size_t msg[MB_LANES], left[MB_LANES], active = 0;
+
+    for (int l = 0; l < MB_LANES; l++) {
+        m.p[l] = zero;
+        m.step[l] = 0;
+    }
+    for (;;) {
+        for (int l = 0; l < MB_LANES; l++) {
+            while (!m.step[l] && *next < n) {
+                size_t i = ord[(*next)++];
+                if (len[i] < 64) { /* no whole block: one stream */
+                    tel_sha256(data[i], len[i], out[i]);
+                    continue;
+                }
+                msg[l] = i;
+                left[l] = len[i] / 64;
+                m.p[l] = data[i];
+                m.step[l] = 64;
+                for (int j = 0; j < 8; j++)
+                    m.st[j][l] = iv[j];
+                active++;
+            }
+        }
+        if (active == 0 || (active < MB_MIN && *next == n))
+            break;
+        size_t run = SIZE_MAX;
+        for (int l = 0; l < MB_LANES; l++)
+            if (m.step[l] && left[l] < run)
+                run = left[l];
+        mb_compress(&m, run);
+        for (int l = 0; l < MB_LANES; l++) {
+            if (!m.step[l] || (left[l] -= run) > 0)
+                continue;
+            size_t i = msg[l];
+            mb_finish(&m, l, data[i], len[i], len[i] / 64 * 64, out[i]);
+            m.p[l] = zero;
+            m.step[l] = 0;
+            active--;
+        }
+    }
+    for (int l = 0; l < MB_LANES; l++) /* too few to keep the lanes busy */
+        if (m.step[l]) {
+            size_t i = msg[l];
+            mb_finish(&m, l, data[i], len[i], (len[i] / 64 - left[l]) * 64, out[i]);
+        }
+}
+
+struct mb_ord {
+    size_t len, i;
+};
+
+static int mb_ord_cmp(const void *a, const void *b)
+{
+    const struct mb_ord *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len > y->len ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The longest messages first: they are the ones still running when too few are left to fill
+ * the lanes, and that is then one stream; started first, the short ones fill the lanes
+ * around them. */
+static size_t *mb_order(size_t n, const size_t len[])
+{
+    struct mb_ord *o = malloc(n * sizeof(*o));
+    size_t *ord = malloc(n * sizeof(*ord));
+    if (o != NULL && ord != NULL) {
+        for (size_t i = 0; i < n; i++)
+            o[i] = (struct mb_ord){len[i], i};
+        qsort(o, n, sizeof(*o), mb_ord_cmp);
+        for (size_t i = 0; i < n; i++)
+            ord[i] = o[i].i;
+    } else {
+        free(ord);
+        ord = NULL;
+    }
+    free(o);
+    return ord;
+}
+#endif
+
+void tel_sha256_many(size_t n, const void *const data[], const size_t len[],
+                     uint8_t (*out)[TEL_SHA256_LEN])
+{
+    size_t next = 0, *ord = NULL;
+#ifdef SHA_NI_BUILT
+    if (!force_portable && n >= MB_MIN && mb_ok() && (ord = mb_order(n, len)) != NULL)
+        mb_many(n, data, len, out, ord, &next);
+#endif
+    for (; next < n; next++) {
+        size_t i = ord ? ord[next] : next;
+        tel_sha256(data[i], len[i], out[i]);
+    }
+    free(ord);
 }
 
 void tel_sha256_hex(const uint8_t digest[TEL_SHA256_LEN], char out[TEL_SHA256_HEX])

@@ -22,6 +22,11 @@ void tel_sha256_final(struct tel_sha256 *s, uint8_t out[TEL_SHA256_LEN]);
 
 /* One-shot digest, and the lowercase hex of a digest (NUL-terminated). */
 void tel_sha256(const void *data, size_t len, uint8_t out[TEL_SHA256_LEN]);
+/* The digests of n messages, data[i] of len[i] bytes into out[i]: tel_sha256 of each, computed
+ * sixteen at a time where the CPU has AVX-512 (1.3 to 1.7 times one stream of the SHA
+ * instructions, when the messages are many). */
+void tel_sha256_many(size_t n, const void *const data[], const size_t len[],
+                     uint8_t (*out)[TEL_SHA256_LEN]);
 void tel_sha256_hex(const uint8_t digest[TEL_SHA256_LEN], char out[TEL_SHA256_HEX]);
 
 /* HMAC-SHA-256 of data under key, computed by mbedTLS. Should mbedTLS fail to allocate its
@@ -29,7 +34,8 @@ void tel_sha256_hex(const uint8_t digest[TEL_SHA256_LEN], char out[TEL_SHA256_HE
 void tel_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                      uint8_t out[TEL_SHA256_LEN]);
 
-/* Tests: use the portable code even where the CPU has SHA instructions (to check both). */
+/* Tests: use the portable code even where the CPU has SHA instructions or AVX-512 (to check
+ * both). */
 void tel_sha256_force_portable(bool on);
 
 #endif

@@ -90,9 +90,9 @@ struct deps_npmrc {
  * them, so that a scan never holds the whole tree in memory. */
 struct deps_file_source {
     void *ctx;
-    /* The bytes of f (at most f->len when it is known), valid until the next call; 0, or a
-     * negative errno (the file is then counted in the report's files_skipped; -EFBIG for a
-     * file of unknown size over the cap). */
+    /* The bytes of f (at most f->len when it is known), valid until the next call (in a
+     * batch: until the next batch); 0, or a negative errno (the file is then counted in the
+     * report's files_skipped; -EFBIG for a file of unknown size over the cap). */
     int (*read)(void *ctx, const struct deps_file *f, const char **data, size_t *len);
     /* Optional (NULL: none). f will be read soon: the content rules name each file they will
      * read a few files ahead, in the order of the reads. A hint only, which the disk layer
@@ -100,6 +100,12 @@ struct deps_file_source {
      * when such hints are used now, 0 when they are not (f NULL: only asks), so that no work
      * goes into them while the tree is cached. */
     int (*will_read)(void *ctx, const struct deps_file *f);
+    /* Optional (NULL: none). Begin a batch of reads whose bytes all stay valid until the next
+     * call, `bytes` of them at most: a read that finds no room left (any but the batch's first,
+     * which may be larger) reads nothing and returns -ENOBUFS, and the same file is read first
+     * in the next batch. bytes 0 ends batches: one read valid at a time again. 0, or -ENOMEM
+     * (no batch then). */
+    int (*batch)(void *ctx, size_t bytes);
 };
 
 /* A loaded project. Arrays are sorted by path; manifests: root first, then workspaces, then

@@ -395,6 +395,35 @@ static void test_walk_and_reads(void **state)
     assert_true(fs.n_ahead > 0);
     proxy_deps_fs_free(&fs);
     assert_int_equal(open_fds(), fds);
+
+    /* Batches: the reads of a batch keep their bytes until the next one; a file with no
+     * room left reads nothing (-ENOBUFS) and is the next batch's first read; a batch's first
+     * file may be larger than the batch; ending batches closes the file held. */
+    const char *got[3];
+    size_t glen[3];
+    assert_int_equal(proxy_deps_fs_read(p("t1"), NULL, &fs, err, sizeof(err)), 0);
+    proxy_deps_fs_source(&fs, &src);
+    assert_int_equal(src.batch(src.ctx, 64), 0);
+    for (size_t i = 0; i < 3; i++) /* 21 + 19 + 21 bytes */
+        assert_int_equal(src.read(src.ctx, file_of(&fs, files[i]), &got[i], &glen[i]), 0);
+    const char *d = NULL;
+    size_t dl = 0;
+    assert_int_equal(src.read(src.ctx, file_of(&fs, files[3]), &d, &dl), -ENOBUFS);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(glen[i], strlen(files[i]));
+        assert_memory_equal(got[i], files[i], glen[i]);
+    }
+    assert_int_equal(src.batch(src.ctx, 64), 0);
+    expect_read(&src, &fs, files[3], files[3]);
+    assert_int_equal(src.batch(src.ctx, 8), 0);
+    expect_read(&src, &fs, files[4], files[4]); /* the first: larger than the batch */
+    assert_int_equal(src.read(src.ctx, file_of(&fs, files[5]), &d, &dl), -ENOBUFS);
+    assert_int_equal(src.batch(src.ctx, 0), 0);
+    assert_int_equal(fs.held_fd, -1);
+    for (size_t i = 0; i < nf; i++) /* no batch: one read at a time, as before */
+        expect_read(&src, &fs, files[i], strstr(files[i], "empty") ? "" : files[i]);
+    proxy_deps_fs_free(&fs);
+    assert_int_equal(open_fds(), fds);
 }
 
 /* A file deeper than the folders the reader keeps open is still read, and so are the files

@@ -906,17 +906,53 @@ static int hint_will_read(void *ctx, const struct deps_file *f)
     return 1;
 }
 
+/* Each file's bytes: a comment holding its index NN, then "x=1;"; in a batch, one after the other
+ * in the batch's bytes (three files' worth), as the disk layer keeps them. */
+#define HINT_TEXT 11
+static char hint_arena[3 * HINT_TEXT + 1]; /* + the last one's NUL */
+static size_t hint_used, hint_cap, hint_batches;
+
 static int hint_read(void *ctx, const struct deps_file *f, const char **data, size_t *len)
 {
     struct hint_src *h = ctx;
     int k = hint_index(h, f);
+    if (hint_cap && hint_used + HINT_TEXT > hint_cap)
+        return -ENOBUFS;
     h->read[k]++;
     h->reads++;
     if (h->hinted[k])
         h->outstanding--;
-    *data = "module.exports = 1;\n";
-    *len = strlen(*data);
+    char *d = hint_arena + hint_used;
+    snprintf(d, HINT_TEXT + 1, "/*%02d*/x=1;\n", k);
+    hint_used += hint_cap ? HINT_TEXT : 0;
+    *data = d;
+    *len = HINT_TEXT;
     return 0;
+}
+
+static int hint_batch(void *ctx, size_t bytes)
+{
+    (void)ctx;
+    hint_used = 0;
+    hint_cap = bytes ? 3 * HINT_TEXT : 0;
+    hint_batches += bytes > 0;
+    return 0;
+}
+
+/* The digest the scan asks for: each file's bytes, hashed once, while they are still its
+ * own (a batch's reads must not overwrite one another before they are hashed). */
+static int hint_hashed[HINT_FILES];
+
+static void hint_digest(const void *data, size_t len, uint8_t out[32])
+{
+    const char *t = data;
+    int k;
+    memset(out, 0, 32);
+    if (len != HINT_TEXT || sscanf(t, "/*%2d*/", &k) != 1 || k < 0 || k >= HINT_FILES)
+        return; /* a manifest */
+    assert_memory_equal(t + 6, "x=1;\n", 5);
+    hint_hashed[k]++;
+    out[0] = (uint8_t)k;
 }
 
 /* Read-ahead hints (a source reading a tree not in the page cache): each file the content
@@ -950,9 +986,15 @@ static void test_read_ahead_hints(void **state)
     }
     for (size_t i = 0; i < 2; i++)
         f[i].len = strlen(f[i].data);
-    for (int on = 0; on < 2; on++) {
+    c->sha256 = hint_digest;
+    /* mode 2: hints, and reads in batches of three files */
+    for (int mode = 0; mode < 3; mode++) {
+        int on = mode > 0;
         struct hint_src h = {.files = f, .on = on};
-        struct deps_file_source src = {&h, hint_read, hint_will_read};
+        struct deps_file_source src = {&h, hint_read, hint_will_read,
+                                       mode == 2 ? hint_batch : NULL};
+        memset(hint_hashed, 0, sizeof(hint_hashed));
+        hint_batches = 0;
         struct deps_project *p = NULL;
         struct deps_project_error e;
         struct deps_report *r = NULL;
@@ -979,9 +1021,15 @@ static void test_read_ahead_hints(void **state)
             fail_msg("%zu hints waiting for their reads", h.max_outstanding);
         if (on)
             assert_true(h.max_outstanding >= 8);
+        for (size_t i = 2; i < n; i++)
+            assert_int_equal(hint_hashed[i], h.read[i]);
+        if (mode == 2)
+            assert_true(hint_batches >= lazy_read / 3);
+        assert_int_equal(hint_cap, 0); /* batches ended */
         deps_report_free(r);
         deps_project_free(p);
     }
+    c->sha256 = NULL;
     deps_corpus_free(c);
 }
 

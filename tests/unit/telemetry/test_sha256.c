@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,16 +98,60 @@ static void test_paths_agree(void **state)
     }
 }
 
+/* Many messages at once (sixteen lanes of AVX-512 where the CPU has it) give each message's
+ * digest: batches of every size around the lane count, lengths on both sides of the block
+ * edges and long ones that keep a lane busy while the others are started again and again. */
+static void test_many(void **state)
+{
+    enum { MAX = 200, SPAN = 300000 };
+    static const size_t batches[] = {0, 1, 5, 6, 15, 16, 17, 33, MAX};
+    uint8_t *data = malloc(SPAN);
+    const void *msg[MAX];
+    size_t len[MAX];
+    uint8_t(*got)[TEL_SHA256_LEN] = malloc(MAX * sizeof(*got));
+    assert_non_null(data);
+    assert_non_null(got);
+    uint32_t x = 777;
+    for (size_t i = 0; i < SPAN; i++) {
+        x = x * 1103515245u + 12345u;
+        data[i] = (uint8_t)(x >> 16);
+    }
+    for (size_t b = 0; b < sizeof(batches) / sizeof(batches[0]); b++) {
+        size_t n = batches[b];
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            size_t r = x >> 8;
+            /* mostly short (under 3 blocks to 40), now and then long */
+            len[i] = i % 23 == 7 ? 100000 + r % 150000 : i % 3 ? 50 + r % 150 : r % 2600;
+            msg[i] = data + (r % (SPAN - len[i]));
+        }
+        tel_sha256_many(n, msg, len, got);
+        tel_sha256_force_portable(true); /* the reference */
+        for (size_t i = 0; i < n; i++) {
+            uint8_t want[TEL_SHA256_LEN];
+            tel_sha256(msg[i], len[i], want);
+            if (memcmp(want, got[i], sizeof(want)) != 0)
+                fail_msg("batch of %zu: message %zu (%zu bytes) differs", n, i, len[i]);
+        }
+        tel_sha256_force_portable(*(bool *)*state);
+    }
+    free(got);
+    free(data);
+}
+
+/* The path under test, kept in *state for the tests that switch to the reference. */
 static int portable(void **state)
 {
-    (void)state;
+    static bool on = true;
+    *state = &on;
     tel_sha256_force_portable(true);
     return 0;
 }
 
 static int native(void **state)
 {
-    (void)state;
+    static bool off = false;
+    *state = &off;
     tel_sha256_force_portable(false);
     return 0;
 }
@@ -119,6 +164,8 @@ int main(void)
         cmocka_unit_test_setup(test_vectors, portable),
         cmocka_unit_test_setup(test_chunked, portable),
         cmocka_unit_test_setup(test_paths_agree, native),
+        cmocka_unit_test_setup(test_many, native),
+        cmocka_unit_test_setup(test_many, portable),
         cmocka_unit_test(test_hmac),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
