@@ -436,7 +436,7 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
             return -EFBIG;
         }
     }
-    if (fs->buf_used > 0 && (want > fs->batch_cap || fs->buf_used > fs->batch_cap - want)) {
+    if (fs->batch_reads > 0 && (want > fs->batch_cap || fs->buf_used > fs->batch_cap - want)) {
         /* the batch is full: this file is read first in the next one */
         if (fs->held_fd >= 0)
             close(fs->held_fd);
@@ -454,7 +454,7 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
         fs->buf = b;
         fs->buf_cap = want;
     }
-    char *dst = fs->buf + fs->buf_used;
+    char *dst = fs->buf ? fs->buf + fs->buf_used : NULL; /* NULL: no byte to read yet */
     while (got < want) {
         ssize_t r = got == 0 ? first_read(fs, fd, dst, want) : read(fd, dst + got, want - got);
         if (r < 0 && errno == EINTR)
@@ -471,8 +471,10 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
         return -EINVAL;
     }
     close(fd);
-    if (fs->batch_cap)
+    if (fs->batch_cap) {
         fs->buf_used += got;
+        fs->batch_reads++;
+    }
     *data = dst;
     *len = got;
     return 0;
@@ -483,6 +485,7 @@ static int fs_source_batch(void *ctx, size_t bytes)
     struct proxy_deps_fs *fs = ctx;
 
     fs->buf_used = 0;
+    fs->batch_reads = 0;
     fs->batch_cap = 0;
     if (bytes == 0) {
         if (fs->held_fd >= 0)

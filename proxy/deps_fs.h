@@ -27,7 +27,8 @@ struct proxy_deps_fs {
      * read since it began, one after the other */
     char *buf;
     size_t buf_cap, buf_used;
-    size_t batch_cap; /* the batch's bytes, 0 when there is none */
+    size_t batch_cap;   /* the batch's bytes, 0 when there is none */
+    size_t batch_reads; /* reads in the batch (empty files too: none may move the buffer) */
     /* the file a read found no room for in the batch, kept open for the read that follows */
     const struct deps_file *held_f;
     int held_fd;

@@ -321,8 +321,9 @@ static void mb_finish(const struct mb *m, int l, const uint8_t *data, size_t len
     tel_sha256_final(&s, out);
 }
 
-/* The messages ord[*next], ord[*next + 1], ..., sixteen at a time while enough of them are
- * left to fill the lanes; *next is left at the first one not started. */
+/* The messages ord[*next], ord[*next + 1], ...: sixteen at a time while enough of them are
+ * left to fill the lanes, the short ones and the last few by one stream. All are done when it
+ * returns (*next == n). */
 static void mb_many(size_t n, const void *const data[], const size_t len[],
                     uint8_t (*out)[TEL_SHA256_LEN], const size_t *ord, size_t *next)
 {

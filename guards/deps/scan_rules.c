@@ -1420,6 +1420,15 @@ static void content_batch_run(struct deps_scan_ctx *ctx, struct content_memo *me
     b->n = 0;
 }
 
+/* The next batch of the source; one file at a time from now on should it have no room. */
+static void content_rebatch(const struct deps_file_source *src, bool *batched, size_t *batch_max)
+{
+    if (src->batch(src->ctx, CONTENT_BATCH_BYTES) < 0) {
+        *batched = false;
+        *batch_max = 1;
+    }
+}
+
 /* scan_content: every file of every installed package, and every lifecycle script text. */
 void deps_rule_content(struct deps_scan_ctx *ctx)
 {
@@ -1438,10 +1447,12 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
     }
     b->n = 0;
     memo_init(&memo, p->n_files);
-    /* files in memory are batched as they are; read ones only when the source keeps several
-     * reads (one at a time otherwise, or when it has no room for more) */
-    bool batched = src && src->batch && src->batch(src->ctx, CONTENT_BATCH_BYTES) == 0;
-    size_t batch_max = src == NULL || batched ? CONTENT_BATCH : 1;
+    /* Batches are for the digests: without a hash function, one file at a time. Without a
+     * source every file is in memory and batched as it is; with one, only when it keeps
+     * several reads (batch). */
+    bool batched =
+        ctx->c->sha256 && src && src->batch && src->batch(src->ctx, CONTENT_BATCH_BYTES) == 0;
+    size_t batch_max = ctx->c->sha256 && (src == NULL || batched) ? CONTENT_BATCH : 1;
     /* files before `hinted` were named to the source ahead (will_read); `ahead` of them are
      * still to be read */
     size_t hinted = 0, ahead = 0;
@@ -1477,7 +1488,7 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
             int rc = src ? src->read(src->ctx, f, &data, &len) : -ENOENT;
             if (rc == -ENOBUFS && b->n > 0) { /* the batch is full: f begins the next */
                 content_batch_run(ctx, &memo, b);
-                src->batch(src->ctx, CONTENT_BATCH_BYTES);
+                content_rebatch(src, &batched, &batch_max);
                 continue;
             }
             if (i < hinted && ahead > 0)
@@ -1495,10 +1506,13 @@ void deps_rule_content(struct deps_scan_ctx *ctx)
         b->data[b->n] = data ? data : ""; /* an empty file left out of the map */
         b->len[b->n++] = len;
         i++;
-        if (b->n == batch_max) {
+        /* While the source reads ahead (a tree not in the page cache), a batch is no longer
+         * than the files named ahead: its analysis is then the time the disk has to fetch the
+         * next one's. */
+        if (b->n >= (hints && batch_max > CONTENT_AHEAD ? CONTENT_AHEAD : batch_max)) {
             content_batch_run(ctx, &memo, b);
             if (batched)
-                src->batch(src->ctx, CONTENT_BATCH_BYTES);
+                content_rebatch(src, &batched, &batch_max);
         }
     }
     if (ctx->rc == 0)

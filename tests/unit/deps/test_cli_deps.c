@@ -418,6 +418,10 @@ static void test_walk_and_reads(void **state)
     assert_int_equal(src.batch(src.ctx, 8), 0);
     expect_read(&src, &fs, files[4], files[4]); /* the first: larger than the batch */
     assert_int_equal(src.read(src.ctx, file_of(&fs, files[5]), &d, &dl), -ENOBUFS);
+    /* an empty file is a read of the batch too: the next one has to fit */
+    assert_int_equal(src.batch(src.ctx, 8), 0);
+    expect_read(&src, &fs, "node_modules/c/empty.js", "");
+    assert_int_equal(src.read(src.ctx, file_of(&fs, files[0]), &d, &dl), -ENOBUFS);
     assert_int_equal(src.batch(src.ctx, 0), 0);
     assert_int_equal(fs.held_fd, -1);
     for (size_t i = 0; i < nf; i++) /* no batch: one read at a time, as before */

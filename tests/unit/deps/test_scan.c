@@ -909,8 +909,8 @@ static int hint_will_read(void *ctx, const struct deps_file *f)
 /* Each file's bytes: a comment holding its index NN, then "x=1;"; in a batch, one after the other
  * in the batch's bytes (three files' worth), as the disk layer keeps them. */
 #define HINT_TEXT 11
-static char hint_arena[3 * HINT_TEXT + 1]; /* + the last one's NUL */
-static size_t hint_used, hint_cap, hint_batches;
+static char hint_arena[HINT_FILES * HINT_TEXT + 1]; /* + the last one's NUL */
+static size_t hint_used, hint_cap, hint_room, hint_batches, hint_most;
 
 static int hint_read(void *ctx, const struct deps_file *f, const char **data, size_t *len)
 {
@@ -925,6 +925,8 @@ static int hint_read(void *ctx, const struct deps_file *f, const char **data, si
     char *d = hint_arena + hint_used;
     snprintf(d, HINT_TEXT + 1, "/*%02d*/x=1;\n", k);
     hint_used += hint_cap ? HINT_TEXT : 0;
+    if (hint_cap && hint_used / HINT_TEXT > hint_most)
+        hint_most = hint_used / HINT_TEXT;
     *data = d;
     *len = HINT_TEXT;
     return 0;
@@ -934,7 +936,7 @@ static int hint_batch(void *ctx, size_t bytes)
 {
     (void)ctx;
     hint_used = 0;
-    hint_cap = bytes ? 3 * HINT_TEXT : 0;
+    hint_cap = bytes ? hint_room * HINT_TEXT : 0;
     hint_batches += bytes > 0;
     return 0;
 }
@@ -987,12 +989,15 @@ static void test_read_ahead_hints(void **state)
     for (size_t i = 0; i < 2; i++)
         f[i].len = strlen(f[i].data);
     c->sha256 = hint_digest;
-    /* mode 2: hints, and reads in batches of three files */
-    for (int mode = 0; mode < 3; mode++) {
+    /* mode 2: hints, and reads in batches with room for three files; mode 3: for all of
+     * them, where the batches are cut to the files named ahead */
+    for (int mode = 0; mode < 4; mode++) {
         int on = mode > 0;
         struct hint_src h = {.files = f, .on = on};
         struct deps_file_source src = {&h, hint_read, hint_will_read,
-                                       mode == 2 ? hint_batch : NULL};
+                                       mode >= 2 ? hint_batch : NULL};
+        hint_room = mode == 2 ? 3 : HINT_FILES;
+        hint_most = 0;
         memset(hint_hashed, 0, sizeof(hint_hashed));
         hint_batches = 0;
         struct deps_project *p = NULL;
@@ -1025,6 +1030,8 @@ static void test_read_ahead_hints(void **state)
             assert_int_equal(hint_hashed[i], h.read[i]);
         if (mode == 2)
             assert_true(hint_batches >= lazy_read / 3);
+        if (mode == 3) /* CONTENT_AHEAD (scan_rules.c) */
+            assert_true(hint_most == 16 && hint_batches >= lazy_read / 16);
         assert_int_equal(hint_cap, 0); /* batches ended */
         deps_report_free(r);
         deps_project_free(p);
