@@ -406,6 +406,20 @@ static ssize_t first_read(struct proxy_deps_fs *fs, int fd, char *buf, size_t wa
     return read(fd, buf, want);
 }
 
+/* Room for n bytes in the read buffer: 0, or -ENOMEM. Never while a batch points into it
+ * (a batch's later reads are given only the room it has). */
+static int buf_reserve(struct proxy_deps_fs *fs, size_t n)
+{
+    if (n <= fs->buf_cap)
+        return 0;
+    char *b = realloc(fs->buf, n);
+    if (!b)
+        return -ENOMEM;
+    fs->buf = b;
+    fs->buf_cap = n;
+    return 0;
+}
+
 static int fs_source_read(void *ctx, const struct deps_file *f, const char **data, size_t *len)
 {
     struct proxy_deps_fs *fs = ctx;
@@ -445,14 +459,9 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
         fs->held_len = want;
         return -ENOBUFS;
     }
-    if (want > fs->buf_cap) { /* the batch's first file, or no batch */
-        char *b = realloc(fs->buf, want);
-        if (!b) {
-            close(fd);
-            return -ENOMEM;
-        }
-        fs->buf = b;
-        fs->buf_cap = want;
+    if (buf_reserve(fs, want) < 0) { /* grows for the batch's first file only */
+        close(fd);
+        return -ENOMEM;
     }
     char *dst = fs->buf ? fs->buf + fs->buf_used : NULL; /* NULL: no byte to read yet */
     while (got < want) {
@@ -494,13 +503,8 @@ static int fs_source_batch(void *ctx, size_t bytes)
         fs->held_fd = -1;
         return 0;
     }
-    if (bytes > fs->buf_cap) {
-        char *b = realloc(fs->buf, bytes);
-        if (!b)
-            return -ENOMEM;
-        fs->buf = b;
-        fs->buf_cap = bytes;
-    }
+    if (buf_reserve(fs, bytes) < 0)
+        return -ENOMEM;
     fs->batch_cap = bytes;
     return 0;
 }
