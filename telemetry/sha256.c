@@ -307,12 +307,13 @@ __attribute__((target("avx512f,avx512bw"))) static void mb_compress(struct mb *m
     memcpy(m->p, p, sizeof(p));
 }
 
-/* Lane l's message: its state after `done` bytes of whole blocks, finished (the blocks left,
- * then the tail and the padding) by the one-stream code. */
-static void mb_finish(const struct mb *m, int l, const uint8_t *data, size_t len, size_t done,
+/* Lane l's message, with `left` whole blocks not hashed in the lanes: finished (those blocks,
+ * then the tail and the padding) by the one-stream code from the lane's state. */
+static void mb_finish(const struct mb *m, int l, const uint8_t *data, size_t len, size_t left,
                       uint8_t out[TEL_SHA256_LEN])
 {
     struct tel_sha256 s;
+    size_t done = (len / 64 - left) * 64;
     for (int j = 0; j < 8; j++)
         s.h[j] = m->st[j][l];
     s.bytes = done;
@@ -321,15 +322,30 @@ static void mb_finish(const struct mb *m, int l, const uint8_t *data, size_t len
     tel_sha256_final(&s, out);
 }
 
-/* The messages ord[*next], ord[*next + 1], ...: sixteen at a time while enough of them are
- * left to fill the lanes, the short ones and the last few by one stream. All are done when it
- * returns (*next == n). */
+/* A message's length and index: the order the lanes take them in. */
+struct mb_ord {
+    size_t len, i;
+};
+
+/* The longest messages first: they are the ones still running when too few are left to fill
+ * the lanes, and that is then one stream; started first, the short ones fill the lanes
+ * around them. */
+static int mb_ord_cmp(const void *a, const void *b)
+{
+    const struct mb_ord *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len > y->len ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* All n messages, in the order of ord: sixteen at a time while enough of them are left to
+ * fill the lanes, the short ones and the last few by one stream. */
 static void mb_many(size_t n, const void *const data[], const size_t len[],
-                    uint8_t (*out)[TEL_SHA256_LEN], const size_t *ord, size_t *next)
+                    uint8_t (*out)[TEL_SHA256_LEN], const struct mb_ord *ord)
 {
     static const uint8_t zero[64];
     struct mb m;
-    size_t msg[MB_LANES], left[MB_LANES], active = 0;
+    size_t msg[MB_LANES], left[MB_LANES], active = 0, next = 0;
 
     for (int l = 0; l < MB_LANES; l++) {
         m.p[l] = zero;
@@ -337,8 +353,8 @@ static void mb_many(size_t n, const void *const data[], const size_t len[],
     }
     for (;;) {
         for (int l = 0; l < MB_LANES; l++) {
-            while (!m.step[l] && *next < n) {
-                size_t i = ord[(*next)++];
+            while (!m.step[l] && next < n) {
+                size_t i = ord[next++].i;
                 if (len[i] < 64) { /* no whole block: one stream */
                     tel_sha256(data[i], len[i], out[i]);
                     continue;
@@ -352,7 +368,7 @@ static void mb_many(size_t n, const void *const data[], const size_t len[],
                 active++;
             }
         }
-        if (active == 0 || (active < MB_MIN && *next == n))
+        if (active == 0 || (active < MB_MIN && next == n))
             break;
         size_t run = SIZE_MAX;
         for (int l = 0; l < MB_LANES; l++)
@@ -362,67 +378,34 @@ static void mb_many(size_t n, const void *const data[], const size_t len[],
         for (int l = 0; l < MB_LANES; l++) {
             if (!m.step[l] || (left[l] -= run) > 0)
                 continue;
-            size_t i = msg[l];
-            mb_finish(&m, l, data[i], len[i], len[i] / 64 * 64, out[i]);
+            mb_finish(&m, l, data[msg[l]], len[msg[l]], 0, out[msg[l]]);
             m.p[l] = zero;
             m.step[l] = 0;
             active--;
         }
     }
     for (int l = 0; l < MB_LANES; l++) /* too few to keep the lanes busy */
-        if (m.step[l]) {
-            size_t i = msg[l];
-            mb_finish(&m, l, data[i], len[i], (len[i] / 64 - left[l]) * 64, out[i]);
-        }
-}
-
-struct mb_ord {
-    size_t len, i;
-};
-
-static int mb_ord_cmp(const void *a, const void *b)
-{
-    const struct mb_ord *x = a, *y = b;
-    if (x->len != y->len)
-        return x->len > y->len ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
-/* The longest messages first: they are the ones still running when too few are left to fill
- * the lanes, and that is then one stream; started first, the short ones fill the lanes
- * around them. */
-static size_t *mb_order(size_t n, const size_t len[])
-{
-    struct mb_ord *o = malloc(n * sizeof(*o));
-    size_t *ord = malloc(n * sizeof(*ord));
-    if (o != NULL && ord != NULL) {
-        for (size_t i = 0; i < n; i++)
-            o[i] = (struct mb_ord){len[i], i};
-        qsort(o, n, sizeof(*o), mb_ord_cmp);
-        for (size_t i = 0; i < n; i++)
-            ord[i] = o[i].i;
-    } else {
-        free(ord);
-        ord = NULL;
-    }
-    free(o);
-    return ord;
+        if (m.step[l])
+            mb_finish(&m, l, data[msg[l]], len[msg[l]], left[l], out[msg[l]]);
 }
 #endif
 
 void tel_sha256_many(size_t n, const void *const data[], const size_t len[],
                      uint8_t (*out)[TEL_SHA256_LEN])
 {
-    size_t next = 0, *ord = NULL;
 #ifdef SHA_NI_BUILT
-    if (!force_portable && n >= MB_MIN && mb_ok() && (ord = mb_order(n, len)) != NULL)
-        mb_many(n, data, len, out, ord, &next);
-#endif
-    for (; next < n; next++) {
-        size_t i = ord ? ord[next] : next;
-        tel_sha256(data[i], len[i], out[i]);
+    struct mb_ord *ord = NULL;
+    if (!force_portable && n >= MB_MIN && mb_ok() && (ord = malloc(n * sizeof(*ord))) != NULL) {
+        for (size_t i = 0; i < n; i++)
+            ord[i] = (struct mb_ord){len[i], i};
+        qsort(ord, n, sizeof(*ord), mb_ord_cmp);
+        mb_many(n, data, len, out, ord);
+        free(ord);
+        return;
     }
-    free(ord);
+#endif
+    for (size_t i = 0; i < n; i++)
+        tel_sha256(data[i], len[i], out[i]);
 }
 
 void tel_sha256_hex(const uint8_t digest[TEL_SHA256_LEN], char out[TEL_SHA256_HEX])
