@@ -377,7 +377,7 @@ static const struct cli_cmd commands[] = {
      "Exit status: 0 clean, 1 findings or invalid, 2 usage error.\n",
      cmd_scan_output, NULL},
     {"scan-deps", "scan an npm/pnpm/yarn project for supply-chain attacks",
-     "usage: warden scan-deps DIR [--format json|table] [-o FILE] [--fail-on SEV]\n"
+     "usage: warden scan-deps DIR [--format F] [-o FILE] [--fail-on SEV]\n"
      "                        [--deterministic-output] [--verify-determinism]\n"
      "                        [--baseline FILE]\n"
      "       warden scan-deps --diff A.json B.json\n"
@@ -385,7 +385,8 @@ static const struct cli_cmd commands[] = {
      "Scan a project's manifests, lockfile (npm, pnpm, yarn), .npmrc, pnpm-workspace.yaml,\n"
      "workspace packages and installed node_modules, offline, with the built-in corpus.\n"
      "\n"
-     "  --format F               json (default) or table (sarif, cyclonedx, github: later)\n"
+     "  --format F               json (default), table, sarif (SARIF 2.1.0), cyclonedx\n"
+     "                           (CycloneDX 1.6) or github (workflow annotations)\n"
      "  -o FILE                  write the report to FILE instead of standard output\n"
      "  --fail-on SEV            exit 1 only for findings at or above SEV (info, low,\n"
      "                           medium, high, critical; default info: any finding)\n"
