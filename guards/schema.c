@@ -2970,7 +2970,7 @@ static bool val_array(struct val *c, const struct sch_kw *kw, const struct guard
                       struct val_ev *ev)
 {
     uint64_t matches = 0;
-    uint32_t i, first, second;
+    uint32_t i, first = 0, second = 0; /* set by val_unique when it fails */
     size_t start;
     bool ok = true;
 

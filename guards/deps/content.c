@@ -1062,6 +1062,7 @@ struct an {
 
     size_t n_fr;
     size_t n_taint;
+    int32_t taint_brace; /* the innermost block a short name's taint ends with (0: none) */
     /* the assignment being read: `name = <expression>` */
     int as_on, as_short, as_decl;
     int32_t as_brace;
@@ -1305,6 +1306,8 @@ static void as_close(struct an *a)
         /* a decoding function keeps its meaning in its whole scope, a short variable not */
         a->taint[slot].span = a->as_short && !a->as_decl ? TAINT_SPAN_SHORT : TAINT_SPAN;
         a->taint[slot].brace = a->as_short ? a->as_brace : -1;
+        if (a->taint[slot].brace > a->taint_brace)
+            a->taint_brace = a->taint[slot].brace;
     }
     a->as_on = 0;
 }
@@ -1655,10 +1658,13 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
             }
             if (a->bf_on && a->bf_depth >= a->depth)
                 a->bf_on = 0;
-        } else if (t->ch == '}') {
+        } else if (t->ch == '}' && a->brace < a->taint_brace) {
+            a->taint_brace = 0;
             for (size_t i = 0; i < a->n_taint; i++)
                 if (a->brace < a->taint[i].brace)
                     a->taint[i].span = 0;
+                else if (a->taint[i].span && a->taint[i].brace > a->taint_brace)
+                    a->taint_brace = a->taint[i].brace;
         } else if (t->ch == ']' && tok_prev(a, 1)->ch == '[' && tok_prev(a, 2)->ch == '!' &&
                    tok_prev(a, 3)->ch == '!' && tok_prev(a, 1)->kind == T_PUNCT &&
                    tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 3)->kind == T_PUNCT) {
