@@ -1060,23 +1060,33 @@ struct an {
     uint64_t n_tok;
     struct content_hits *hits;
 
-    size_t n_fr;
+    /* The trackers open, a byte each, so that one load tells that none is (on_token). */
+    union {
+        struct {
+            uint8_t n_fr;   /* sink frames: fr */
+            uint8_t n_br;   /* [ ] subscripts: br */
+            uint8_t as_on;  /* an assignment: as_* */
+            uint8_t bf_on;  /* Buffer.from( / Buffer(: bf_* */
+            uint8_t num_on; /* a run of small numbers: num_* */
+            uint8_t pend;   /* alias_tok or br_tok: the next token completes a pattern */
+        };
+        uint64_t live;
+    };
     size_t n_taint;
     int32_t taint_brace; /* the innermost block a short name's taint ends with (0: none) */
     /* the assignment being read: `name = <expression>` */
-    int as_on, as_short, as_decl;
+    int as_short, as_decl;
     int32_t as_brace;
     uint32_t as_off, as_len; /* its name (hashed only if it becomes a taint) */
     int32_t as_depth;
     uint32_t as_toks;
     enum dec as_dec;
     /* Buffer.from( / Buffer( whose encoding argument is awaited */
-    int bf_on, bf_early;
+    int bf_early;
     int32_t bf_depth;
     uint32_t bf_toks;
     /* [ ] subscripts: a member named by base64/hex-decoded text and then called (a key
      * from String.fromCharCode is everyday keyboard handling) */
-    size_t n_br;
     int32_t bdepth;
     enum dec br_dec;
     uint64_t br_tok;
@@ -1394,6 +1404,7 @@ static void num_run_end(struct an *a)
         }
     }
     a->num_run = 0;
+    a->num_on = 0;
     a->num_letters = 0;
     a->num_steps = 0;
 }
@@ -1466,24 +1477,11 @@ static void unread_loaded(struct an *a, const struct tok *t)
                 snip(p, q + 1, n - 2));
 }
 
-/* Inlined at each place a token is made, with its kind as a constant: the tests on the kind fold
- * away and each copy's branches see one kind of token (t->kind would be read back from memory
- * after each call the trackers make, and tested on every token). */
-static inline __attribute__((always_inline)) void on_token(struct an *a, struct tok *t,
-                                                           const enum tok_kind kind)
+/* The trackers' part of on_token, while one is open (a->live): frames, the assignment,
+ * Buffer.from(, a run of numbers, the string pieces of require() and of a subscript. */
+static inline __attribute__((always_inline)) void on_token_open(struct an *a, struct tok *t,
+                                                                const enum tok_kind kind)
 {
-    const char *s = a->b + t->off;
-
-    a->n_tok++;
-    /* The usual token, a name that is no keyword while no tracker is open: nothing below
-     * would change (the trackers count tokens only while open; '_' may start an obfuscator's
-     * _0x name; after `function` the name is an assignment's) */
-    if (kind == T_IDENT && t->kw == KW_NONE &&
-        !(a->n_fr | (size_t)a->as_on | (size_t)a->bf_on | (size_t)a->num_run | a->n_br) &&
-        s[0] != '_' && tok_prev(a, 1)->kw != KW_FUNC) {
-        a->ri++;
-        return;
-    }
     /* sink frames: argument evidence */
     for (size_t i = 0; i < a->n_fr; i++) {
         struct frame *f = &a->fr[i];
@@ -1508,7 +1506,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
     }
     if (a->bf_on && ++a->bf_toks > 64)
         a->bf_on = 0;
-    if (a->num_run && kind != T_NUM && !(kind == T_PUNCT && t->ch == ','))
+    if (a->num_on && kind != T_NUM && !(kind == T_PUNCT && t->ch == ','))
         num_run_end(a);
 
     /* string pieces of the innermost require() argument and subscript */
@@ -1519,13 +1517,37 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
         !(kind == T_PUNCT && t->ch == ']'))
         cat_token(a, &a->br[a->n_br - 1].cat, t);
     /* `NAME = require` followed by the end of the expression: an alias of require */
-    if (a->alias_tok && a->alias_tok + 1 == a->n_tok && a->n_alias < FRAMES && kind == T_PUNCT &&
-        (t->ch == ',' || t->ch == ';' || t->ch == '}' || t->ch == ')'))
+    if (a->pend && a->alias_tok && a->alias_tok + 1 == a->n_tok && a->n_alias < FRAMES &&
+        kind == T_PUNCT && (t->ch == ',' || t->ch == ';' || t->ch == '}' || t->ch == ')'))
         a->alias[a->n_alias++] = a->alias_h;
+    /* alias_tok and br_tok look at the one token after theirs */
+    if (a->pend && a->n_tok > a->alias_tok + 1 && a->n_tok > a->br_tok + 1)
+        a->pend = 0;
+}
+
+/* Inlined at each place a token is made, with its kind as a constant: the tests on the kind fold
+ * away and each copy's branches see one kind of token (t->kind would be read back from memory
+ * after each call the trackers make, and tested on every token). */
+static inline __attribute__((always_inline)) void on_token(struct an *a, struct tok *t,
+                                                           const enum tok_kind kind)
+{
+    const char *s = a->b + t->off;
+
+    a->n_tok++;
+    /* The usual token, a name that is no keyword while no tracker is open: nothing below
+     * would change (the trackers count tokens only while open; '_' may start an obfuscator's
+     * _0x name; after `function` the name is an assignment's) */
+    if (kind == T_IDENT && t->kw == KW_NONE && !a->live && s[0] != '_' &&
+        tok_prev(a, 1)->kw != KW_FUNC) {
+        a->ri++;
+        return;
+    }
+    if (a->live)
+        on_token_open(a, t, kind);
     switch (kind) {
     case T_PUNCT:
         /* br_tok first: almost never set, where the character is anyone's guess */
-        if (a->br_tok && a->br_tok + 1 == a->n_tok && t->ch == '(' &&
+        if (a->pend && a->br_tok && a->br_tok + 1 == a->n_tok && t->ch == '(' &&
             tok_prev(a, 1)->kind == T_PUNCT && tok_prev(a, 1)->ch == ']')
             hit_add(a->hits, R_OBFS1,
                     (a->flags & (DEPS_CONTENT_INSTALL_TIME | DEPS_CONTENT_SCRIPT_TEXT))
@@ -1563,6 +1585,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                     a->br[a->n_br].depth == a->bdepth) {
                     a->br_dec = a->br[a->n_br].dec;
                     a->br_tok = a->n_tok;
+                    a->pend = 1;
                 }
             }
         }
@@ -1680,6 +1703,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
             tok_prev(a, 2)->kind == T_IDENT) {
             a->alias_h = name_hash(a->b + tok_prev(a, 2)->off, tok_prev(a, 2)->len);
             a->alias_tok = a->n_tok;
+            a->pend = 1;
         }
         if (t->kw == KW_FCC) {
             decoded(a, DEC_CHARCODE);
@@ -1769,6 +1793,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                 a->num_steps++;
             a->num_prev = v;
             a->num_run++;
+            a->num_on = 1;
             a->num_end = t->off + t->len;
             if ((v | 0x20) >= 'a' && (v | 0x20) <= 'z')
                 a->num_letters++;
@@ -2101,128 +2126,211 @@ static inline size_t blank_end(struct an *a, const unsigned char *b, size_t i, s
     return i;
 }
 
+/* What a byte starts, for lex's dispatch: one jump on a table rather than a chain of tests,
+ * so that the branch predictor sees one decision per token. */
+enum lx {
+    LX_PUNCT = 0, /* one-character punctuation not listed below */
+    LX_BLANK,     /* ' ', '\t' .. '\r' */
+    LX_NUL,       /* a blank outside script text */
+    LX_ID,        /* a name: letters, '_', '$', bytes >= 0x80 */
+    LX_DIGIT,
+    LX_DOT,   /* a number's start when a digit follows */
+    LX_SLASH, /* comment, regular expression or division */
+    LX_QUOTE, /* ' " ` (or the shell quote of script text, a blank there) */
+    LX_RBRACE,
+    LX_LBRACE,
+    LX_OP, /* may take a '=' after it: = ! < > + - * % & | ^ */
+};
+
+#define LX_ROW(c)                                                                                 \
+    (unsigned char)(CC_BLANK(c)                               ? LX_BLANK                          \
+                    : (c) == 0                                ? LX_NUL                            \
+                    : ((c) >= '0' && (c) <= '9')              ? LX_DIGIT                          \
+                    : CC_WORD(c) || (c) == '$' || (c) >= 0x80 ? LX_ID                             \
+                    : (c) == '.'                              ? LX_DOT                            \
+                    : (c) == '/'                              ? LX_SLASH                          \
+                    : (c) == '\'' || (c) == '"' || (c) == '`' ? LX_QUOTE                          \
+                    : (c) == '}'                              ? LX_RBRACE                         \
+                    : (c) == '{'                              ? LX_LBRACE                         \
+                    : (c) == '=' || (c) == '!' || (c) == '<' || (c) == '>' || (c) == '+' ||       \
+                            (c) == '-' || (c) == '*' || (c) == '%' || (c) == '&' || (c) == '|' || \
+                            (c) == '^'                                                            \
+                        ? LX_OP                                                                   \
+                        : LX_PUNCT)
+#define LX_R4(c)  LX_ROW(c), LX_ROW((c) + 1), LX_ROW((c) + 2), LX_ROW((c) + 3)
+#define LX_R16(c) LX_R4(c), LX_R4((c) + 4), LX_R4((c) + 8), LX_R4((c) + 12)
+#define LX_R64(c) LX_R16(c), LX_R16((c) + 16), LX_R16((c) + 32), LX_R16((c) + 48)
+static const unsigned char lx[256] = {LX_R64(0), LX_R64(64), LX_R64(128), LX_R64(192)};
+
+/* A number from b[i] (a digit, or '.' before one): digits, letters, '.' (1e3, 0x1f, 1_000n). */
+static size_t lex_number(struct an *a, struct tok *t, size_t i)
+{
+    const unsigned char *b = (const unsigned char *)a->b;
+    size_t j = i + 1, n = a->n;
+
+    while (j < n && (is_id(b[j]) || b[j] == '.') && b[j] < 0x80)
+        j++;
+    t->kind = T_NUM;
+    t->len = (uint32_t)(j - i);
+    on_token(a, t, T_NUM);
+    return j;
+}
+
+/* A comment or a regular expression from b[i] ('/'), read to its end: returns where the next
+ * token starts, or i when the '/' is a division. */
+static size_t lex_slash(struct an *a, struct tok *t, size_t i)
+{
+    const unsigned char *b = (const unsigned char *)a->b;
+    size_t n = a->n;
+
+    /* shell text has no JavaScript comments: "https://", "dist/" followed by a glob */
+    if (i + 1 < n && b[i + 1] == '/' && !a->shell) {
+        const unsigned char *nl = memchr(b + i, '\n', n - i);
+        size_t j = nl ? (size_t)(nl - b) : n;
+        comment(a, i, j);
+        return j;
+    }
+    if (i + 1 < n && b[i + 1] == '*' && !a->shell) {
+        /* the end is the first "*" + "/" from i + 2; the lines before it are counted */
+        size_t j = i + 2, stop = n - 1;
+        while (j < stop) {
+            const unsigned char *st = memchr(b + j, '*', stop - j);
+            size_t k = st ? (size_t)(st - b) : stop;
+            a->line += line_at(a->b + j, k - j) - 1;
+            j = k;
+            if (st == NULL || b[j + 1] == '/')
+                break;
+            j++;
+        }
+        j = j + 2 > n ? n : j + 2;
+        comment(a, i, j);
+        return j;
+    }
+    if (i >= a->re_fail && regex_ok(a)) {
+        size_t j = i + 1;
+        int cls = 0;
+        while (j < n && b[j] != '\n') {
+            if (b[j] == '\\')
+                j++;
+            else if (b[j] == '[')
+                cls = 1;
+            else if (b[j] == ']')
+                cls = 0;
+            else if (b[j] == '/' && !cls)
+                break;
+            j++;
+        }
+        if (j < n && b[j] == '/') {
+            j++;
+            while (j < n && is_id(b[j]))
+                j++;
+            t->kind = T_RE;
+            t->len = (uint32_t)(j - i);
+            on_token(a, t, T_RE);
+            return j;
+        }
+        /* not a regular expression after all: a division. No other '/' before the end
+         * of this line is tried as one (keeps the lexer linear on hostile input). */
+        a->re_fail = j;
+    }
+    return i;
+}
+
+/* A string or template literal (or a template's next piece, from its '}') from b[i]. */
+static size_t lex_quoted(struct an *a, size_t i, unsigned char q)
+{
+    int tpl_expr;
+
+    i = lex_string(a, i, q, &tpl_expr);
+    if (tpl_expr) {
+        a->tpl[a->n_tpl++] = a->brace;
+        a->brace++;
+    }
+    return i;
+}
+
 static void lex(struct an *a)
 {
     const unsigned char *b = (const unsigned char *)a->b;
     size_t n = a->n, i = 0;
     /* skipped like a blank: the shell quote in script text, else a NUL byte */
     unsigned char skip = (unsigned char)a->shell;
-    int tpl_expr;
 
     while (i < n) {
         unsigned char c = b[i];
-        if (is_blank(c) || c == skip) {
-            i = blank_end(a, b, i, n, skip);
-            continue;
-        }
-        struct tok *t = tok_next(a);
-        *t = (struct tok){.kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line};
+        struct tok *t;
         size_t next;
 
-        /* identifiers first: the most frequent token (a digit starts a number) */
-        if (is_id(c) && !(c >= '0' && c <= '9')) {
+        switch (lx[c]) {
+        case LX_NUL:
+        case LX_BLANK:
+        blank:
+            if (c == 0 && skip != 0)
+                break; /* script text: a NUL byte is punctuation */
+            i = blank_end(a, b, i, n, skip);
+            continue;
+        case LX_ID:
+            t = tok_next(a);
             next = id_end(b, i + 1, n);
-            t->kind = T_IDENT;
-            t->len = (uint32_t)(next - i);
-            t->kw = kw_lookup(a->db, a->b + i, next - i);
+            *t = (struct tok){.kind = T_IDENT,
+                              .off = (uint32_t)i,
+                              .len = (uint32_t)(next - i),
+                              .line = a->line,
+                              .kw = kw_lookup(a->db, a->b + i, next - i)};
             on_token(a, t, T_IDENT);
             i = next;
             i += i < n && b[i] == ' '; /* one space, the usual case, without a branch */
             continue;
-        }
-
-        /* shell text has no JavaScript comments: "https://", "dist/" followed by a glob */
-        if (c == '/' && i + 1 < n && b[i + 1] == '/' && !a->shell) {
-            const unsigned char *nl = memchr(b + i, '\n', n - i);
-            size_t j = nl ? (size_t)(nl - b) : n;
-            comment(a, i, j);
-            i = j;
+        case LX_DOT:
+            if (!(i + 1 < n && b[i + 1] >= '0' && b[i + 1] <= '9'))
+                break;
+            goto number;
+        case LX_DIGIT:
+        number:
+            t = tok_next(a);
+            *t = (struct tok){.off = (uint32_t)i, .line = a->line};
+            i = lex_number(a, t, i);
             continue;
-        }
-        if (c == '/' && i + 1 < n && b[i + 1] == '*' && !a->shell) {
-            /* the end is the first "*" + "/" from i + 2; the lines before it are counted */
-            size_t j = i + 2, stop = n - 1;
-            while (j < stop) {
-                const unsigned char *st = memchr(b + j, '*', stop - j);
-                size_t k = st ? (size_t)(st - b) : stop;
-                a->line += line_at(a->b + j, k - j) - 1;
-                j = k;
-                if (st == NULL || b[j + 1] == '/')
-                    break;
-                j++;
-            }
-            j = j + 2 > n ? n : j + 2;
-            comment(a, i, j);
-            i = j;
+        case LX_QUOTE:
+            if (c == skip)
+                goto blank;
+            i = lex_quoted(a, i, c);
             continue;
-        }
-        if (c == '/' && i >= a->re_fail && regex_ok(a)) {
-            size_t j = i + 1;
-            int cls = 0;
-            while (j < n && b[j] != '\n') {
-                if (b[j] == '\\')
-                    j++;
-                else if (b[j] == '[')
-                    cls = 1;
-                else if (b[j] == ']')
-                    cls = 0;
-                else if (b[j] == '/' && !cls)
-                    break;
-                j++;
-            }
-            if (j < n && b[j] == '/') {
-                j++;
-                while (j < n && is_id(b[j]))
-                    j++;
-                t->kind = T_RE;
-                t->len = (uint32_t)(j - i);
-                on_token(a, t, T_RE);
-                i = j;
+        case LX_RBRACE:
+            if (a->n_tpl && a->tpl[a->n_tpl - 1] == a->brace - 1) {
+                a->n_tpl--;
+                a->brace--;
+                /* resume the template: lex_string starts after its "quote" */
+                i = lex_quoted(a, i, '`');
                 continue;
             }
-            /* not a regular expression after all: a division. No other '/' before the end
-             * of this line is tried as one (keeps the lexer linear on hostile input). */
-            a->re_fail = j;
-        }
-        if (c == '\'' || c == '"' || c == '`') {
-            i = lex_string(a, i, c, &tpl_expr);
-            if (tpl_expr) {
-                a->tpl[a->n_tpl++] = a->brace;
-                a->brace++;
+            break;
+        case LX_SLASH:
+            t = tok_next(a);
+            *t = (struct tok){.kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line};
+            next = lex_slash(a, t, i);
+            if (next != i) {
+                i = next;
+                continue;
             }
-            continue;
+            break;
+        default:
+            break;
         }
-        if (c == '}' && a->n_tpl && a->tpl[a->n_tpl - 1] == a->brace - 1) {
-            a->n_tpl--;
-            a->brace--;
-            /* resume the template: lex_string starts after its "quote" */
-            i = lex_string(a, i, '`', &tpl_expr);
-            if (tpl_expr) {
-                a->tpl[a->n_tpl++] = a->brace;
-                a->brace++;
+        /* punctuation */
+        t = tok_next(a);
+        *t = (struct tok){
+            .kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line, .ch = (char)c};
+        if (lx[c] == LX_OP || c == '/') {
+            if (i + 1 < n && b[i + 1] == '=') {
+                t->ch = (c == '=' || c == '!' || c == '<' || c == '>') ? 'E' : 'C';
+                t->len = 2;
+                while (i + t->len < n && b[i + t->len] == '=')
+                    t->len++;
+            } else if (c == '=' && i + 1 < n && b[i + 1] == '>') {
+                t->ch = 'A';
+                t->len = 2;
             }
-            continue;
-        }
-        if ((c >= '0' && c <= '9') ||
-            (c == '.' && i + 1 < n && b[i + 1] >= '0' && b[i + 1] <= '9')) {
-            size_t j = i + 1;
-            while (j < n && (is_id(b[j]) || b[j] == '.') && b[j] < 0x80)
-                j++;
-            t->kind = T_NUM;
-            t->len = (uint32_t)(j - i);
-            on_token(a, t, T_NUM);
-            i = j;
-            continue;
-        }
-        t->ch = (char)c;
-        if (i + 1 < n && b[i + 1] == '=' && strchr("=!<>+-*/%&|^", c) != NULL) {
-            t->ch = (c == '=' || c == '!' || c == '<' || c == '>') ? 'E' : 'C';
-            t->len = 2;
-            while (i + t->len < n && b[i + t->len] == '=')
-                t->len++;
-        } else if (c == '=' && i + 1 < n && b[i + 1] == '>') {
-            t->ch = 'A';
-            t->len = 2;
         } else if (c == '{') {
             a->brace++;
         } else if (c == '}' && a->brace > 0) {
