@@ -1479,16 +1479,15 @@ static void unread_loaded(struct an *a, const struct tok *t)
 
 /* The trackers' part of on_token, while one is open (a->live): frames, the assignment,
  * Buffer.from(, a run of numbers, the string pieces of require() and of a subscript. */
-static inline __attribute__((always_inline)) void on_token_open(struct an *a, struct tok *t,
-                                                                const enum tok_kind kind)
+static inline __attribute__((always_inline)) void
+on_token_open(struct an *a, struct tok *t, const enum tok_kind kind, const char ch)
 {
     /* sink frames: argument evidence */
     for (size_t i = 0; i < a->n_fr; i++) {
         struct frame *f = &a->fr[i];
-        if (++f->toks == 1 && !(kind == T_STR || (kind == T_PUNCT && t->ch == ')')))
+        if (++f->toks == 1 && !(kind == T_STR || (kind == T_PUNCT && ch == ')')))
             f->dynamic = 1;
-        if ((kind == T_PUNCT && (t->ch == '{' || t->ch == 'A')) ||
-            (kind == T_IDENT && t->kw == KW_FUNC))
+        if ((kind == T_PUNCT && (ch == '{' || ch == 'A')) || (kind == T_IDENT && t->kw == KW_FUNC))
             f->fn = 1;
     }
     while (a->n_fr && a->fr[a->n_fr - 1].toks > FRAME_TOKS)
@@ -1499,26 +1498,26 @@ static inline __attribute__((always_inline)) void on_token_open(struct an *a, st
         /* the expression (a function's body included) ends at ';' or ',' at its own level, or
          * where its level closes */
         if (++a->as_toks > 256 || a->depth < a->as_depth || a->brace < a->as_brace ||
-            (kind == T_PUNCT && t->ch == '}' && a->brace == a->as_brace) ||
-            (kind == T_PUNCT && (t->ch == ';' || t->ch == ',') && a->depth == a->as_depth &&
+            (kind == T_PUNCT && ch == '}' && a->brace == a->as_brace) ||
+            (kind == T_PUNCT && (ch == ';' || ch == ',') && a->depth == a->as_depth &&
              a->brace == a->as_brace))
             as_close(a);
     }
     if (a->bf_on && ++a->bf_toks > 64)
         a->bf_on = 0;
-    if (a->num_on && kind != T_NUM && !(kind == T_PUNCT && t->ch == ','))
+    if (a->num_on && kind != T_NUM && !(kind == T_PUNCT && ch == ','))
         num_run_end(a);
 
     /* string pieces of the innermost require() argument and subscript */
     if (a->n_fr && a->fr[a->n_fr - 1].sink == SINK_REQUIRE &&
-        a->depth == a->fr[a->n_fr - 1].depth + 1 && !(kind == T_PUNCT && t->ch == ')'))
+        a->depth == a->fr[a->n_fr - 1].depth + 1 && !(kind == T_PUNCT && ch == ')'))
         cat_token(a, &a->fr[a->n_fr - 1].cat, t);
     if (a->n_br && a->br[a->n_br - 1].member && a->bdepth == a->br[a->n_br - 1].depth + 1 &&
-        !(kind == T_PUNCT && t->ch == ']'))
+        !(kind == T_PUNCT && ch == ']'))
         cat_token(a, &a->br[a->n_br - 1].cat, t);
     /* `NAME = require` followed by the end of the expression: an alias of require */
     if (a->pend && a->alias_tok && a->alias_tok + 1 == a->n_tok && a->n_alias < FRAMES &&
-        kind == T_PUNCT && (t->ch == ',' || t->ch == ';' || t->ch == '}' || t->ch == ')'))
+        kind == T_PUNCT && (ch == ',' || ch == ';' || ch == '}' || ch == ')'))
         a->alias[a->n_alias++] = a->alias_h;
     /* alias_tok and br_tok look at the one token after theirs */
     if (a->pend && a->n_tok > a->alias_tok + 1 && a->n_tok > a->br_tok + 1)
@@ -1529,7 +1528,7 @@ static inline __attribute__((always_inline)) void on_token_open(struct an *a, st
  * away and each copy's branches see one kind of token (t->kind would be read back from memory
  * after each call the trackers make, and tested on every token). */
 static inline __attribute__((always_inline)) void on_token(struct an *a, struct tok *t,
-                                                           const enum tok_kind kind)
+                                                           const enum tok_kind kind, const char ch)
 {
     const char *s = a->b + t->off;
 
@@ -1543,11 +1542,11 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
         return;
     }
     if (a->live)
-        on_token_open(a, t, kind);
+        on_token_open(a, t, kind, ch);
     switch (kind) {
     case T_PUNCT:
         /* br_tok first: almost never set, where the character is anyone's guess */
-        if (a->pend && a->br_tok && a->br_tok + 1 == a->n_tok && t->ch == '(' &&
+        if (a->pend && a->br_tok && a->br_tok + 1 == a->n_tok && ch == '(' &&
             tok_prev(a, 1)->kind == T_PUNCT && tok_prev(a, 1)->ch == ']')
             hit_add(a->hits, R_OBFS1,
                     (a->flags & (DEPS_CONTENT_INSTALL_TIME | DEPS_CONTENT_SCRIPT_TEXT))
@@ -1555,7 +1554,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                         : DEPS_SEV_HIGH,
                     t->line, "a method named by text decoded with %s is called",
                     dec_names[a->br_dec]);
-        if (t->ch == '[') {
+        if (ch == '[') {
             if (a->n_br < FRAMES) {
                 a->br[a->n_br].depth = a->bdepth;
                 a->br[a->n_br].member = tok_prev(a, 1)->kind == T_IDENT ||
@@ -1567,7 +1566,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                 a->br[a->n_br++].dec = DEC_NONE;
             }
             a->bdepth++;
-        } else if (t->ch == ']') {
+        } else if (ch == ']') {
             if (a->bdepth > 0)
                 a->bdepth--;
             while (a->n_br && a->br[a->n_br - 1].depth >= a->bdepth) {
@@ -1589,7 +1588,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                 }
             }
         }
-        if (t->ch == '(') {
+        if (ch == '(') {
             /* an alias is a variable: `obj.load(` is another function than `load = require` */
             if (tok_prev(a, 1)->kind == T_IDENT && tok_prev(a, 1)->kw == KW_NONE && a->n_alias &&
                 !(tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 2)->ch == '.')) {
@@ -1667,7 +1666,7 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
                 }
             }
             a->depth++;
-        } else if (t->ch == ')') {
+        } else if (ch == ')') {
             if (a->depth > 0)
                 a->depth--;
             while (a->n_fr && a->fr[a->n_fr - 1].depth >= a->depth) {
@@ -1681,18 +1680,18 @@ static inline __attribute__((always_inline)) void on_token(struct an *a, struct 
             }
             if (a->bf_on && a->bf_depth >= a->depth)
                 a->bf_on = 0;
-        } else if (t->ch == '}' && a->brace < a->taint_brace) {
+        } else if (ch == '}' && a->brace < a->taint_brace) {
             a->taint_brace = 0;
             for (size_t i = 0; i < a->n_taint; i++)
                 if (a->brace < a->taint[i].brace)
                     a->taint[i].span = 0;
                 else if (a->taint[i].span && a->taint[i].brace > a->taint_brace)
                     a->taint_brace = a->taint[i].brace;
-        } else if (t->ch == ']' && tok_prev(a, 1)->ch == '[' && tok_prev(a, 2)->ch == '!' &&
+        } else if (ch == ']' && tok_prev(a, 1)->ch == '[' && tok_prev(a, 2)->ch == '!' &&
                    tok_prev(a, 3)->ch == '!' && tok_prev(a, 1)->kind == T_PUNCT &&
                    tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 3)->kind == T_PUNCT) {
             a->n_bangs++; /* while(!![]) of obfuscators; minifiers write !0 */
-        } else if (t->ch == '=' && tok_prev(a, 1)->kind == T_IDENT &&
+        } else if (ch == '=' && tok_prev(a, 1)->kind == T_IDENT &&
                    !(tok_prev(a, 2)->kind == T_PUNCT && tok_prev(a, 2)->ch == '.')) {
             /* variables only: a property name (`this.auth =`) is shared by unrelated objects */
             as_open(a, tok_prev(a, 1), 0);
@@ -2064,7 +2063,7 @@ static size_t lex_string(struct an *a, size_t i, unsigned char q, int *tpl_expr)
     }
     if (j - i - 1 >= 1024 && esc_print == 0)
         payload_check(a, a->b + i + 1, j - i - 1, line);
-    on_token(a, t, T_STR);
+    on_token(a, t, T_STR, 0);
     if (*tpl_expr)
         return j + 2;
     return j < n && b[j] == q ? j + 1 : j;
@@ -2140,6 +2139,13 @@ enum lx {
     LX_RBRACE,
     LX_LBRACE,
     LX_OP, /* may take a '=' after it: = ! < > + - * % & | ^ */
+    /* the most frequent punctuation, each with its own copy of on_token */
+    LX_LPAREN,
+    LX_RPAREN,
+    LX_COMMA,
+    LX_SEMI,
+    LX_LBRACK,
+    LX_RBRACK,
 };
 
 #define LX_ROW(c)                                                                                 \
@@ -2152,6 +2158,12 @@ enum lx {
                     : (c) == '\'' || (c) == '"' || (c) == '`' ? LX_QUOTE                          \
                     : (c) == '}'                              ? LX_RBRACE                         \
                     : (c) == '{'                              ? LX_LBRACE                         \
+                    : (c) == '('                              ? LX_LPAREN                         \
+                    : (c) == ')'                              ? LX_RPAREN                         \
+                    : (c) == ','                              ? LX_COMMA                          \
+                    : (c) == ';'                              ? LX_SEMI                           \
+                    : (c) == '['                              ? LX_LBRACK                         \
+                    : (c) == ']'                              ? LX_RBRACK                         \
                     : (c) == '=' || (c) == '!' || (c) == '<' || (c) == '>' || (c) == '+' ||       \
                             (c) == '-' || (c) == '*' || (c) == '%' || (c) == '&' || (c) == '|' || \
                             (c) == '^'                                                            \
@@ -2172,7 +2184,7 @@ static size_t lex_number(struct an *a, struct tok *t, size_t i)
         j++;
     t->kind = T_NUM;
     t->len = (uint32_t)(j - i);
-    on_token(a, t, T_NUM);
+    on_token(a, t, T_NUM, 0);
     return j;
 }
 
@@ -2226,7 +2238,7 @@ static size_t lex_slash(struct an *a, struct tok *t, size_t i)
                 j++;
             t->kind = T_RE;
             t->len = (uint32_t)(j - i);
-            on_token(a, t, T_RE);
+            on_token(a, t, T_RE, 0);
             return j;
         }
         /* not a regular expression after all: a division. No other '/' before the end
@@ -2249,98 +2261,138 @@ static size_t lex_quoted(struct an *a, size_t i, unsigned char q)
     return i;
 }
 
+/* Threaded dispatch (a GNU C extension of gcc and clang): each kind of token ends with its
+ * own jump to the next one's code, so that the branch predictor learns what follows what
+ * (a name is mostly followed by '(' or '.', a '(' by a name) instead of one jump for all. */
+#define LEX_NEXT()         \
+    do {                   \
+        if (i >= n)        \
+            return;        \
+        c = b[i];          \
+        goto *disp[lx[c]]; \
+    } while (0)
+
+/* A token of one punctuation character known here: on_token's tests of it fold away. */
+#define LEX_PUNCT1(ch_)                                                                   \
+    do {                                                                                  \
+        t = tok_next(a);                                                                  \
+        *t = (struct tok){                                                                \
+            .kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line, .ch = (ch_)}; \
+        on_token(a, t, T_PUNCT, (ch_));                                                   \
+        i++;                                                                              \
+        i += i < n && b[i] == ' ';                                                        \
+        LEX_NEXT();                                                                       \
+    } while (0)
+
 static void lex(struct an *a)
 {
+    static const void *const disp[] = {
+        [LX_PUNCT] = &&punct,   [LX_BLANK] = &&blank,   [LX_NUL] = &&nul,
+        [LX_ID] = &&ident,      [LX_DIGIT] = &&number,  [LX_DOT] = &&dot,
+        [LX_SLASH] = &&slash,   [LX_QUOTE] = &&quote,   [LX_RBRACE] = &&rbrace,
+        [LX_LBRACE] = &&lbrace, [LX_OP] = &&op,         [LX_LPAREN] = &&lparen,
+        [LX_RPAREN] = &&rparen, [LX_COMMA] = &&comma,   [LX_SEMI] = &&semi,
+        [LX_LBRACK] = &&lbrack, [LX_RBRACK] = &&rbrack,
+    };
     const unsigned char *b = (const unsigned char *)a->b;
-    size_t n = a->n, i = 0;
+    size_t n = a->n, i = 0, next;
     /* skipped like a blank: the shell quote in script text, else a NUL byte */
-    unsigned char skip = (unsigned char)a->shell;
+    unsigned char skip = (unsigned char)a->shell, c;
+    struct tok *t;
 
-    while (i < n) {
-        unsigned char c = b[i];
-        struct tok *t;
-        size_t next;
-
-        switch (lx[c]) {
-        case LX_NUL:
-        case LX_BLANK:
-        blank:
-            if (c == 0 && skip != 0)
-                break; /* script text: a NUL byte is punctuation */
-            i = blank_end(a, b, i, n, skip);
-            continue;
-        case LX_ID:
-            t = tok_next(a);
-            next = id_end(b, i + 1, n);
-            *t = (struct tok){.kind = T_IDENT,
-                              .off = (uint32_t)i,
-                              .len = (uint32_t)(next - i),
-                              .line = a->line,
-                              .kw = kw_lookup(a->db, a->b + i, next - i)};
-            on_token(a, t, T_IDENT);
-            i = next;
-            i += i < n && b[i] == ' '; /* one space, the usual case, without a branch */
-            continue;
-        case LX_DOT:
-            if (!(i + 1 < n && b[i + 1] >= '0' && b[i + 1] <= '9'))
-                break;
-            goto number;
-        case LX_DIGIT:
-        number:
-            t = tok_next(a);
-            *t = (struct tok){.off = (uint32_t)i, .line = a->line};
-            i = lex_number(a, t, i);
-            continue;
-        case LX_QUOTE:
-            if (c == skip)
-                goto blank;
-            i = lex_quoted(a, i, c);
-            continue;
-        case LX_RBRACE:
-            if (a->n_tpl && a->tpl[a->n_tpl - 1] == a->brace - 1) {
-                a->n_tpl--;
-                a->brace--;
-                /* resume the template: lex_string starts after its "quote" */
-                i = lex_quoted(a, i, '`');
-                continue;
-            }
-            break;
-        case LX_SLASH:
-            t = tok_next(a);
-            *t = (struct tok){.kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line};
-            next = lex_slash(a, t, i);
-            if (next != i) {
-                i = next;
-                continue;
-            }
-            break;
-        default:
-            break;
-        }
-        /* punctuation */
-        t = tok_next(a);
-        *t = (struct tok){
-            .kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line, .ch = (char)c};
-        if (lx[c] == LX_OP || c == '/') {
-            if (i + 1 < n && b[i + 1] == '=') {
-                t->ch = (c == '=' || c == '!' || c == '<' || c == '>') ? 'E' : 'C';
-                t->len = 2;
-                while (i + t->len < n && b[i + t->len] == '=')
-                    t->len++;
-            } else if (c == '=' && i + 1 < n && b[i + 1] == '>') {
-                t->ch = 'A';
-                t->len = 2;
-            }
-        } else if (c == '{') {
-            a->brace++;
-        } else if (c == '}' && a->brace > 0) {
-            a->brace--;
-        }
-        on_token(a, t, T_PUNCT);
-        i += t->len;
-        i += i < n && b[i] == ' ';
+    LEX_NEXT();
+nul:
+    if (skip != 0)
+        goto punct; /* script text: a NUL byte is punctuation */
+blank:
+    i = blank_end(a, b, i, n, skip);
+    LEX_NEXT();
+ident:
+    t = tok_next(a);
+    next = id_end(b, i + 1, n);
+    *t = (struct tok){.kind = T_IDENT,
+                      .off = (uint32_t)i,
+                      .len = (uint32_t)(next - i),
+                      .line = a->line,
+                      .kw = kw_lookup(a->db, a->b + i, next - i)};
+    on_token(a, t, T_IDENT, 0);
+    i = next;
+    i += i < n && b[i] == ' '; /* one space, the usual case, without a branch */
+    LEX_NEXT();
+dot:
+    if (!(i + 1 < n && b[i + 1] >= '0' && b[i + 1] <= '9'))
+        LEX_PUNCT1('.');
+number:
+    t = tok_next(a);
+    *t = (struct tok){.off = (uint32_t)i, .line = a->line};
+    i = lex_number(a, t, i);
+    LEX_NEXT();
+quote:
+    if (c == skip)
+        goto blank;
+    i = lex_quoted(a, i, c);
+    LEX_NEXT();
+rbrace:
+    if (a->n_tpl && a->tpl[a->n_tpl - 1] == a->brace - 1) {
+        a->n_tpl--;
+        a->brace--;
+        /* resume the template: lex_string starts after its "quote" */
+        i = lex_quoted(a, i, '`');
+        LEX_NEXT();
     }
+    if (a->brace > 0)
+        a->brace--;
+    goto punct;
+lbrace:
+    a->brace++;
+    goto punct;
+slash:
+    t = tok_next(a);
+    *t = (struct tok){.kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line};
+    next = lex_slash(a, t, i);
+    if (next != i) {
+        i = next;
+        LEX_NEXT();
+    }
+    goto op; /* a division */
+op:
+    if (i + 1 < n && (b[i + 1] == '=' || (c == '=' && b[i + 1] == '>'))) {
+        t = tok_next(a);
+        *t = (struct tok){.kind = T_PUNCT, .off = (uint32_t)i, .len = 2, .line = a->line};
+        if (b[i + 1] == '>') {
+            t->ch = 'A';
+        } else {
+            t->ch = (c == '=' || c == '!' || c == '<' || c == '>') ? 'E' : 'C';
+            while (i + t->len < n && b[i + t->len] == '=')
+                t->len++;
+        }
+        goto emit;
+    }
+punct:
+    t = tok_next(a);
+    *t =
+        (struct tok){.kind = T_PUNCT, .off = (uint32_t)i, .len = 1, .line = a->line, .ch = (char)c};
+emit:
+    on_token(a, t, T_PUNCT, t->ch);
+    i += t->len;
+    i += i < n && b[i] == ' ';
+    LEX_NEXT();
+lparen:
+    LEX_PUNCT1('(');
+rparen:
+    LEX_PUNCT1(')');
+comma:
+    LEX_PUNCT1(',');
+semi:
+    LEX_PUNCT1(';');
+lbrack:
+    LEX_PUNCT1('[');
+rbrack:
+    LEX_PUNCT1(']');
 }
+
+#undef LEX_NEXT
+#undef LEX_PUNCT1
 
 static void js_finish(struct an *a)
 {
