@@ -98,13 +98,14 @@ static void test_paths_agree(void **state)
     }
 }
 
-/* Many messages at once (sixteen lanes of AVX-512 where the CPU has it) give each message's
- * digest: batches of every size around the lane count, lengths on both sides of the block
- * edges and long ones that keep a lane busy while the others are started again and again. */
+/* Many messages at once (four streams of the SHA instructions, or sixteen lanes of AVX-512,
+ * as the CPU has them) give each message's digest: batches of every size around the stream
+ * and lane counts, lengths on both sides of the block and padding edges and long ones that
+ * keep a stream busy while the others are started again and again. */
 static void test_many(void **state)
 {
     enum { MAX = 200, SPAN = 300000 };
-    static const size_t batches[] = {0, 1, 5, 6, 15, 16, 17, 33, MAX};
+    static const size_t batches[] = {0, 1, 2, 3, 4, 5, 6, 7, 15, 16, 17, 33, MAX};
     uint8_t *data = malloc(SPAN);
     const void *msg[MAX];
     size_t len[MAX];
@@ -149,6 +150,7 @@ static int portable(void **state)
     static bool on = true;
     *state = &on;
     tel_sha256_force_portable(true);
+    tel_sha256_without_ni(false);
     return 0;
 }
 
@@ -157,6 +159,18 @@ static int native(void **state)
     static bool off = false;
     *state = &off;
     tel_sha256_force_portable(false);
+    tel_sha256_without_ni(false);
+    return 0;
+}
+
+/* tel_sha256_many as on a CPU without the SHA instructions: the AVX-512 lanes where this one
+ * has them (their finishing then uses the SHA instructions or not, as the CPU has them). */
+static int without_ni(void **state)
+{
+    static bool off = false;
+    *state = &off;
+    tel_sha256_force_portable(false);
+    tel_sha256_without_ni(true);
     return 0;
 }
 
@@ -169,6 +183,7 @@ int main(void)
         cmocka_unit_test_setup(test_chunked, portable),
         cmocka_unit_test_setup(test_paths_agree, native),
         cmocka_unit_test_setup(test_many, native),
+        cmocka_unit_test_setup(test_many, without_ni),
         cmocka_unit_test_setup(test_many, portable),
         cmocka_unit_test(test_hmac),
     };
