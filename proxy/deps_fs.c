@@ -21,7 +21,11 @@ struct fs_walk {
     char *err;
     size_t errlen;
     const char *root;
+    /* getdents64's buffer: a folder is listed whole before its subfolders are walked */
+    char *dents;
 };
+
+#define FS_DENTS ((size_t)32 << 10)
 
 /* A package file other than package.json: read later, when the content rules want it. */
 static bool fs_lazy(const char *name, const char *rel)
@@ -105,49 +109,70 @@ out:
     return rc;
 }
 
-/* Directory entries are kept as one allocation each: the d_type byte, then the name. */
+/* A directory's entries are kept in one buffer, each as the d_type byte, then the name and
+ * its NUL; they are sorted through an array of pointers to them. */
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
-/* Walk one directory (rel is its path from the root, "" for the root). The entry type comes
- * from readdir where the file system gives it: a stat only for the files to be read (their
- * size) and for entries of unknown type. */
+/* Room for n more bytes at buf[used]: 0, or -ENOMEM. */
+static int grow(char **buf, size_t *cap, size_t used, size_t n)
+{
+    if (used + n <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 4096;
+    while (nc < used + n)
+        nc *= 2;
+    char *nb = realloc(*buf, nc);
+    if (!nb)
+        return -ENOMEM;
+    *buf = nb;
+    *cap = nc;
+    return 0;
+}
+
+/* Walk one directory (rel is its path from the root, "" for the root), and close dirfd. The
+ * entry type comes from getdents64 where the file system gives it: a stat only for the files to
+ * be read (their size) and for entries of unknown type. The entries are read straight from the
+ * kernel: opendir's DIR would cost two more system calls per folder (fstat, fcntl). */
 static int fs_walk_dir(struct fs_walk *w, int dirfd, const char *rel, unsigned depth,
                        unsigned nm_depth)
 {
-    DIR *d = fdopendir(dirfd);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
+    char **names = NULL, *buf = NULL;
+    size_t n = 0, used = 0, cap = 0, rl = strlen(rel);
     int rc = 0;
 
-    if (!d) {
-        close(dirfd);
-        return 0;
-    }
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            strcmp(e->d_name, ".git") == 0)
+    for (;;) {
+        ssize_t got = getdents64(dirfd, w->dents, FS_DENTS);
+        if (got < 0 && errno == EINTR)
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 32;
-            char **nn = realloc(names, nc * sizeof(*nn));
-            if (!nn) {
+        if (got <= 0) /* the end, or an error: as readdir, the entries read so far */
+            break;
+        for (size_t off = 0; off < (size_t)got;) {
+            const struct dirent64 *e = (const struct dirent64 *)(const void *)(w->dents + off);
+            off += e->d_reclen;
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+                strcmp(e->d_name, ".git") == 0)
+                continue;
+            size_t k = strlen(e->d_name);
+            if (grow(&buf, &cap, used, k + 2) < 0) {
                 rc = -ENOMEM;
                 goto out;
             }
-            names = nn;
-            cap = nc;
+            buf[used] = (char)e->d_type;
+            memcpy(buf + used + 1, e->d_name, k + 1);
+            used += k + 2;
+            n++;
         }
-        size_t k = strlen(e->d_name);
-        if (!(names[n] = malloc(k + 2))) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        names[n][0] = (char)e->d_type;
-        memcpy(names[n] + 1, e->d_name, k + 1);
-        n++;
+    }
+    if (n > 0 && !(names = malloc(n * sizeof(*names)))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0, at = 0; i < n; i++) {
+        names[i] = buf + at;
+        at += strlen(buf + at + 1) + 2;
     }
     if (n > 1) /* a stable order: same tree, same reads */
         qsort(names, n, sizeof(*names), cmp_name);
@@ -156,13 +181,17 @@ static int fs_walk_dir(struct fs_walk *w, int dirfd, const char *rel, unsigned d
         const char *name = names[i] + 1;
         unsigned char type = (unsigned char)names[i][0];
         struct stat st;
-        int len = snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", name);
-        if (len < 0 || (size_t)len >= sizeof(path)) {
+        size_t nl = strlen(name), len = rl + (rl > 0) + nl;
+        if (len >= sizeof(path)) {
             snprintf(w->err, w->errlen, "%s/%s: path longer than %d bytes", w->root, rel,
                      FS_MAX_PATH);
             rc = -E2BIG;
             break;
         }
+        memcpy(path, rel, rl);
+        if (rl > 0)
+            path[rl] = '/';
+        memcpy(path + len - nl, name, nl + 1);
         bool checked = type == DT_REG;
         if (checked && !deps_project_wants(path))
             continue;
@@ -204,10 +233,9 @@ static int fs_walk_dir(struct fs_walk *w, int dirfd, const char *rel, unsigned d
             rc = st.st_size < 0 ? 0 : fs_add(w, dirfd, name, path, (size_t)st.st_size);
     }
 out:
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
     free(names);
-    closedir(d);
+    free(buf);
+    close(dirfd);
     return rc;
 }
 
@@ -256,7 +284,13 @@ int proxy_deps_fs_read(const char *dir, const struct deps_limits *lim, struct pr
         close(fd);
         return -errno;
     }
-    rc = fs_walk_dir(&w, fd, "", 0, 0);
+    if (!(w.dents = malloc(FS_DENTS))) {
+        close(fd);
+        rc = -ENOMEM;
+    } else {
+        rc = fs_walk_dir(&w, fd, "", 0, 0);
+        free(w.dents);
+    }
     if (rc == -ENOMEM)
         snprintf(err, errlen, "%s: out of memory while reading the project", dir);
     if (rc < 0)
