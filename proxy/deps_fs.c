@@ -151,6 +151,8 @@ static int fs_walk_dir(struct fs_walk *w, int dirfd, const char *rel, unsigned d
             break;
         for (size_t off = 0; off < (size_t)got;) {
             const struct dirent64 *e = (const struct dirent64 *)(const void *)(w->dents + off);
+            if (e->d_reclen == 0) /* never from a kernel; no endless loop if it were */
+                break;
             off += e->d_reclen;
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
                 strcmp(e->d_name, ".git") == 0)
