@@ -35,11 +35,11 @@ static bool fs_lazy(const char *name, const char *rel)
 }
 
 /* Add the regular file rel (name in dirfd) of len bytes; DEPS_FILE_LEN_UNKNOWN for a lazy one
- * not stat'ed by the walk. */
-static int fs_add(struct fs_walk *w, int dirfd, const char *name, const char *rel, size_t len)
+ * not stat'ed by the walk. lazy: fs_lazy(name, rel), which the walk has worked out. */
+static int fs_add(struct fs_walk *w, int dirfd, const char *name, const char *rel, size_t len,
+                  bool lazy)
 {
     struct proxy_deps_fs *fs = w->fs;
-    bool lazy = fs_lazy(name, rel);
     int rc = 0;
 
     if (len != DEPS_FILE_LEN_UNKNOWN && len > w->lim.max_file_bytes) {
@@ -198,7 +198,7 @@ static int fs_walk_dir(struct fs_walk *w, int dirfd, const char *rel, unsigned d
         if (checked && !deps_project_wants(path))
             continue;
         if (checked && fs_lazy(name, path)) { /* its size is read with it */
-            rc = fs_add(w, dirfd, name, path, DEPS_FILE_LEN_UNKNOWN);
+            rc = fs_add(w, dirfd, name, path, DEPS_FILE_LEN_UNKNOWN, true);
             continue;
         }
         if (type == DT_REG || type == DT_UNKNOWN) {
@@ -232,7 +232,9 @@ static int fs_walk_dir(struct fs_walk *w, int dirfd, const char *rel, unsigned d
             continue;
         }
         if (type == DT_REG && (checked || deps_project_wants(path)))
-            rc = st.st_size < 0 ? 0 : fs_add(w, dirfd, name, path, (size_t)st.st_size);
+            rc = st.st_size < 0
+                     ? 0
+                     : fs_add(w, dirfd, name, path, (size_t)st.st_size, fs_lazy(name, path));
     }
 out:
     free(names);
