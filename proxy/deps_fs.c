@@ -488,7 +488,11 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
             return -EFBIG;
         }
     }
-    if (fs->batch_reads > 0 && (want > fs->batch_cap || fs->buf_used > fs->batch_cap - want)) {
+    bool large = want > fs->batch_cap / 4;
+    if (fs->batch_reads == 0) {
+        fs->group = large && fs->batch_cap;
+    } else if (fs->group ? !large || fs->buf_used > fs->max_file_bytes - want
+                         : want > fs->batch_cap || fs->buf_used > fs->batch_cap - want) {
         /* the batch is full: this file is read first in the next one */
         if (fs->held_fd >= 0)
             close(fs->held_fd);
@@ -497,7 +501,8 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
         fs->held_len = want;
         return -ENOBUFS;
     }
-    if (buf_reserve(fs, want) < 0) { /* grows for the batch's first file only */
+    /* grows for the batch's first file only: a group's for all it may hold */
+    if (buf_reserve(fs, fs->group && fs->batch_reads == 0 ? fs->max_file_bytes : want) < 0) {
         close(fd);
         return -ENOMEM;
     }

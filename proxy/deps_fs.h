@@ -29,6 +29,10 @@ struct proxy_deps_fs {
     size_t buf_cap, buf_used;
     size_t batch_cap;   /* the batch's bytes, 0 when there is none */
     size_t batch_reads; /* reads in the batch (empty files too: none may move the buffer) */
+    /* A batch begun by a large file (over a quarter of batch_cap) is a group of large files
+     * only, up to max_file_bytes together: each would otherwise have its hash to itself,
+     * one stream of the CPU's SHA instructions where four run side by side. */
+    bool group;
     /* the file a read found no room for in the batch, kept open for the read that follows */
     const struct deps_file *held_f;
     int held_fd;

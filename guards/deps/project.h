@@ -103,8 +103,10 @@ struct deps_file_source {
     /* Optional (NULL: none). Begin a batch of reads whose bytes all stay valid until the next
      * call, `bytes` of them at most: a read that finds no room left (any but the batch's first,
      * which may be larger) reads nothing and returns -ENOBUFS, and the same file is read first
-     * in the next batch. bytes 0 ends batches: one read valid at a time again. 0, or -ENOMEM
-     * (no batch then). */
+     * in the next batch. A source may give a batch that a large file begins (over bytes / 4)
+     * to large files only, up to its cap on one file together, so that their digests too are
+     * computed side by side. bytes 0 ends batches: one read valid at a time again. 0, or
+     * -ENOMEM (no batch then). */
     int (*batch)(void *ctx, size_t bytes);
 };
 

@@ -398,26 +398,41 @@ static void test_walk_and_reads(void **state)
 
     /* Batches: the reads of a batch keep their bytes until the next one; a file with no
      * room left reads nothing (-ENOBUFS) and is the next batch's first read; a batch's first
-     * file may be larger than the batch; ending batches closes the file held. */
-    const char *got[3];
-    size_t glen[3];
-    assert_int_equal(proxy_deps_fs_read(p("t1"), NULL, &fs, err, sizeof(err)), 0);
+     * file may be larger than the batch; ending batches closes the file held. A batch begun
+     * by a large file (over a quarter of it) is a group of large files up to max_file_bytes
+     * together. The files are 19 to 34 bytes long. */
+    const char *got[4];
+    size_t glen[4];
+    struct deps_limits lim64 = {.max_file_bytes = 64};
+    assert_int_equal(proxy_deps_fs_read(p("t1"), &lim64, &fs, err, sizeof(err)), 0);
     proxy_deps_fs_source(&fs, &src);
-    assert_int_equal(src.batch(src.ctx, 64), 0);
-    for (size_t i = 0; i < 3; i++) /* 21 + 19 + 21 bytes */
+    assert_int_equal(src.batch(src.ctx, 100), 0);
+    for (size_t i = 0; i < 4; i++) /* 21 + 19 + 21 + 23 bytes */
         assert_int_equal(src.read(src.ctx, file_of(&fs, files[i]), &got[i], &glen[i]), 0);
     const char *d = NULL;
     size_t dl = 0;
-    assert_int_equal(src.read(src.ctx, file_of(&fs, files[3]), &d, &dl), -ENOBUFS);
-    for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(src.read(src.ctx, file_of(&fs, files[4]), &d, &dl), -ENOBUFS);
+    for (size_t i = 0; i < 4; i++) {
         assert_int_equal(glen[i], strlen(files[i]));
         assert_memory_equal(got[i], files[i], glen[i]);
     }
-    assert_int_equal(src.batch(src.ctx, 64), 0);
-    expect_read(&src, &fs, files[3], files[3]);
+    assert_int_equal(src.batch(src.ctx, 100), 0);
+    expect_read(&src, &fs, files[4], files[4]);
+    expect_read(&src, &fs, files[5], files[5]);
+    expect_read(&src, &fs, files[6], files[6]); /* large (34), but room for it: read */
+    expect_read(&src, &fs, files[7], files[7]);
+    assert_int_equal(src.read(src.ctx, file_of(&fs, files[8]), &d, &dl), -ENOBUFS);
+    assert_int_equal(src.batch(src.ctx, 100), 0);
+    expect_read(&src, &fs, files[8], files[8]); /* large (26): a group begins */
+    expect_read(&src, &fs, files[6], files[6]); /* 26 + 34 of 64 */
+    assert_int_equal(src.read(src.ctx, file_of(&fs, files[6]), &d, &dl), -ENOBUFS);
+    assert_int_equal(src.batch(src.ctx, 100), 0);
+    expect_read(&src, &fs, files[6], files[6]);
+    /* a small file ends a group */
+    assert_int_equal(src.read(src.ctx, file_of(&fs, files[0]), &d, &dl), -ENOBUFS);
     assert_int_equal(src.batch(src.ctx, 8), 0);
-    expect_read(&src, &fs, files[4], files[4]); /* the first: larger than the batch */
-    assert_int_equal(src.read(src.ctx, file_of(&fs, files[5]), &d, &dl), -ENOBUFS);
+    expect_read(&src, &fs, files[0], files[0]); /* the first: larger than the batch */
+    assert_int_equal(src.read(src.ctx, file_of(&fs, "node_modules/c/empty.js"), &d, &dl), -ENOBUFS);
     /* an empty file is a read of the batch too: the next one has to fit */
     assert_int_equal(src.batch(src.ctx, 8), 0);
     expect_read(&src, &fs, "node_modules/c/empty.js", "");
