@@ -2819,19 +2819,14 @@ static int pre_piece_char(unsigned char c)
     return (c | 0x20) >= 'a' && (c | 0x20) <= 'z' ? 1 : c == '_' || c == ':';
 }
 
-/* PRE_CAT_*: the match ends at b[to] after "'" blanks and '+' or a comment's start. Whether a
- * literal of 1 to 18 letters, '_' or ':' ends at that quote and, after blanks, comments and
- * at least one '+', another starts: the only way cat_token joins two pieces. */
-static int cat_at(const unsigned char *b, size_t n, size_t to, int comment)
+/* PRE_CAT: the quote at b[q] is followed by a '+', a comment or a blank. Whether a literal of
+ * 1 to 18 letters, '_' or ':' ends at that quote and, after blanks, comments and at least one
+ * '+', another starts: the only way cat_token joins two pieces. */
+static int cat_at(const unsigned char *b, size_t n, size_t q)
 {
-    size_t q = to - (comment ? 2 : 1), k;
     unsigned char c;
+    size_t k;
 
-    while (q > 0 && pre_blank(b[q - 1]))
-        q--;
-    if (q == 0)
-        return 0;
-    q--; /* the quote */
     c = b[q];
     for (k = q; k > 0 && q - k < PRE_PIECE && pre_piece_char(b[k - 1]); k--)
         ;
@@ -2904,11 +2899,15 @@ static int pre_cb(unsigned id, unsigned long long from, unsigned long long to, u
     (void)flags;
 
     switch (id) {
-    case PRE_CAT_PLUS:
-    case PRE_CAT_COMMENT:
-        if (cat_at(ps->b, ps->n, (size_t)to, id == PRE_CAT_COMMENT))
+    case PRE_CAT: {
+        /* the quote: the match's first byte, the only quote in it (2 to 4 bytes) */
+        size_t q = (size_t)to - 2;
+        while (ps->b[q] != '\'' && ps->b[q] != '"')
+            q--;
+        if (cat_at(ps->b, ps->n, q))
             ps->need = 1;
         break;
+    }
     case PRE_UNREAD:
         if (unread_path_at(ps->b, (size_t)to))
             ps->need = 1;

@@ -14,10 +14,11 @@ enum pre_id {
     PRE_DECODE,
     PRE_BUFFER,   /* Buffer.from(x, 'base64' | 'hex') or Buffer(...): with PRE_ENCODING */
     PRE_ENCODING, /* the encoding argument (a template's last piece starts at its '}') */
-    /* "ev" + "al" in require() or obj[...]: the closing quote of a piece of the names'
-     * letters, then the '+' or a comment; the rest is checked by cat_at */
-    PRE_CAT_PLUS,
-    PRE_CAT_COMMENT,
+    /* "ev" + "al" in require() or obj[...]: a quote, then a '+', a comment or a blank (the
+     * rest is checked by cat_at). A quote then any run of blanks would make Hyperscan run
+     * an automaton at every quote, twice as slow over a tree's code: each form that begins
+     * such a run is a literal of two or three bytes instead. */
+    PRE_CAT,
     PRE_UNREAD,  /* a literal ending with a name deps_content_unread matches: see pre_cb */
     PRE_ESCAPES, /* four escapes in a row: L2-OBFS-002 needs a run of four or more */
     /* an encoded executable: the first characters of a literal's base64 or hex decode to
@@ -44,8 +45,7 @@ static const struct {
     [PRE_DECODE] = {"atob|fromCharCode|_0x", HS_FLAG_SINGLEMATCH},
     [PRE_BUFFER] = {"Buffer", HS_FLAG_SINGLEMATCH},
     [PRE_ENCODING] = {"['\"`}](?:base64(?:url)?|hex)['\"`]", HS_FLAG_SINGLEMATCH},
-    [PRE_CAT_PLUS] = {"['\"]" PRE_BLANK "*\\+", 0},
-    [PRE_CAT_COMMENT] = {"['\"]" PRE_BLANK "*/[*/]", 0},
+    [PRE_CAT] = {"['\"](?:[+\\x00\\t-\\r]|/[*/]| [+\\x00\\t-\\r ]| /[*/])", 0},
     [PRE_UNREAD] = {PRE_UNREAD_END, HS_FLAG_CASELESS},
     [PRE_ESCAPES] = {"(?:\\\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[0-3][0-7]{2})){4}",
                      HS_FLAG_SINGLEMATCH},

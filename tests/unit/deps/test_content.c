@@ -255,6 +255,23 @@ static void test_obfs1(void **state)
            "L2-OBFS-001", DEPS_SEV_HIGH, 1);
     expect("a.js", "x = 1;\nthis['' + 'e' + 'v' + 'a' + 'l'](code);", 0, "L2-OBFS-001",
            DEPS_SEV_HIGH, 2);
+    /* every run of blanks and comments the pre-filter's short literals begin: what follows
+     * the quote first (a '+', a comment, a space, a control blank, NUL) and after it */
+    static const char *const gaps[] = {"+",         " +",        "  +",      "   \t +", "\t+",
+                                       "\n+",       "\r\n    +", " \n+",     " \t\t+",  "/**/+",
+                                       " /* x */+", "// x\n+",   " // x\n+", "\v\f+",   "  /**/ +"};
+    for (size_t i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++) {
+        char js[128];
+        snprintf(js, sizeof(js), "x = 1;\nglobal['ev'%s'al'](code);", gaps[i]);
+        expect("a.js", js, 0, "L2-OBFS-001", DEPS_SEV_HIGH, 0);
+    }
+    /* NUL, a blank outside script text (past the first 4 KiB, which would make it a binary) */
+    static char nul[4200 + 64];
+    memset(nul, ' ', 4200);
+    const char tail[] = "global['ev'\0+'al'](code);";
+    memcpy(nul + 4200, tail, sizeof(tail));
+    struct got g = scan("a.js", nul, 4200 + sizeof(tail) - 1, 0);
+    assert_true(g.n == 1 && strcmp(g.rule[0], "L2-OBFS-001") == 0);
     /* literals side by side do not join (a syntax error, not concatenation) */
     CLEAN("a.js", "var cp = require('child_' 'process');", 0);
     /* "" + "name" makes a string of a whole name (TypeScript 4.9's keyword table): not pieces */
