@@ -110,10 +110,19 @@ out:
 }
 
 /* A directory's entries are kept in one buffer, each as the d_type byte, then the name and
- * its NUL; they are sorted through an array of pointers to them. */
+ * its NUL; they are sorted through an array of pointers to them. A folder's name sorts as if
+ * followed by its '/' ("b-x.js", "b.js", "b/c.js"), so that the walk adds the files in the
+ * order of their paths and the loader finds the map sorted (deps_project_load). */
 static int cmp_name(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
+    const unsigned char *x = *(const unsigned char *const *)a;
+    const unsigned char *y = *(const unsigned char *const *)b;
+    unsigned char ex = x[0] == DT_DIR ? '/' : 0, ey = y[0] == DT_DIR ? '/' : 0;
+
+    for (x++, y++; *x != 0 && *x == *y; x++, y++)
+        ;
+    unsigned cx = *x ? *x : ex, cy = *y ? *y : ey;
+    return (cx > cy) - (cx < cy);
 }
 
 /* Room for n more bytes at buf[used]: 0, or -ENOMEM. */

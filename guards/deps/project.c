@@ -549,7 +549,12 @@ int deps_project_load(const struct deps_file *files, size_t n, const struct deps
         if (strcmp(base_name(f->path), "package.json") == 0)
             n_man++;
     }
-    qsort(p->files, p->n_files, sizeof(*p->files), cmp_file);
+    /* a source that walks a tree in path order (proxy/deps_fs.c) gives it sorted already */
+    size_t sorted = 1;
+    while (sorted < p->n_files && cmp_file(&p->files[sorted - 1], &p->files[sorted]) < 0)
+        sorted++;
+    if (sorted < p->n_files)
+        qsort(p->files, p->n_files, sizeof(*p->files), cmp_file);
     for (size_t i = 1; i < p->n_files; i++)
         if (strcmp(p->files[i - 1].path, p->files[i].path) == 0) {
             rc = fail(err, -EINVAL, "%s: given twice", p->files[i].path);

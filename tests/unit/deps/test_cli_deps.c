@@ -350,6 +350,9 @@ static void test_walk_and_reads(void **state)
     assert_non_null(m->data);
     assert_int_equal(m->len, strlen("{\"name\":\"a\"}"));
     assert_int_equal(fs.n, 2 + sizeof(files) / sizeof(files[0]));
+    /* in the order of the paths: "b-x.js" < "b.js" < "b/c.js" < "b2/g.js" < "bz.js" */
+    for (size_t i = 1; i < fs.n; i++)
+        assert_true(strcmp(fs.files[i - 1].path, fs.files[i].path) < 0);
     proxy_deps_fs_source(&fs, &src);
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         const struct deps_file *f = file_of(&fs, files[i]);
