@@ -510,8 +510,11 @@ static int fs_source_read(void *ctx, const struct deps_file *f, const char **dat
         fs->held_len = want;
         return -ENOBUFS;
     }
-    /* grows for the batch's first file only: a group's for all it may hold */
-    if (buf_reserve(fs, fs->group && fs->batch_reads == 0 ? fs->max_file_bytes : want) < 0) {
+    /* grows for the batch's first file only: a group's for all it may hold, or for this file
+     * alone when there is no room for that */
+    if (fs->group && fs->batch_reads == 0 && buf_reserve(fs, fs->max_file_bytes) < 0)
+        fs->group = false;
+    if (buf_reserve(fs, want) < 0) {
         close(fd);
         return -ENOMEM;
     }
