@@ -549,17 +549,20 @@ int deps_project_load(const struct deps_file *files, size_t n, const struct deps
         if (strcmp(base_name(f->path), "package.json") == 0)
             n_man++;
     }
-    /* a source that walks a tree in path order (proxy/deps_fs.c) gives it sorted already */
+    /* A source that walks a tree in path order (proxy/deps_fs.c) gives it sorted already, and
+     * paths in increasing order are never given twice: only other maps are sorted, then
+     * checked for a path given twice. */
     size_t sorted = 1;
     while (sorted < p->n_files && cmp_file(&p->files[sorted - 1], &p->files[sorted]) < 0)
         sorted++;
-    if (sorted < p->n_files)
+    if (sorted < p->n_files) {
         qsort(p->files, p->n_files, sizeof(*p->files), cmp_file);
-    for (size_t i = 1; i < p->n_files; i++)
-        if (strcmp(p->files[i - 1].path, p->files[i].path) == 0) {
-            rc = fail(err, -EINVAL, "%s: given twice", p->files[i].path);
-            goto out;
-        }
+        for (size_t i = 1; i < p->n_files; i++)
+            if (strcmp(p->files[i - 1].path, p->files[i].path) == 0) {
+                rc = fail(err, -EINVAL, "%s: given twice", p->files[i].path);
+                goto out;
+            }
+    }
     const struct deps_file *root = deps_project_file(p, "package.json");
     if (!root) {
         rc = fail(err, -ENOENT,

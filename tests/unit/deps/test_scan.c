@@ -734,6 +734,9 @@ static void test_errors(void **state)
     expect_load_error(&x, NULL, -EINVAL, "not a relative path");
     x = fx("package.json", "{}", "package.json", "{}", NULL);
     expect_load_error(&x, NULL, -EINVAL, "given twice");
+    x = fx("node_modules/a/package.json", "{}", "package.json", "{}", /* apart, not sorted */
+           "node_modules/a/package.json", "{}", NULL);
+    expect_load_error(&x, NULL, -EINVAL, "node_modules/a/package.json: given twice");
     x = fx("package.json", "{}", "a/package.json", "{}", "b/package.json", "{}", NULL);
     expect_load_error(&x, &small, -E2BIG, "more than the cap");
     struct deps_limits deep = {.max_depth = 2};
