@@ -217,6 +217,17 @@ void tel_sha256_update(struct tel_sha256 *s, const void *data, size_t len)
     }
 }
 
+/* The state as the digest's bytes, big-endian. */
+static void put_digest(const uint32_t h[8], uint8_t out[TEL_SHA256_LEN])
+{
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (uint8_t)(h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)h[i];
+    }
+}
+
 void tel_sha256_final(struct tel_sha256 *s, uint8_t out[TEL_SHA256_LEN])
 {
     uint64_t bits = s->bytes * 8;
@@ -225,12 +236,7 @@ void tel_sha256_final(struct tel_sha256 *s, uint8_t out[TEL_SHA256_LEN])
     for (int i = 0; i < 8; i++)
         pad[n + (size_t)i] = (uint8_t)(bits >> (56 - 8 * i));
     tel_sha256_update(s, pad, n + 8);
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(s->h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(s->h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)s->h[i];
-    }
+    put_digest(s->h, out);
 }
 
 void tel_sha256(const void *data, size_t len, uint8_t out[TEL_SHA256_LEN])
@@ -505,12 +511,7 @@ static void ni_many(size_t n, const void *const data[], const size_t len[],
                 ni_lane_pad(l, (const uint8_t *)data[l->i] + whole, len[l->i] - whole, len[l->i]);
                 continue;
             }
-            for (int j = 0; j < 8; j++) {
-                out[l->i][4 * j] = (uint8_t)(l->h[j] >> 24);
-                out[l->i][4 * j + 1] = (uint8_t)(l->h[j] >> 16);
-                out[l->i][4 * j + 2] = (uint8_t)(l->h[j] >> 8);
-                out[l->i][4 * j + 3] = (uint8_t)l->h[j];
-            }
+            put_digest(l->h, out[l->i]);
             /* the last busy lane takes its place (its padding comes along) */
             struct ni_lane *last = &lane[--busy];
             if (last != l) {

@@ -1356,9 +1356,9 @@ static int content_target(const struct deps_project *p, const struct deps_file *
 /* Files read before they are hashed and analysed, when the source keeps several reads: their
  * digests are computed together (deps_corpus.sha256_many), which is faster where the CPU
  * hashes several buffers side by side. At most this many files and bytes (a larger file
- * makes a batch of its own; a source may group large files: deps_file_source.batch): from 4 to 16
- * MiB a scan took the same time; at 1 MiB the lanes were less often full, at 32 MiB the files had
- * left the cache before they were lexed. */
+ * makes a batch of its own; a source may group large files: deps_file_source.batch): from 4
+ * to 16 MiB a scan took the same time; at 1 MiB the lanes were less often full, at 32 MiB the
+ * files had left the cache before they were lexed. */
 #define CONTENT_BATCH       512
 #define CONTENT_BATCH_BYTES ((size_t)8 << 20)
 
