@@ -387,7 +387,7 @@ static const struct cli_cmd commands[] = {
      "\n"
      "  --format F               json (default), table, sarif (SARIF 2.1.0), cyclonedx\n"
      "                           (CycloneDX 1.6) or github (workflow annotations)\n"
-     "  -o FILE                  write the report to FILE instead of standard output\n"
+     "  -o FILE                  write the report to FILE (- or none: standard output)\n"
      "  --fail-on SEV            exit 1 only for findings at or above SEV (info, low,\n"
      "                           medium, high, critical; default info: any finding)\n"
      "  --deterministic-output   leave out the timestamp and duration (byte-identical runs)\n"

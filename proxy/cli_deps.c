@@ -160,8 +160,8 @@ static int parse_args(int argc, char **argv, struct deps_opts *o)
                 return deps_fail("--format %s: unknown; use " DEPS_FORMAT_NAMES, argv[i]);
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             if (!has_next)
-                return deps_fail("-o needs a file name");
-            o->out = argv[++i];
+                return deps_fail("-o needs a file name, or - for standard output");
+            o->out = strcmp(argv[++i], "-") == 0 ? NULL : argv[i]; /* NULL: standard output */
         } else if (strcmp(a, "--fail-on") == 0) {
             if (!has_next || deps_severity_parse(argv[i + 1], &o->fail_on) < 0)
                 return deps_fail("--fail-on needs one of info, low, medium, high, critical");

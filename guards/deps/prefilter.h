@@ -19,8 +19,10 @@ enum pre_id {
      * an automaton at every quote, twice as slow over a tree's code: each form that begins
      * such a run is a literal of two or three bytes instead. */
     PRE_CAT,
-    PRE_UNREAD,  /* a literal ending with a name deps_content_unread matches: see pre_cb */
-    PRE_ESCAPES, /* four escapes in a row: L2-OBFS-002 needs a run of four or more */
+    PRE_UNREAD, /* a literal ending with a name deps_content_unread matches: see pre_cb */
+    /* four escapes of printable characters in a row: L2-OBFS-002 needs a run of four or more
+     * in one literal (lex_string) */
+    PRE_ESCAPES,
     /* an encoded executable: the first characters of a literal's base64 or hex decode to
      * the magic of ELF, PE (MZ) or Mach-O (L2-BUND-001) */
     PRE_MAGIC_B64,
@@ -47,7 +49,9 @@ static const struct {
     [PRE_ENCODING] = {"['\"`}](?:base64(?:url)?|hex)['\"`]", HS_FLAG_SINGLEMATCH},
     [PRE_CAT] = {"['\"](?:[+\\x00\\t-\\r]|/[*/]| [+\\x00\\t-\\r ]| /[*/])", 0},
     [PRE_UNREAD] = {PRE_UNREAD_END, HS_FLAG_CASELESS},
-    [PRE_ESCAPES] = {"(?:\\\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[0-3][0-7]{2})){4}",
+    /* escapes of 0x20-0x7f only (the lexer counts printable ones, 0x20-0x7e): \xHH, \u00HH,
+     * octal 040-177 */
+    [PRE_ESCAPES] = {"(?:\\\\(?:x[2-7][0-9a-fA-F]|u00[2-7][0-9a-fA-F]|(?:0[4-7]|1[0-7])[0-7])){4}",
                      HS_FLAG_SINGLEMATCH},
     [PRE_MAGIC_B64] = {"['\"`}](?:f0VMR|TV[o-r]|[/_]u36z|zvrt[/_]|z[/_]rt[/_]|yv66v)",
                        HS_FLAG_SINGLEMATCH},

@@ -170,6 +170,20 @@ static void test_determinism_baseline_diff(void **state)
     char *a = slurp("d1.json"), *b = slurp("d2.json");
     assert_string_equal(a, b);
     assert_null(strstr(a, "started_at"));
+    free(b);
+    /* -o - is standard output, as with no -o */
+    fflush(stdout);
+    int saved = dup(1), fd = open(p("stdout.json"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    close(fd);
+    int rc = run(p("app"), "--deterministic-output", "-o", "-", NULL);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    assert_int_equal(rc, 1);
+    assert_int_equal(access("-", F_OK), -1);
+    b = slurp("stdout.json");
+    assert_string_equal(a, b);
     free(a);
     free(b);
     assert_int_equal(run(p("app"), "--verify-determinism", "-o", p("v.json"), NULL), 1);

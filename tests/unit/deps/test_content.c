@@ -356,6 +356,18 @@ static void test_obfs2(void **state)
            "var k = [104,116,116,112,115,58,47,47,101,118,105,108,46,101,120,97,109,112,108,101];\n"
            "var u = k.map(function (c) { return String.fromCharCode(c); }).join('');\n",
            0, "L2-OBFS-002", DEPS_SEV_HIGH, 1);
+    /* the first and last printable characters, in each form of escape: the pre-filter lets
+     * each file through on its own (scan_both compares) */
+    expect("a.js",
+           "a = '\\x20\\x7e\\x20\\x7e'; b = '\\x20\\x7e\\x20\\x7e'; c = '\\x7E\\x20\\x7e\\x20';", 0,
+           "L2-OBFS-002", DEPS_SEV_HIGH, 1);
+    expect("a.js",
+           "a = '\\u0020\\u007e\\u0020\\u007e'; b = '\\u0020\\u007E\\u0020\\u007e';\n"
+           "c = '\\u0020\\u007e\\u0020\\u007e';",
+           0, "L2-OBFS-002", DEPS_SEV_HIGH, 1);
+    expect("a.js",
+           "a = '\\040\\176\\040\\176'; b = '\\040\\176\\040\\176'; c = '\\040\\176\\040\\176';", 0,
+           "L2-OBFS-002", DEPS_SEV_HIGH, 1);
     /* benign: non-ASCII escapes (Unicode tables), ANSI colours, one escaped character */
     CLEAN("a.js",
           "var r = '\\u00aa\\u00b5\\u00ba\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u02c1\\u02c6';\n"
@@ -1105,17 +1117,79 @@ static void test_prefilter_db(void **state)
     hs_free_database(loaded);
 }
 
+static int count_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                       void *ctx)
+{
+    (void)id;
+    (void)from;
+    (void)to;
+    (void)flags;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* PRE_ESCAPES matches four escapes of printable characters in a row (what lex_string counts
+ * for L2-OBFS-002) and not runs broken by a control, DEL-or-above or non-ASCII character. */
+static void test_prefilter_escapes(void **state)
+{
+    static const struct {
+        const char *text;
+        int match;
+    } cases[] = {
+        {"'\\x20\\x41\\x7e\\x7E'", 1},
+        {"'\\u0020\\u0041\\u007e\\u007E'", 1},
+        {"'\\040\\101\\176\\040'", 1},
+        {"'\\x41\\u0042\\103\\x44'", 1},
+        {"'\\x1f\\x41\\x42\\x43'", 0}, /* a control first: a run of three */
+        {"'\\x41\\x42\\x43\\x80'", 0}, /* above DEL */
+        {"'\\u0100\\u0041\\u0042\\u0043'", 0},
+        {"'\\u00aa\\u00b5\\u00ba\\u00c0'", 0}, /* a Unicode table */
+        {"'\\037\\101\\102\\103'", 0},
+        {"'\\200\\101\\102\\103'", 0},
+        {"'\\x1b[31m\\x1b[0m'", 0},     /* ANSI colours */
+        {"'\\x41\\x42 \\x43\\x44'", 0}, /* broken by a plain character */
+    };
+    hs_database_t *hs = NULL;
+    hs_scratch_t *scratch = NULL;
+    hs_compile_error_t *err = NULL;
+    (void)state;
+
+    assert_int_equal(hs_compile(pre_pats[PRE_ESCAPES].re, pre_pats[PRE_ESCAPES].flags,
+                                HS_MODE_BLOCK, NULL, &hs, &err),
+                     HS_SUCCESS);
+    assert_int_equal(hs_alloc_scratch(hs, &scratch), HS_SUCCESS);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int found = 0;
+        assert_int_equal(hs_scan(hs, cases[i].text, (unsigned)strlen(cases[i].text), 0, scratch,
+                                 count_match, &found),
+                         HS_SUCCESS);
+        if ((found > 0) != cases[i].match)
+            fail_msg("PRE_ESCAPES %s %s", cases[i].match ? "misses" : "matches", cases[i].text);
+    }
+    hs_free_scratch(scratch);
+    hs_free_database(hs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_db),          cmocka_unit_test(test_obfs1),
-        cmocka_unit_test(test_obfs2),       cmocka_unit_test(test_obfs3),
-        cmocka_unit_test(test_obfs4),       cmocka_unit_test(test_cred),
-        cmocka_unit_test(test_bund),        cmocka_unit_test(test_ioc),
-        cmocka_unit_test(test_ioc_many),    cmocka_unit_test(test_benign),
-        cmocka_unit_test(test_caps),        cmocka_unit_test(test_cases),
-        cmocka_unit_test(test_lexer_edges), cmocka_unit_test(test_block_edges),
-        cmocka_unit_test(test_unread),      cmocka_unit_test(test_prefilter_db),
+        cmocka_unit_test(test_db),
+        cmocka_unit_test(test_obfs1),
+        cmocka_unit_test(test_obfs2),
+        cmocka_unit_test(test_obfs3),
+        cmocka_unit_test(test_obfs4),
+        cmocka_unit_test(test_cred),
+        cmocka_unit_test(test_bund),
+        cmocka_unit_test(test_ioc),
+        cmocka_unit_test(test_ioc_many),
+        cmocka_unit_test(test_benign),
+        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_lexer_edges),
+        cmocka_unit_test(test_block_edges),
+        cmocka_unit_test(test_unread),
+        cmocka_unit_test(test_prefilter_db),
+        cmocka_unit_test(test_prefilter_escapes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
